@@ -1,0 +1,31 @@
+# goray: the entry points. CI runs `make test` on a fresh clone.
+GO      ?= go
+PKGS    := ./...
+
+.PHONY: test demo bench lint race build
+
+build:
+	$(GO) build $(PKGS)
+
+# The whole suite, then the runtime again under the race detector.
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test -timeout 14m $(PKGS)
+	$(GO) test -race -timeout 10m ./core/...
+
+race:
+	$(GO) test -race -timeout 14m $(PKGS)
+
+# The main job on the embedded runtime.
+demo:
+	$(GO) run ./examples/quickstart
+
+# Benchmarks: testing.B figures, then programs that print tables with a
+# baseline measured in the same run beside each figure.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20000x ./core/
+	$(GO) run ./bench/core
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)

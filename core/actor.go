@@ -1,0 +1,458 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sync"
+)
+
+// ActorDirectory is the part of a runtime that knows where actors live and
+// finds named ones. The embedded runtime keeps them in this process.
+type ActorDirectory interface {
+	// Names lists the named actors alive now.
+	Names() []string
+}
+
+type actorDirectory struct {
+	mu     sync.Mutex
+	byName map[string]*actor
+	all    map[*actor]struct{}
+}
+
+var _ ActorDirectory = (*actorDirectory)(nil)
+
+func newActorDirectory() *actorDirectory {
+	return &actorDirectory{byName: map[string]*actor{}, all: map[*actor]struct{}{}}
+}
+
+func (d *actorDirectory) Names() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]string, 0, len(d.byName))
+	for n := range d.byName {
+		out = append(out, n)
+	}
+	return out
+}
+
+func (d *actorDirectory) add(a *actor) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if a.name != "" {
+		if _, dup := d.byName[a.name]; dup {
+			return fmt.Errorf("%w: an actor named %q already exists", ErrInvalidInput, a.name)
+		}
+		d.byName[a.name] = a
+	}
+	d.all[a] = struct{}{}
+	return nil
+}
+
+func (d *actorDirectory) remove(a *actor) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if a.name != "" && d.byName[a.name] == a {
+		delete(d.byName, a.name)
+	}
+	delete(d.all, a)
+}
+
+func (d *actorDirectory) lookup(name string) *actor {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.byName[name]
+}
+
+func (d *actorDirectory) killAll(err error) {
+	d.mu.Lock()
+	all := make([]*actor, 0, len(d.all))
+	for a := range d.all {
+		all = append(all, a)
+	}
+	d.mu.Unlock()
+	for _, a := range all {
+		a.kill(err)
+	}
+}
+
+// classInfo and methodInfo record registered names, so a name is never
+// used twice and a cluster worker can find code by name.
+type classInfo struct {
+	name string
+	typ  reflect.Type
+}
+
+type methodInfo struct {
+	name  string
+	class reflect.Type
+}
+
+func registerClass(name string, typ reflect.Type) {
+	registry.Lock()
+	defer registry.Unlock()
+	if name == "" {
+		panic("goray: core.Actor: empty name")
+	}
+	if registry.classes == nil {
+		registry.classes = map[string]*classInfo{}
+	}
+	if _, dup := registry.classes[name]; dup {
+		panic(fmt.Sprintf("goray: actor class %q registered twice; names must be unique", name))
+	}
+	registry.classes[name] = &classInfo{name: name, typ: typ}
+}
+
+func registerMethod(name string, class reflect.Type) {
+	registry.Lock()
+	defer registry.Unlock()
+	if name == "" {
+		panic("goray: core.Method: empty name")
+	}
+	if registry.methods == nil {
+		registry.methods = map[string]*methodInfo{}
+	}
+	if _, dup := registry.methods[name]; dup {
+		panic(fmt.Sprintf("goray: actor method %q registered twice; names must be unique", name))
+	}
+	registry.methods[name] = &methodInfo{name: name, class: class}
+}
+
+const (
+	actorStarting = iota
+	actorAlive
+	actorDead
+)
+
+// actor is one live actor: a mailbox served by one run loop goroutine.
+// Calls run one at a time in order, or up to maxConcurrency at once.
+type actor struct {
+	rt    *Runtime
+	class string
+	name  string
+	typ   reflect.Type
+	opts  options
+	ctor  func(ctx context.Context) (any, error)
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	ready  chan struct{} // closed once the first constructor attempt ended
+	wake   chan struct{}
+
+	mu       sync.Mutex
+	queue    []*actorCall
+	state    int
+	inst     any
+	deathErr error
+	restarts int
+}
+
+type actorCall struct {
+	method  string
+	fn      func(ctx context.Context, inst any) (any, error)
+	out     *object
+	attempt int
+}
+
+func spawnActor(ctx context.Context, class string, typ reflect.Type, opts options, ctor func(context.Context) (any, error)) (*actor, error) {
+	rt, err := current()
+	if err != nil {
+		return nil, err
+	}
+	if opts.err != nil {
+		return nil, fmt.Errorf("actor %q: %w", class, opts.err)
+	}
+	if err := rt.sched.feasible(fmt.Sprintf("actor %q", class), &opts.res); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	a := &actor{rt: rt, class: class, name: opts.name, typ: typ, opts: opts, ctor: ctor,
+		ready: make(chan struct{}), wake: make(chan struct{}, 1)}
+	a.ctx, a.cancel = context.WithCancel(rt.ctx)
+	if err := rt.actors.add(a); err != nil {
+		return nil, err
+	}
+	rt.wg.Add(1)
+	go a.run()
+	return a, nil
+}
+
+func (a *actor) construct() (any, error) {
+	v, err, panicked, stack := callSafely(a.ctx, a.ctor)
+	if panicked {
+		return nil, &TaskError{Task: a.class + " constructor", Attempts: 1, Panic: v, Stack: stack, kind: ErrActorDied}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: actor %q constructor: %w", ErrActorDied, a.class, err)
+	}
+	return v, nil
+}
+
+func (a *actor) run() {
+	defer a.rt.wg.Done()
+	defer a.rt.actors.remove(a)
+	if !a.rt.sched.acquire(a.ctx.Done(), &a.opts.res) {
+		a.kill(fmt.Errorf("%w: actor %q stopped before it started", ErrActorDied, a.class))
+		close(a.ready)
+		a.drainDead()
+		return
+	}
+	defer a.rt.sched.giveBack(&a.opts.res)
+	inst, err := a.construct()
+	a.mu.Lock()
+	if a.state != actorDead {
+		if err != nil {
+			a.state, a.deathErr = actorDead, err
+		} else {
+			a.state, a.inst = actorAlive, inst
+		}
+	}
+	a.mu.Unlock()
+	close(a.ready)
+
+	var sem chan struct{}
+	var inflight sync.WaitGroup
+	if a.opts.maxConcurrency > 1 {
+		sem = make(chan struct{}, a.opts.maxConcurrency)
+	}
+	defer inflight.Wait()
+	for {
+		a.mu.Lock()
+		if a.state == actorDead {
+			a.mu.Unlock()
+			break
+		}
+		batch := a.queue
+		a.queue = nil
+		a.mu.Unlock()
+		if len(batch) == 0 {
+			select {
+			case <-a.wake:
+				continue
+			case <-a.ctx.Done():
+				a.kill(fmt.Errorf("%w: actor %q: runtime shut down", ErrActorDied, a.class))
+				continue
+			}
+		}
+		for i, c := range batch {
+			if sem == nil {
+				if !a.invoke(c) {
+					a.requeueFront(batch[i+1:])
+					break
+				}
+				continue
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-a.ctx.Done():
+				a.requeueFront(batch[i:])
+				goto next
+			}
+			inflight.Add(1)
+			go func(c *actorCall) {
+				defer func() { <-sem; inflight.Done() }()
+				a.invoke(c)
+			}(c)
+		}
+	next:
+	}
+	inflight.Wait()
+	a.drainDead()
+}
+
+// requeueFront puts calls back at the head of the mailbox, in order.
+func (a *actor) requeueFront(calls []*actorCall) {
+	if len(calls) == 0 {
+		return
+	}
+	a.mu.Lock()
+	a.queue = append(append([]*actorCall(nil), calls...), a.queue...)
+	a.mu.Unlock()
+}
+
+// invoke runs one call. It reports false when the actor crashed and the
+// rest of the batch must go back to the mailbox (to meet a restarted
+// instance, or to fail as dead).
+func (a *actor) invoke(c *actorCall) bool {
+	a.mu.Lock()
+	inst, state := a.inst, a.state
+	a.mu.Unlock()
+	if state == actorDead {
+		a.failCall(c)
+		return false
+	}
+	c.attempt++
+	v, err, panicked, stack := callSafely(a.ctx, func(ctx context.Context) (any, error) { return c.fn(ctx, inst) })
+	if !panicked {
+		if err != nil {
+			c.out.complete(nil, &TaskError{Task: c.method, Attempts: c.attempt, Cause: err, kind: ErrTaskFailed})
+		} else {
+			a.rt.finish(c.out, v, nil)
+		}
+		return true
+	}
+	crash := &TaskError{Task: c.method, Attempts: c.attempt, Panic: v, Stack: stack, kind: ErrActorDied}
+	a.mu.Lock()
+	if a.state == actorDead {
+		a.mu.Unlock()
+		c.out.complete(nil, crash)
+		return false
+	}
+	if a.inst != inst { // another concurrent call already restarted it
+		a.mu.Unlock()
+	} else if a.opts.maxRestarts < 0 || a.restarts < a.opts.maxRestarts {
+		a.restarts++
+		a.mu.Unlock()
+		newInst, cerr := a.construct()
+		a.mu.Lock()
+		if cerr != nil {
+			a.state, a.deathErr = actorDead, cerr
+		} else if a.state != actorDead {
+			a.inst = newInst
+		}
+		a.mu.Unlock()
+	} else {
+		a.state = actorDead
+		a.deathErr = fmt.Errorf("%w: actor %q crashed %d time(s), more than MaxRestarts=%d allows; last crash: %w",
+			ErrActorDied, a.class, a.restarts+1, a.opts.maxRestarts, crash)
+		a.mu.Unlock()
+		a.cancel()
+	}
+	if a.opts.maxTaskRetries < 0 || c.attempt <= a.opts.maxTaskRetries {
+		a.requeueFront([]*actorCall{c})
+	} else {
+		c.out.complete(nil, crash)
+	}
+	return false
+}
+
+func (a *actor) failCall(c *actorCall) {
+	a.mu.Lock()
+	err := a.deathErr
+	a.mu.Unlock()
+	c.out.complete(nil, fmt.Errorf("call %q: %w", c.method, err))
+}
+
+// drainDead fails every call still in the mailbox of a dead actor.
+func (a *actor) drainDead() {
+	a.mu.Lock()
+	q := a.queue
+	a.queue = nil
+	a.mu.Unlock()
+	for _, c := range q {
+		a.failCall(c)
+	}
+}
+
+// kill marks the actor dead with err; its loop fails what is queued.
+func (a *actor) kill(err error) {
+	a.mu.Lock()
+	if a.state != actorDead {
+		a.state, a.deathErr = actorDead, err
+	}
+	a.mu.Unlock()
+	a.cancel()
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// send queues a call; it fails at once if the actor is dead.
+func (a *actor) send(c *actorCall) {
+	a.mu.Lock()
+	if a.state == actorDead {
+		a.mu.Unlock()
+		a.failCall(c)
+		return
+	}
+	a.queue = append(a.queue, c)
+	a.mu.Unlock()
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// ActorHandle points to a live (or dead) actor of type T.
+type ActorHandle[T any] struct {
+	a *actor
+}
+
+// Name is the actor's name, empty if it has none.
+func (h *ActorHandle[T]) Name() string { return h.a.name }
+
+// Class is the actor class's registered name.
+func (h *ActorHandle[T]) Class() string { return h.a.class }
+
+// Ready waits until the actor's constructor has run and reports its error.
+func (h *ActorHandle[T]) Ready(ctx context.Context) error {
+	select {
+	case <-h.a.ready:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	h.a.mu.Lock()
+	defer h.a.mu.Unlock()
+	if h.a.state == actorDead {
+		return h.a.deathErr
+	}
+	return nil
+}
+
+// Restarts reports how many times the actor was restarted after a crash.
+func (h *ActorHandle[T]) Restarts() int {
+	h.a.mu.Lock()
+	defer h.a.mu.Unlock()
+	return h.a.restarts
+}
+
+// GetActor finds a named actor of type T.
+func GetActor[T any](ctx context.Context, name string) (*ActorHandle[T], error) {
+	rt, err := current()
+	if err != nil {
+		return nil, err
+	}
+	a := rt.actors.lookup(name)
+	if a == nil {
+		return nil, fmt.Errorf("%w: no actor named %q", ErrNotRegistered, name)
+	}
+	if want := reflect.TypeFor[T](); a.typ != want {
+		return nil, fmt.Errorf("%w: actor %q is a %v (class %q), not a %v", ErrInvalidInput, name, a.typ, a.class, want)
+	}
+	return &ActorHandle[T]{a: a}, nil
+}
+
+// Kill stops the actor: queued and future calls fail with ErrActorDied, a
+// running call sees its context cancelled, and its name is freed.
+func Kill[T any](h *ActorHandle[T]) error {
+	if h == nil || h.a == nil {
+		return fmt.Errorf("%w: nil actor handle", ErrInvalidInput)
+	}
+	h.a.kill(fmt.Errorf("%w: actor %q was killed", ErrActorDied, h.a.class))
+	h.a.rt.actors.remove(h.a)
+	return nil
+}
+
+// callActor queues a method call and returns the ref to its result.
+func callActor[T, R any](ctx context.Context, h *ActorHandle[T], method string, fn func(ctx context.Context, inst T) (R, error)) Ref[R] {
+	if h == nil || h.a == nil {
+		rt, _ := current()
+		return failedRef[R](rt, fmt.Errorf("%w: call %q on a nil actor handle", ErrInvalidInput, method))
+	}
+	rt := h.a.rt
+	if rt.closed.Load() {
+		return failedRef[R](rt, fmt.Errorf("%w: call %q", ErrShutdown, method))
+	}
+	if err := ctx.Err(); err != nil {
+		return failedRef[R](rt, err)
+	}
+	c := &actorCall{method: method, out: rt.store.newObject(), fn: func(ctx context.Context, inst any) (any, error) {
+		return fn(ctx, inst.(T))
+	}}
+	ref := Ref[R]{h: newHandle(rt, c.out)}
+	h.a.send(c)
+	return ref
+}

@@ -1,0 +1,38 @@
+// Package core is goray's task and actor runtime: typed remote functions
+// and actors, refs (futures), Put/Get/Wait, an object store that spills to
+// disk, and a scheduler that never runs more than the resources allow.
+//
+// The runtime is embedded in the user's process by default, the way
+// ray.init() starts one on a laptop. The same user code is meant to run on
+// a multi-node cluster: functions, actor classes and methods are registered
+// by name at package init, values cross a codec boundary (Codec, gob by
+// default) that the embedded runtime bypasses, and the scheduler, object
+// store and actor directory sit behind the Scheduler, ObjectStore and
+// ActorDirectory interfaces.
+//
+// The first call a user makes is a registration, then a Remote call:
+//
+//	var Square = core.Func1("square", func(ctx context.Context, x int) (int, error) {
+//		return x * x, nil
+//	})
+//
+//	ref := Square.Remote(ctx, 3)  // returns at once
+//	v, err := core.Get(ctx, ref)  // 9
+//
+// Any argument can be a ref instead of a value (RemoteArgs), so tasks form
+// dynamic graphs; tasks may submit tasks, and a task blocked in Get gives
+// its CPU back so nested work never deadlocks the pool. Actors are Go types
+// with a constructor (Actor0..Actor3) and methods (Method0..Method3); calls
+// on one actor run one at a time, in order, unless MaxConcurrency says
+// otherwise.
+//
+// Failures: a returned error is an application error (ErrTaskFailed),
+// retried only with RetryExceptions; a panic is a crashed worker
+// (ErrWorkerCrashed) and is retried up to MaxRetries (default 3). An actor
+// that panics is restarted up to MaxRestarts times, after which its calls
+// fail with ErrActorDied. A panic never brings the process down.
+//
+// Values stored in the embedded object store are not copied. Treat them as
+// immutable: on a cluster they are copied, so code that relies on sharing
+// by pointer would behave differently there.
+package core

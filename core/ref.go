@@ -1,0 +1,240 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"time"
+)
+
+// Ref is a typed future: the result of a remote call or of Put. It is cheap
+// to copy; all copies share one handle. The object it points to is freed
+// when no handle is reachable any more (or on Release).
+type Ref[T any] struct {
+	h *refHandle
+}
+
+type refHandle struct {
+	rt       *Runtime
+	obj      *object
+	released atomic.Bool
+	cleanup  runtime.Cleanup
+}
+
+func newHandle(rt *Runtime, obj *object) *refHandle {
+	obj.refs.Add(1)
+	h := &refHandle{rt: rt, obj: obj}
+	h.cleanup = runtime.AddCleanup(h, func(o *object) { rt.store.decRef(o) }, obj)
+	return h
+}
+
+// ID identifies the object the ref points to.
+func (r Ref[T]) ID() string {
+	if r.h == nil {
+		return "nil"
+	}
+	return fmt.Sprintf("obj-%016x", r.h.obj.id)
+}
+
+// Valid reports whether the ref points to an object (the zero Ref does not).
+func (r Ref[T]) Valid() bool { return r.h != nil }
+
+// Release drops this handle's reference now instead of waiting for garbage
+// collection. No copy of the ref may be used afterwards.
+func (r Ref[T]) Release() {
+	if r.h == nil || !r.h.released.CompareAndSwap(false, true) {
+		return
+	}
+	r.h.cleanup.Stop()
+	r.h.rt.store.decRef(r.h.obj)
+}
+
+func (r Ref[T]) check() error {
+	if r.h == nil {
+		return fmt.Errorf("%w: zero Ref", ErrInvalidInput)
+	}
+	if r.h.released.Load() {
+		return fmt.Errorf("%w: %s was released", ErrObjectFreed, r.ID())
+	}
+	if r.h.rt.closed.Load() {
+		return fmt.Errorf("%w: cannot read %s", ErrShutdown, r.ID())
+	}
+	return nil
+}
+
+// Arg is an argument to a remote call: a plain value (Val) or a Ref whose
+// value the task waits for.
+type Arg[T any] interface {
+	resolveArg() (v T, obj *object, isRef bool)
+}
+
+type valArg[T any] struct{ v T }
+
+func (a valArg[T]) resolveArg() (T, *object, bool) { return a.v, nil, false }
+
+// Val wraps a plain value as an Arg.
+func Val[T any](v T) Arg[T] { return valArg[T]{v} }
+
+func (r Ref[T]) resolveArg() (T, *object, bool) {
+	var zero T
+	if r.h == nil {
+		return zero, nil, true
+	}
+	return zero, r.h.obj, true
+}
+
+// Get waits for the ref's value. Called inside a task, the task gives its
+// CPUs back while it waits, so nested tasks cannot deadlock the pool.
+func Get[T any](ctx context.Context, r Ref[T]) (T, error) {
+	var zero T
+	if err := r.check(); err != nil {
+		return zero, err
+	}
+	v, err := r.h.rt.wait(ctx, r.h.obj)
+	if err != nil {
+		return zero, err
+	}
+	if v == nil {
+		return zero, nil
+	}
+	t, ok := v.(T)
+	if !ok {
+		return zero, fmt.Errorf("%w: %s holds %T, not %T", ErrInvalidInput, r.ID(), v, zero)
+	}
+	return t, nil
+}
+
+// GetAll waits for every ref and returns the values in order. It returns the
+// first error met, in ref order.
+func GetAll[T any](ctx context.Context, refs []Ref[T]) ([]T, error) {
+	out := make([]T, len(refs))
+	for i, r := range refs {
+		v, err := Get(ctx, r)
+		if err != nil {
+			return nil, fmt.Errorf("ref %d of %d: %w", i, len(refs), err)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// WaitOptions bound Wait.
+type WaitOptions struct {
+	// NumReturns is how many refs must be ready before Wait returns
+	// (default 1, capped at len(refs)).
+	NumReturns int
+	// Timeout bounds the wait; zero means no limit. On timeout Wait returns
+	// what is ready so far without an error, as Ray does.
+	Timeout time.Duration
+}
+
+// Wait returns once opts.NumReturns refs are complete (successfully or not),
+// the timeout passes or ctx ends. ready keeps the order in which refs were
+// passed; the idiom is to loop, handling ready and waiting again on notReady.
+func Wait[T any](ctx context.Context, refs []Ref[T], opts WaitOptions) (ready, notReady []Ref[T], err error) {
+	n := opts.NumReturns
+	if n < 0 {
+		return nil, nil, fmt.Errorf("%w: WaitOptions.NumReturns = %d: must be >= 0", ErrInvalidInput, n)
+	}
+	if n == 0 {
+		n = 1
+	}
+	if n > len(refs) {
+		n = len(refs)
+	}
+	for _, r := range refs {
+		if err := r.check(); err != nil {
+			return nil, nil, err
+		}
+	}
+	if n > 0 {
+		signal := make(chan struct{}, len(refs))
+		var remaining atomic.Int64
+		remaining.Store(int64(n))
+		for _, r := range refs {
+			r.h.obj.onDone(func() {
+				if remaining.Add(-1) == 0 {
+					signal <- struct{}{}
+				}
+			})
+		}
+		var timeout <-chan time.Time
+		if opts.Timeout > 0 {
+			t := time.NewTimer(opts.Timeout)
+			defer t.Stop()
+			timeout = t.C
+		}
+		rt := refs[0].h.rt
+		t := taskFromContext(ctx)
+		if t != nil {
+			rt.sched.block(t)
+		}
+		select {
+		case <-signal:
+		case <-timeout:
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-rt.ctx.Done():
+			err = ErrShutdown
+		}
+		if t != nil {
+			rt.sched.unblock(t)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, r := range refs {
+		if r.h.obj.isDone() && len(ready) < max(n, 1) {
+			ready = append(ready, r)
+		} else {
+			notReady = append(notReady, r)
+		}
+	}
+	return ready, notReady, nil
+}
+
+// Put stores v in the object store and returns a ref to it. v is not
+// copied: do not change it afterwards.
+func Put[T any](ctx context.Context, v T) (Ref[T], error) {
+	rt, err := current()
+	if err != nil {
+		return Ref[T]{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return Ref[T]{}, err
+	}
+	obj, err := rt.store.put(v)
+	if err != nil {
+		return Ref[T]{}, err
+	}
+	return Ref[T]{h: newHandle(rt, obj)}, nil
+}
+
+// Cancel stops the task that produces r: a queued task never runs, a running
+// one sees its context cancelled. Its ref then fails with ErrTaskCancelled.
+// Cancelling a Put object or a finished task does nothing.
+func Cancel[T any](r Ref[T]) error {
+	if err := r.check(); err != nil && !errors.Is(err, ErrObjectFreed) {
+		return err
+	}
+	r.h.obj.mu.Lock()
+	t := r.h.obj.producer
+	r.h.obj.mu.Unlock()
+	if t == nil {
+		return nil
+	}
+	r.h.rt.cancelTask(t)
+	return nil
+}
+
+// ObjectRef is the untyped view of a Ref, for code that handles refs of
+// several types (WaitAny, the cluster backend).
+type ObjectRef interface {
+	ID() string
+	handle() *refHandle
+}
+
+func (r Ref[T]) handle() *refHandle { return r.h }

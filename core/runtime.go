@@ -1,0 +1,346 @@
+package core
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// Runtime is one embedded goray runtime: a scheduler, an object store and
+// an actor directory in this process. Most programs use the default one
+// through Init and the package-level calls.
+type Runtime struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	closed atomic.Bool
+	wg     sync.WaitGroup // every worker, actor loop and helper goroutine
+
+	sched  *scheduler
+	store  *store
+	actors *actorDirectory
+	cfg    initConfig
+}
+
+// InitOption configures Init.
+type InitOption func(*initConfig)
+
+type initConfig struct {
+	cpus, gpus float64
+	custom     map[string]float64
+	memory     float64
+	budget     int64
+	spillDir   string
+	spillLimit int64
+	err        error
+}
+
+// WithNumCPUs sets how many CPUs tasks may hold at once (default: all cores).
+func WithNumCPUs(n float64) InitOption { return func(c *initConfig) { c.cpus = n } }
+
+// WithNumGPUs sets how many GPUs the runtime offers (default 0).
+func WithNumGPUs(n float64) InitOption { return func(c *initConfig) { c.gpus = n } }
+
+// WithResources adds custom resources, e.g. {"accelerator": 2}.
+func WithResources(r map[string]float64) InitOption {
+	return func(c *initConfig) { c.custom = r }
+}
+
+// WithMemoryBudget bounds the bytes of objects held in memory (default 30%
+// of the machine's RAM); past it objects spill to disk.
+func WithMemoryBudget(bytes int64) InitOption { return func(c *initConfig) { c.budget = bytes } }
+
+// WithSpillDir sets where spilled objects go (default: a new temp directory).
+func WithSpillDir(dir string) InitOption { return func(c *initConfig) { c.spillDir = dir } }
+
+// WithSpillLimit bounds the bytes of objects on disk (default: unlimited).
+func WithSpillLimit(bytes int64) InitOption { return func(c *initConfig) { c.spillLimit = bytes } }
+
+var global struct {
+	mu sync.Mutex // serialises Init and Shutdown
+	rt atomic.Pointer[Runtime]
+}
+
+// Init starts the default runtime. It is idempotent: a second call while a
+// runtime is up returns nil and keeps the first configuration.
+func Init(opts ...InitOption) error {
+	global.mu.Lock()
+	defer global.mu.Unlock()
+	if global.rt.Load() != nil {
+		return nil
+	}
+	rt, err := newRuntime(opts...)
+	if err != nil {
+		return err
+	}
+	global.rt.Store(rt)
+	return nil
+}
+
+// IsInitialized reports whether the default runtime is up.
+func IsInitialized() bool {
+	return global.rt.Load() != nil
+}
+
+// Shutdown stops the default runtime: queued work is cancelled, actors are
+// killed, running tasks see their context cancelled and Shutdown waits for
+// them. Refs from it then fail with ErrShutdown. It is idempotent.
+func Shutdown() {
+	global.mu.Lock()
+	defer global.mu.Unlock()
+	rt := global.rt.Swap(nil)
+	if rt != nil {
+		rt.shutdown()
+	}
+}
+
+// current returns the default runtime, starting it with defaults if needed
+// (as Ray's first remote call does).
+func current() (*Runtime, error) {
+	if rt := global.rt.Load(); rt != nil {
+		return rt, nil
+	}
+	global.mu.Lock()
+	defer global.mu.Unlock()
+	if rt := global.rt.Load(); rt != nil {
+		return rt, nil
+	}
+	rt, err := newRuntime()
+	if err != nil {
+		return nil, err
+	}
+	global.rt.Store(rt)
+	return rt, nil
+}
+
+func newRuntime(opts ...InitOption) (*Runtime, error) {
+	cfg := initConfig{cpus: float64(runtime.NumCPU()), spillLimit: 1 << 62}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	bad := func(what string, v float64) error {
+		return fmt.Errorf("%w: Init option %s = %v: must be a finite number >= 0", ErrInvalidInput, what, v)
+	}
+	switch {
+	case cfg.cpus < 0 || cfg.cpus != cfg.cpus:
+		return nil, bad("WithNumCPUs", cfg.cpus)
+	case cfg.gpus < 0 || cfg.gpus != cfg.gpus:
+		return nil, bad("WithNumGPUs", cfg.gpus)
+	case cfg.budget < 0:
+		return nil, bad("WithMemoryBudget", float64(cfg.budget))
+	case cfg.spillLimit < 0:
+		return nil, bad("WithSpillLimit", float64(cfg.spillLimit))
+	}
+	for k, v := range cfg.custom {
+		if v < 0 || v != v {
+			return nil, bad("WithResources["+k+"]", v)
+		}
+	}
+	total := totalMemory()
+	if cfg.budget == 0 {
+		cfg.budget = total * 3 / 10
+	}
+	cfg.memory = float64(total)
+	if cfg.spillDir == "" {
+		dir, err := os.MkdirTemp("", "goray-spill-")
+		if err != nil {
+			return nil, fmt.Errorf("create spill directory: %w", err)
+		}
+		cfg.spillDir = dir
+	} else {
+		cfg.spillDir = filepath.Join(cfg.spillDir, fmt.Sprintf("goray-%d-%d", os.Getpid(), runtimeSeq.Add(1)))
+	}
+	rt := &Runtime{cfg: cfg}
+	rt.ctx, rt.cancel = context.WithCancel(context.Background())
+	res := resources{cpu: cfg.cpus, gpu: cfg.gpus, mem: cfg.memory}
+	for k, v := range cfg.custom {
+		if res.custom == nil {
+			res.custom = map[string]float64{}
+		}
+		res.custom[k] = v
+	}
+	rt.sched = newScheduler(rt, res)
+	rt.store = newStore(cfg.budget, cfg.spillLimit, cfg.spillDir)
+	rt.actors = newActorDirectory()
+	return rt, nil
+}
+
+var runtimeSeq atomic.Int64
+
+var deadOnce = sync.OnceValue(func() *Runtime {
+	rt, _ := newRuntime(WithSpillDir(os.TempDir()))
+	rt.closed.Store(true)
+	rt.cancel()
+	return rt
+})
+
+// deadRuntime backs refs made when no runtime could be had.
+func deadRuntime() *Runtime { return deadOnce() }
+
+func (rt *Runtime) shutdown() {
+	if !rt.closed.CompareAndSwap(false, true) {
+		return
+	}
+	rt.cancel()
+	for _, t := range rt.sched.drain() {
+		if t.state.CompareAndSwap(taskQueued, taskCancelled) {
+			t.out.complete(nil, fmt.Errorf("%w: task %q never started", ErrShutdown, t.name))
+		}
+	}
+	rt.actors.killAll(fmt.Errorf("%w: runtime shut down", ErrActorDied))
+	rt.wg.Wait()
+	os.RemoveAll(rt.cfg.spillDir)
+}
+
+// wait blocks until obj is complete and returns its value, giving a
+// calling task's CPUs back meanwhile.
+func (rt *Runtime) wait(ctx context.Context, obj *object) (any, error) {
+	if !obj.isDone() {
+		t := taskFromContext(ctx)
+		if t != nil {
+			rt.sched.block(t)
+		}
+		var err error
+		select {
+		case <-obj.done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-rt.ctx.Done():
+			err = ErrShutdown
+		}
+		if t != nil {
+			rt.sched.unblock(t)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return rt.store.load(obj)
+}
+
+// taskRuntime is the runtime a task runs on.
+func taskRuntime(ctx context.Context) *Runtime {
+	return taskFromContext(ctx).rt
+}
+
+// ClusterResources reports the runtime's total resources ("CPU", "GPU",
+// "memory" and custom ones).
+func ClusterResources() map[string]float64 {
+	rt, err := current()
+	if err != nil {
+		return nil
+	}
+	return rt.sched.Total()
+}
+
+// AvailableResources reports what is free right now.
+func AvailableResources() map[string]float64 {
+	rt, err := current()
+	if err != nil {
+		return nil
+	}
+	return rt.sched.Available()
+}
+
+// ObjectStoreStats reports the default runtime's object store use.
+func ObjectStoreStats() StoreStats {
+	rt, err := current()
+	if err != nil {
+		return StoreStats{}
+	}
+	return rt.store.Stats()
+}
+
+// SpillDir is where the default runtime spills objects.
+func SpillDir() string {
+	rt, err := current()
+	if err != nil {
+		return ""
+	}
+	return rt.cfg.spillDir
+}
+
+func totalMemory() int64 {
+	f, err := os.Open("/proc/meminfo")
+	if err == nil {
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			if len(fields) >= 2 && fields[0] == "MemTotal:" {
+				if kb, err := strconv.ParseInt(fields[1], 10, 64); err == nil {
+					return kb * 1024
+				}
+			}
+		}
+	}
+	return 8 << 30
+}
+
+// funcInfo is a registered function, callable by name with untyped args
+// (what a cluster worker or the command line does).
+type funcInfo struct {
+	name string
+	args []reflect.Type
+	call func(ctx context.Context, args []any) (any, error)
+}
+
+var registry struct {
+	sync.RWMutex
+	funcs   map[string]*funcInfo
+	classes map[string]*classInfo
+	methods map[string]*methodInfo
+}
+
+func register(name string, fi *funcInfo) {
+	registry.Lock()
+	defer registry.Unlock()
+	if name == "" {
+		panic("goray: core.Func: empty name")
+	}
+	if registry.funcs == nil {
+		registry.funcs = map[string]*funcInfo{}
+	}
+	if _, dup := registry.funcs[name]; dup {
+		panic(fmt.Sprintf("goray: remote function %q registered twice; names must be unique", name))
+	}
+	registry.funcs[name] = fi
+}
+
+// Registered lists the names of every registered remote function.
+func Registered() []string {
+	registry.RLock()
+	defer registry.RUnlock()
+	out := make([]string, 0, len(registry.funcs))
+	for n := range registry.funcs {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Call runs a registered function by name with untyped arguments. It is the
+// path a cluster worker or a command line takes; typed code uses Remote.
+func Call(ctx context.Context, name string, args ...any) Ref[any] {
+	registry.RLock()
+	fi := registry.funcs[name]
+	registry.RUnlock()
+	if fi == nil {
+		rt, _ := current()
+		return failedRef[any](rt, fmt.Errorf("%w: no remote function named %q", ErrNotRegistered, name))
+	}
+	if len(args) != len(fi.args) {
+		rt, _ := current()
+		return failedRef[any](rt, fmt.Errorf("%w: %q takes %d argument(s), got %d", ErrInvalidInput, name, len(fi.args), len(args)))
+	}
+	s := &spec{name: name, opts: defaultTaskOptions()}
+	return launch[any](ctx, s, nil, func(ctx context.Context) (any, error) { return fi.call(ctx, args) })
+}

@@ -1,0 +1,466 @@
+package core
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/gob"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"sync/atomic"
+)
+
+// ObjectStore is the part of a runtime that holds objects: the embedded
+// runtime keeps values in process memory and spills to local disk; a cluster
+// backend keeps them on the node that made them.
+type ObjectStore interface {
+	// Stats reports the store's memory use.
+	Stats() StoreStats
+}
+
+// StoreStats describes the object store at one moment.
+type StoreStats struct {
+	Objects       int   // live objects
+	MemoryBytes   int64 // bytes of values held in memory
+	BudgetBytes   int64 // memory budget
+	SpilledBytes  int64 // bytes of values on disk
+	SpilledFiles  int   // spill files on disk
+	PeakMemory    int64 // highest MemoryBytes seen
+	SpillsTotal   int64 // values written to disk so far
+	RestoresTotal int64 // values read back from disk so far
+}
+
+// Sizer lets a value report its size for memory accounting.
+type Sizer interface {
+	SizeBytes() int64
+}
+
+// Codec encodes values of one type when they cross a process boundary or
+// spill to disk. Values without a registered codec use encoding/gob.
+type Codec[T any] interface {
+	Encode(w io.Writer, v T) error
+	Decode(r io.Reader) (T, error)
+}
+
+type anyCodec struct {
+	typ reflect.Type
+	enc func(io.Writer, any) error
+	dec func(io.Reader) (any, error)
+}
+
+var codecs struct {
+	sync.RWMutex
+	list []anyCodec
+}
+
+// RegisterCodec makes c the codec for values of type T (an interface type
+// covers every type that implements it). Call it at package init.
+func RegisterCodec[T any](c Codec[T]) {
+	codecs.Lock()
+	defer codecs.Unlock()
+	codecs.list = append(codecs.list, anyCodec{
+		typ: reflect.TypeFor[T](),
+		enc: func(w io.Writer, v any) error { return c.Encode(w, v.(T)) },
+		dec: func(r io.Reader) (any, error) { return c.Decode(r) },
+	})
+}
+
+func codecFor(t reflect.Type) (anyCodec, bool) {
+	codecs.RLock()
+	defer codecs.RUnlock()
+	for _, c := range codecs.list {
+		if c.typ == t {
+			return c, true
+		}
+	}
+	for _, c := range codecs.list {
+		if c.typ.Kind() == reflect.Interface && t.Implements(c.typ) {
+			return c, true
+		}
+	}
+	return anyCodec{}, false
+}
+
+func encodeValue(w io.Writer, v any) error {
+	if c, ok := codecFor(reflect.TypeOf(v)); ok {
+		return c.enc(w, v)
+	}
+	return gob.NewEncoder(w).Encode(v)
+}
+
+func decodeValue(r io.Reader, t reflect.Type) (any, error) {
+	if c, ok := codecFor(t); ok {
+		return c.dec(r)
+	}
+	p := reflect.New(t)
+	if err := gob.NewDecoder(r).DecodeValue(p); err != nil {
+		return nil, err
+	}
+	return p.Elem().Interface(), nil
+}
+
+// store is the embedded object store: values in memory up to a budget, the
+// oldest spilled to files in dir past it.
+type store struct {
+	nextID     atomic.Uint64
+	budget     int64
+	spillLimit int64
+	dir        string
+
+	mu       sync.Mutex
+	live     int
+	used     int64
+	peak     int64
+	spilled  int64
+	files    int
+	spills   int64
+	restores int64
+	lruHead  *object // oldest in-memory object
+	lruTail  *object
+}
+
+var _ ObjectStore = (*store)(nil)
+
+func newStore(budget, spillLimit int64, dir string) *store {
+	return &store{budget: budget, spillLimit: spillLimit, dir: dir}
+}
+
+func (s *store) newObject() *object {
+	return &object{id: s.nextID.Add(1), done: make(chan struct{})}
+}
+
+// put stores a complete value.
+func (s *store) put(v any) (*object, error) {
+	obj := &object{id: s.nextID.Add(1), done: closedChan, value: v}
+	if err := s.admit(obj); err != nil {
+		return nil, err
+	}
+	return obj, nil
+}
+
+// admit accounts a complete object's value and spills old ones past the budget.
+func (s *store) admit(obj *object) error {
+	v, err := obj.result()
+	if err != nil || v == nil {
+		s.mu.Lock()
+		s.live++
+		s.mu.Unlock()
+		return nil
+	}
+	size := sizeOf(v)
+	s.mu.Lock()
+	if obj.freed {
+		s.mu.Unlock()
+		return nil
+	}
+	obj.size = size
+	obj.typ = reflect.TypeOf(v)
+	s.live++
+	if size > s.budget {
+		// Straight to disk, if the disk can take it.
+		if s.spilled+size > s.spillLimit {
+			s.live--
+			s.mu.Unlock()
+			return fmt.Errorf("%w: a %T of %d bytes fits neither the memory budget (%d bytes) nor the spill space left (%d bytes)",
+				ErrObjectTooLarge, v, size, s.budget, s.spillLimit-s.spilled)
+		}
+		s.mu.Unlock()
+		if err := s.spill(obj); err != nil {
+			s.mu.Lock()
+			s.live--
+			s.mu.Unlock()
+			return fmt.Errorf("%w: a %T of %d bytes is over the memory budget (%d bytes) and cannot be spilled: %v",
+				ErrObjectTooLarge, v, size, s.budget, err)
+		}
+		return nil
+	}
+	s.addMemory(obj)
+	victims := s.pickVictims()
+	s.mu.Unlock()
+	for _, o := range victims {
+		if err := s.spill(o); err != nil {
+			// Not encodable: it stays in memory, over budget.
+			s.mu.Lock()
+			if !o.freed {
+				s.addMemory(o)
+			}
+			s.mu.Unlock()
+		}
+	}
+	return nil
+}
+
+// addMemory puts obj at the LRU tail. Caller holds s.mu.
+func (s *store) addMemory(obj *object) {
+	obj.inMemory = true
+	s.used += obj.size
+	if s.used > s.peak {
+		s.peak = s.used
+	}
+	obj.lruPrev, obj.lruNext = s.lruTail, nil
+	if s.lruTail != nil {
+		s.lruTail.lruNext = obj
+	} else {
+		s.lruHead = obj
+	}
+	s.lruTail = obj
+}
+
+// removeMemory takes obj off the LRU list. Caller holds s.mu.
+func (s *store) removeMemory(obj *object) {
+	if !obj.inMemory {
+		return
+	}
+	obj.inMemory = false
+	s.used -= obj.size
+	if obj.lruPrev != nil {
+		obj.lruPrev.lruNext = obj.lruNext
+	} else {
+		s.lruHead = obj.lruNext
+	}
+	if obj.lruNext != nil {
+		obj.lruNext.lruPrev = obj.lruPrev
+	} else {
+		s.lruTail = obj.lruPrev
+	}
+	obj.lruPrev, obj.lruNext = nil, nil
+}
+
+// pickVictims removes the oldest objects from memory until the rest fit the
+// budget. Caller holds s.mu and spills the victims after unlocking.
+func (s *store) pickVictims() []*object {
+	var victims []*object
+	for s.used > s.budget && s.lruHead != nil {
+		o := s.lruHead
+		s.removeMemory(o)
+		victims = append(victims, o)
+	}
+	return victims
+}
+
+func (s *store) spill(obj *object) error {
+	v, _ := obj.result()
+	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		return err
+	}
+	path := filepath.Join(s.dir, fmt.Sprintf("obj-%016x.spill", obj.id))
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	err = encodeValue(w, v)
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if obj.freed {
+		os.Remove(path)
+		return nil
+	}
+	obj.mu.Lock()
+	obj.value = nil
+	obj.mu.Unlock()
+	obj.spillPath = path
+	s.spilled += obj.size
+	s.files++
+	s.spills++
+	return nil
+}
+
+// load returns obj's value, reading it back from disk if it was spilled.
+func (s *store) load(obj *object) (any, error) {
+	v, err := obj.result()
+	if err != nil || v != nil {
+		return v, err
+	}
+	s.mu.Lock()
+	if obj.freed {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("%w: obj-%016x", ErrObjectFreed, obj.id)
+	}
+	path := obj.spillPath
+	if path == "" { // a nil value, or restored by another reader meanwhile
+		s.mu.Unlock()
+		return obj.result()
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("restore spilled obj-%016x from %s: %w", obj.id, path, err)
+	}
+	v, err = decodeValue(bytes.NewReader(b), obj.typ)
+	if err != nil {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("restore spilled obj-%016x from %s: %w", obj.id, path, err)
+	}
+	obj.mu.Lock()
+	obj.value = v
+	obj.mu.Unlock()
+	os.Remove(path)
+	obj.spillPath = ""
+	s.spilled -= obj.size
+	s.files--
+	s.restores++
+	s.addMemory(obj)
+	victims := s.pickVictimsExcept(obj)
+	s.mu.Unlock()
+	for _, o := range victims {
+		if err := s.spill(o); err != nil {
+			s.mu.Lock()
+			if !o.freed {
+				s.addMemory(o)
+			}
+			s.mu.Unlock()
+		}
+	}
+	return v, nil
+}
+
+func (s *store) pickVictimsExcept(keep *object) []*object {
+	var victims []*object
+	for s.used > s.budget && s.lruHead != nil {
+		o := s.lruHead
+		if o == keep {
+			if o.lruNext == nil {
+				break
+			}
+			o = o.lruNext
+		}
+		s.removeMemory(o)
+		victims = append(victims, o)
+	}
+	return victims
+}
+
+// decRef drops one reference; the last one frees the object.
+func (s *store) decRef(obj *object) {
+	if obj.refs.Add(-1) != 0 {
+		return
+	}
+	s.mu.Lock()
+	if obj.freed {
+		s.mu.Unlock()
+		return
+	}
+	obj.freed = true
+	if obj.size > 0 || obj.spillPath != "" || obj.isDone() {
+		s.live--
+	}
+	s.removeMemory(obj)
+	path := obj.spillPath
+	if path != "" {
+		obj.spillPath = ""
+		s.spilled -= obj.size
+		s.files--
+	}
+	s.mu.Unlock()
+	if obj.isDone() {
+		obj.mu.Lock()
+		obj.value = nil
+		obj.mu.Unlock()
+	}
+	if path != "" {
+		os.Remove(path)
+	}
+}
+
+// Stats reports the store's memory use.
+func (s *store) Stats() StoreStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return StoreStats{Objects: s.live, MemoryBytes: s.used, BudgetBytes: s.budget,
+		SpilledBytes: s.spilled, SpilledFiles: s.files, PeakMemory: s.peak,
+		SpillsTotal: s.spills, RestoresTotal: s.restores}
+}
+
+// sizeOf estimates the bytes a value holds. Sizer wins; otherwise slices,
+// strings, maps and structs are walked a few levels deep.
+func sizeOf(v any) int64 {
+	switch x := v.(type) {
+	case Sizer:
+		return x.SizeBytes()
+	case []byte:
+		return int64(len(x))
+	case string:
+		return int64(len(x))
+	case []float64:
+		return int64(len(x)) * 8
+	case []float32:
+		return int64(len(x)) * 4
+	case []int:
+		return int64(len(x)) * 8
+	case int, int64, uint64, float64, bool, int32, float32, uint32:
+		return 8
+	}
+	return sizeOfValue(reflect.ValueOf(v), 4)
+}
+
+func sizeOfValue(v reflect.Value, depth int) int64 {
+	if !v.IsValid() {
+		return 0
+	}
+	t := v.Type()
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() || depth == 0 {
+			return int64(t.Size())
+		}
+		if v.CanInterface() {
+			if s, ok := v.Interface().(Sizer); ok {
+				return s.SizeBytes()
+			}
+		}
+		return int64(t.Size()) + sizeOfValue(v.Elem(), depth-1)
+	case reflect.String:
+		return int64(t.Size()) + int64(v.Len())
+	case reflect.Slice, reflect.Array:
+		n := v.Len()
+		el := t.Elem()
+		switch el.Kind() {
+		case reflect.Pointer, reflect.Interface, reflect.String, reflect.Slice, reflect.Map, reflect.Struct, reflect.Array:
+			if depth == 0 || n == 0 {
+				return int64(t.Size()) + int64(n)*int64(el.Size())
+			}
+			// Sample up to 16 elements and extrapolate.
+			step := max(n/16, 1)
+			var sum int64
+			var k int64
+			for i := 0; i < n; i += step {
+				sum += sizeOfValue(v.Index(i), depth-1)
+				k++
+			}
+			return int64(t.Size()) + sum*int64(n)/k
+		}
+		return int64(t.Size()) + int64(n)*int64(el.Size())
+	case reflect.Map:
+		n := int64(v.Len())
+		return int64(t.Size()) + n*int64(t.Key().Size()+t.Elem().Size()+8)
+	case reflect.Struct:
+		var sum int64
+		for i := 0; i < v.NumField(); i++ {
+			f := v.Field(i)
+			switch f.Kind() {
+			case reflect.Pointer, reflect.Interface, reflect.String, reflect.Slice, reflect.Map, reflect.Struct:
+				if depth > 0 {
+					sum += sizeOfValue(f, depth-1)
+					continue
+				}
+			}
+			sum += int64(f.Type().Size())
+		}
+		return sum
+	}
+	return int64(t.Size())
+}

@@ -1,0 +1,291 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+)
+
+const (
+	taskWaiting   int32 = iota // waiting for arguments
+	taskQueued                 // waiting for resources
+	taskRunning                // running user code
+	taskDone                   // finished, result stored
+	taskCancelled              // cancelled before it finished
+)
+
+// task is one remote call of a function: its code, resources, retry policy
+// and the object its result goes to.
+type task struct {
+	rt      *Runtime
+	name    string
+	opts    options
+	run     func(ctx context.Context) (any, error) // resolves args, calls user code
+	out     *object
+	state   atomic.Int32
+	blocked atomic.Int32 // nesting depth of Gets that gave the CPUs back
+	attempt int
+
+	mu     sync.Mutex
+	cancel context.CancelFunc // set while running
+}
+
+type taskKey struct{}
+
+// taskContext carries the running task, so Get inside it can give the CPUs
+// back. It is cheaper than context.WithValue on the hot path.
+type taskContext struct {
+	context.Context
+	t *task
+}
+
+func (c *taskContext) Value(key any) any {
+	if key == (taskKey{}) {
+		return c.t
+	}
+	return c.Context.Value(key)
+}
+
+func taskFromContext(ctx context.Context) *task {
+	t, _ := ctx.Value(taskKey{}).(*task)
+	return t
+}
+
+// startWorker runs t and then keeps running whatever the scheduler hands it.
+func (rt *Runtime) startWorker(t *task) {
+	rt.wg.Add(1)
+	go func() {
+		defer rt.wg.Done()
+		for t != nil {
+			res := t.opts.res
+			rt.execute(t)
+			t = rt.sched.release(&res)
+		}
+	}()
+}
+
+// execute runs one attempt of t and stores its result or schedules a retry.
+func (rt *Runtime) execute(t *task) {
+	if !t.state.CompareAndSwap(taskQueued, taskRunning) {
+		return // cancelled while queued
+	}
+	ctx, cancel := context.WithCancel(rt.ctx)
+	t.mu.Lock()
+	t.cancel = cancel
+	t.mu.Unlock()
+	t.attempt++
+	v, err, panicked, stack := callSafely(&taskContext{Context: ctx, t: t}, t.run)
+	cancel()
+	t.mu.Lock()
+	t.cancel = nil
+	t.mu.Unlock()
+
+	if t.state.Load() == taskCancelled {
+		t.out.complete(nil, fmt.Errorf("%w: task %q", ErrTaskCancelled, t.name))
+		return
+	}
+	var ae *argError
+	if errors.As(err, &ae) {
+		t.state.Store(taskDone)
+		t.out.complete(nil, ae.err)
+		return
+	}
+	if err == nil && !panicked {
+		t.state.Store(taskDone)
+		rt.finish(t.out, v, nil)
+		return
+	}
+	if rt.closed.Load() {
+		t.state.Store(taskDone)
+		t.out.complete(nil, fmt.Errorf("%w: task %q was running at shutdown", ErrShutdown, t.name))
+		return
+	}
+	retry := t.opts.maxRetries < 0 || t.attempt <= t.opts.maxRetries
+	if panicked && retry || !panicked && t.opts.retryExceptions && retry {
+		t.state.Store(taskQueued)
+		rt.sched.submit(t)
+		return
+	}
+	t.state.Store(taskDone)
+	te := &TaskError{Task: t.name, Attempts: t.attempt, Cause: err, kind: ErrTaskFailed}
+	if panicked {
+		te.kind, te.Panic, te.Stack, te.Cause = ErrWorkerCrashed, v, stack, nil
+	}
+	t.out.complete(nil, te)
+}
+
+// callSafely runs f, turning a panic into (panicValue, nil, true, stack).
+func callSafely(ctx context.Context, f func(context.Context) (any, error)) (v any, err error, panicked bool, stack string) {
+	defer func() {
+		if p := recover(); p != nil {
+			v, err, panicked, stack = p, nil, true, string(debug.Stack())
+		}
+	}()
+	v, err = f(ctx)
+	return v, err, false, ""
+}
+
+// finish stores a successful result and accounts it in the store.
+func (rt *Runtime) finish(obj *object, v any, err error) {
+	if obj.complete(v, err) && err == nil {
+		if aerr := rt.store.admit(obj); aerr != nil {
+			obj.mu.Lock()
+			obj.value, obj.err = nil, aerr
+			obj.mu.Unlock()
+		}
+	}
+}
+
+// submit sends a task to the scheduler once its ref arguments are ready.
+func (rt *Runtime) submit(t *task, deps []*object) {
+	t.out.producer = t
+	if len(deps) == 0 {
+		t.state.Store(taskQueued)
+		rt.sched.submit(t)
+		return
+	}
+	t.state.Store(taskWaiting)
+	var pending atomic.Int64
+	pending.Store(int64(len(deps)))
+	for _, d := range deps {
+		d.onDone(func() {
+			if pending.Add(-1) != 0 {
+				return
+			}
+			if !t.state.CompareAndSwap(taskWaiting, taskQueued) {
+				return
+			}
+			if rt.closed.Load() {
+				t.state.Store(taskCancelled)
+				t.out.complete(nil, fmt.Errorf("%w: task %q never started", ErrShutdown, t.name))
+				return
+			}
+			rt.sched.submit(t)
+		})
+	}
+}
+
+func (rt *Runtime) cancelTask(t *task) {
+	for {
+		s := t.state.Load()
+		switch s {
+		case taskDone, taskCancelled:
+			return
+		case taskWaiting, taskQueued:
+			if t.state.CompareAndSwap(s, taskCancelled) {
+				rt.sched.remove(t)
+				t.out.complete(nil, fmt.Errorf("%w: task %q", ErrTaskCancelled, t.name))
+				return
+			}
+		case taskRunning:
+			if t.state.CompareAndSwap(s, taskCancelled) {
+				t.mu.Lock()
+				if t.cancel != nil {
+					t.cancel()
+				}
+				t.mu.Unlock()
+				return
+			}
+		}
+	}
+}
+
+// failedRef returns a ref that already holds err.
+func failedRef[R any](rt *Runtime, err error) Ref[R] {
+	if rt == nil {
+		rt = deadRuntime()
+	}
+	obj := &object{id: rt.store.nextID.Add(1), done: closedChan, err: err}
+	return Ref[R]{h: newHandle(rt, obj)}
+}
+
+// resolve reads an Arg: a plain value, or the value of a complete Ref.
+func resolve[T any](rt *Runtime, a Arg[T], i int, task string) (T, error) {
+	v, obj, isRef := a.resolveArg()
+	if !isRef {
+		return v, nil
+	}
+	var zero T
+	if obj == nil {
+		return zero, fmt.Errorf("%w: task %q argument %d is a zero Ref", ErrInvalidInput, task, i)
+	}
+	x, err := rt.store.load(obj)
+	if err != nil {
+		return zero, &argError{wrapRefErr(task, i, err)}
+	}
+	if x == nil {
+		return zero, nil
+	}
+	t, ok := x.(T)
+	if !ok {
+		return zero, fmt.Errorf("%w: task %q argument %d: ref holds %T, want %T", ErrInvalidInput, task, i, x, zero)
+	}
+	return t, nil
+}
+
+// argDep returns the object an Arg waits for, or nil for a plain value.
+func argDep[T any](a Arg[T]) *object {
+	_, obj, isRef := a.resolveArg()
+	if isRef {
+		return obj
+	}
+	return nil
+}
+
+// spec is what every remote function shares: its name and default options.
+type spec struct {
+	name string
+	opts options
+}
+
+func (s *spec) withOptions(opts []Option) spec {
+	c := *s
+	c.opts.res = s.opts.res.clone()
+	c.opts.apply(opts)
+	return c
+}
+
+// launch builds and submits a task for a typed call.
+func launch[R any](ctx context.Context, s *spec, deps []*object, run func(ctx context.Context) (any, error)) Ref[R] {
+	rt, err := current()
+	if err != nil {
+		return failedRef[R](nil, err)
+	}
+	if s.opts.err != nil {
+		return failedRef[R](rt, fmt.Errorf("task %q: %w", s.name, s.opts.err))
+	}
+	if err := rt.sched.feasible(fmt.Sprintf("task %q", s.name), &s.opts.res); err != nil {
+		return failedRef[R](rt, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return failedRef[R](rt, err)
+	}
+	live := deps[:0:0]
+	for _, d := range deps {
+		if d != nil && !d.isDone() {
+			live = append(live, d)
+		}
+	}
+	t := &task{rt: rt, name: s.name, opts: s.opts, run: run, out: rt.store.newObject()}
+	ref := Ref[R]{h: newHandle(rt, t.out)}
+	rt.submit(t, live)
+	return ref
+}
+
+// argError marks a failure to read an argument: the task does not run and
+// is not retried; the argument's error becomes its error.
+type argError struct{ err error }
+
+func (e *argError) Error() string { return e.err.Error() }
+func (e *argError) Unwrap() error { return e.err }
+
+// wrapRefErr passes a dependency's error on, naming the argument.
+func wrapRefErr(task string, i int, err error) error {
+	if errors.Is(err, ErrTaskCancelled) || errors.Is(err, ErrShutdown) {
+		return err
+	}
+	return fmt.Errorf("task %q argument %d: %w", task, i, err)
+}
