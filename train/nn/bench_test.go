@@ -1,0 +1,44 @@
+package nn
+
+import (
+	"testing"
+
+	"gorgonia.org/tensor"
+)
+
+// CIFARSpec is the example's CNN, used by the benchmarks.
+func cifarSpec() Spec {
+	return Sequential([]int{3, 32, 32},
+		Conv2D(3, 32, 3, 1, 1), ReLU(), MaxPool2D(2),
+		Conv2D(32, 64, 3, 1, 1), ReLU(), MaxPool2D(2),
+		Flatten(), Dense(4096, 128), ReLU(), Dense(128, 10))
+}
+
+func benchReplica(b *testing.B, batch int, train bool) {
+	m, err := NewModel(cifarSpec(), 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := newReplica(m.spec, batch, tensor.Float32, train)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r.load(m)
+	if train {
+		tg := r.target.Value().Data().([]float32)
+		for i := 0; i < batch; i++ {
+			tg[i*10+i%10] = 1
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := r.run(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "images/s")
+}
+
+func BenchmarkCNNTrainStep32(b *testing.B) { benchReplica(b, 32, true) }
+func BenchmarkCNNInfer64(b *testing.B)     { benchReplica(b, 64, false) }

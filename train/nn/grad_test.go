@@ -1,0 +1,102 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"gorgonia.org/tensor"
+)
+
+// gradCheck compares the float64 graph's gradients with central finite
+// differences of its loss, for every trainable value of a small model.
+func gradCheck(t *testing.T, spec Spec, batch int) {
+	t.Helper()
+	m, err := NewModel(spec, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range m.Params { // break symmetry in biases too
+		m.Params[i] += 0.1 * rng.NormFloat64()
+	}
+	r, err := newReplica(m.spec, batch, tensor.Float64, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := r.x.Value().Data().([]float64)
+	for i := range x {
+		x[i] = rng.NormFloat64()
+	}
+	tg := r.target.Value().Data().([]float64)
+	k := len(tg) / batch
+	for i := 0; i < batch; i++ {
+		if spec.Loss == MeanSquaredError {
+			for j := 0; j < k; j++ {
+				tg[i*k+j] = rng.NormFloat64()
+			}
+		} else {
+			tg[i*k+rng.IntN(k)] = 1
+		}
+	}
+	for _, mk := range r.masks {
+		d := mk.node.Value().Data().([]float64)
+		for i := range d {
+			if rng.Float64() >= mk.rate {
+				d[i] = 1 / (1 - mk.rate)
+			}
+		}
+	}
+	lossAt := func() float64 {
+		r.load(m)
+		if err := r.run(); err != nil {
+			t.Fatal(err)
+		}
+		return r.lossValue()
+	}
+	lossAt()
+	analytic := make([]float64, len(m.Params))
+	off := 0
+	for _, gn := range r.grads {
+		n := gn.Value().Shape().TotalSize()
+		addValues(analytic[off:off+n], gn, 1)
+		off += n
+	}
+	const h = 1e-6
+	var worst float64
+	for i := range m.Params {
+		orig := m.Params[i]
+		m.Params[i] = orig + h
+		lp := lossAt()
+		m.Params[i] = orig - h
+		lm := lossAt()
+		m.Params[i] = orig
+		num := (lp - lm) / (2 * h)
+		rel := math.Abs(num-analytic[i]) / math.Max(1e-4, math.Abs(num)+math.Abs(analytic[i]))
+		worst = math.Max(worst, rel)
+		if rel > 1e-4 {
+			t.Fatalf("param %d: analytic %.8g, numeric %.8g (rel err %.2g)", i, analytic[i], num, rel)
+		}
+	}
+	t.Logf("%d params, worst relative error %.2g", len(m.Params), worst)
+}
+
+func TestGradients(t *testing.T) {
+	tests := map[string]struct {
+		spec  Spec
+		batch int
+	}{
+		"dense":                {Sequential([]int{5}, Dense(5, 4), Dense(4, 3)), 3},
+		"dense+relu":           {Sequential([]int{5}, Dense(5, 6), ReLU(), Dense(6, 3)), 4},
+		"mse":                  {Sequential([]int{4}, Dense(4, 5), ReLU(), Dense(5, 2)).WithLoss(MeanSquaredError), 3},
+		"conv":                 {Sequential([]int{2, 5, 5}, Conv2D(2, 3, 3, 1, 1), Flatten(), Dense(75, 3)), 2},
+		"conv stride 2 no pad": {Sequential([]int{2, 6, 6}, Conv2D(2, 3, 3, 2, 0), Conv2D(3, 2, 1, 1, 0), Flatten(), Dense(8, 2)), 2},
+		"conv+relu+maxpool":    {Sequential([]int{1, 6, 6}, Conv2D(1, 2, 3, 1, 1), ReLU(), MaxPool2D(2), Conv2D(2, 2, 3, 1, 1), Flatten(), Dense(18, 3)), 2},
+		"dropout":              {Sequential([]int{6}, Dense(6, 8), ReLU(), Dropout(0.5), Dense(8, 3)), 3},
+		"batchnorm dense":      {Sequential([]int{4}, Dense(4, 5), BatchNorm(5), ReLU(), Dense(5, 3)), 4},
+		"batchnorm conv":       {Sequential([]int{2, 4, 4}, Conv2D(2, 3, 3, 1, 1), BatchNorm(3), ReLU(), Flatten(), Dense(48, 2)), 3},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) { gradCheck(t, tc.spec, tc.batch) })
+	}
+}
