@@ -162,7 +162,7 @@ func spawnActor(ctx context.Context, class string, typ reflect.Type, opts option
 	if opts.err != nil {
 		return nil, fmt.Errorf("actor %q: %w", class, opts.err)
 	}
-	if err := rt.sched.feasible(fmt.Sprintf("actor %q", class), &opts.res); err != nil {
+	if err := rt.sched.feasible("actor", class, &opts.res); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {

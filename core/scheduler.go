@@ -54,9 +54,9 @@ func (s *scheduler) Available() map[string]float64 {
 }
 
 // feasible reports an error if req can never fit.
-func (s *scheduler) feasible(what string, req *resources) error {
+func (s *scheduler) feasible(kind, name string, req *resources) error {
 	if !s.total.fits(req) {
-		return fmt.Errorf("%w: %s asks for %v but the runtime has %v in total", ErrInfeasible, what, req.String(), s.total.String())
+		return fmt.Errorf("%w: %s %q asks for %v but the runtime has %v in total", ErrInfeasible, kind, name, req.String(), s.total.String())
 	}
 	return nil
 }

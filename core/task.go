@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 const (
@@ -29,24 +30,47 @@ type task struct {
 	blocked atomic.Int32 // nesting depth of Gets that gave the CPUs back
 	attempt int
 
-	mu     sync.Mutex
-	cancel context.CancelFunc // set while running
+	tctx taskContext
+
+	mu        sync.Mutex
+	ctx       context.Context // made lazily by taskContext
+	cancel    context.CancelFunc
+	cancelled bool
 }
 
 type taskKey struct{}
 
-// taskContext carries the running task, so Get inside it can give the CPUs
-// back. It is cheaper than context.WithValue on the hot path.
+// taskContext is the context user code runs with. It carries the running
+// task (so Get inside it can give the CPUs back) and makes its cancellable
+// context only when user code asks for Done or Err: most small tasks never
+// do, and context.WithCancel per task would dominate their cost.
 type taskContext struct {
-	context.Context
-	t *task
+	parent context.Context // the runtime's context
+	t      *task
 }
 
 func (c *taskContext) Value(key any) any {
 	if key == (taskKey{}) {
 		return c.t
 	}
-	return c.Context.Value(key)
+	return c.parent.Value(key)
+}
+
+func (c *taskContext) Deadline() (time.Time, bool) { return c.parent.Deadline() }
+func (c *taskContext) Done() <-chan struct{}       { return c.t.context(c.parent).Done() }
+func (c *taskContext) Err() error                  { return c.t.context(c.parent).Err() }
+
+// context returns the task's cancellable context, making it on first use.
+func (t *task) context(parent context.Context) context.Context {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ctx == nil {
+		t.ctx, t.cancel = context.WithCancel(parent)
+		if t.cancelled {
+			t.cancel()
+		}
+	}
+	return t.ctx
 }
 
 func taskFromContext(ctx context.Context) *task {
@@ -72,15 +96,14 @@ func (rt *Runtime) execute(t *task) {
 	if !t.state.CompareAndSwap(taskQueued, taskRunning) {
 		return // cancelled while queued
 	}
-	ctx, cancel := context.WithCancel(rt.ctx)
-	t.mu.Lock()
-	t.cancel = cancel
-	t.mu.Unlock()
 	t.attempt++
-	v, err, panicked, stack := callSafely(&taskContext{Context: ctx, t: t}, t.run)
-	cancel()
+	t.tctx = taskContext{parent: rt.ctx, t: t}
+	v, err, panicked, stack := callSafely(&t.tctx, t.run)
 	t.mu.Lock()
-	t.cancel = nil
+	if t.cancel != nil {
+		t.cancel()
+		t.ctx, t.cancel = nil, nil
+	}
 	t.mu.Unlock()
 
 	if t.state.Load() == taskCancelled {
@@ -183,6 +206,7 @@ func (rt *Runtime) cancelTask(t *task) {
 		case taskRunning:
 			if t.state.CompareAndSwap(s, taskCancelled) {
 				t.mu.Lock()
+				t.cancelled = true
 				if t.cancel != nil {
 					t.cancel()
 				}
@@ -257,7 +281,7 @@ func launch[R any](ctx context.Context, s *spec, deps []*object, run func(ctx co
 	if s.opts.err != nil {
 		return failedRef[R](rt, fmt.Errorf("task %q: %w", s.name, s.opts.err))
 	}
-	if err := rt.sched.feasible(fmt.Sprintf("task %q", s.name), &s.opts.res); err != nil {
+	if err := rt.sched.feasible("task", s.name, &s.opts.res); err != nil {
 		return failedRef[R](rt, err)
 	}
 	if err := ctx.Err(); err != nil {
