@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"sync/atomic"
 )
 
 // ActorDirectory is the part of a runtime that knows where actors live and
@@ -139,6 +140,8 @@ type actor struct {
 	ready  chan struct{} // closed once the first constructor attempt ended
 	wake   chan struct{}
 
+	blocked atomic.Int32 // calls blocked in Get that gave the CPUs back
+
 	mu       sync.Mutex
 	queue    []*actorCall
 	state    int
@@ -179,8 +182,39 @@ func spawnActor(ctx context.Context, class string, typ reflect.Type, opts option
 	return a, nil
 }
 
+// actorContext is the context actor code runs with: the actor's own, plus
+// the actor as a resource holder so that a call blocked in Get gives the
+// actor's CPUs back (a trainer worker streaming a dataset through tasks
+// must not starve those tasks).
+type actorContext struct {
+	context.Context
+	a *actor
+}
+
+func (c actorContext) Value(key any) any {
+	if key == (holderKey{}) {
+		return c.a
+	}
+	return c.Context.Value(key)
+}
+
+func (a *actor) block() {
+	if a.blocked.Add(1) == 1 && a.opts.res.cpu > 0 {
+		r := resources{cpu: a.opts.res.cpu}
+		a.rt.sched.giveBack(&r)
+	}
+}
+
+func (a *actor) unblock() {
+	if a.blocked.Add(-1) == 0 && a.opts.res.cpu > 0 {
+		a.rt.sched.mu.Lock()
+		a.rt.sched.avail.cpu -= a.opts.res.cpu
+		a.rt.sched.mu.Unlock()
+	}
+}
+
 func (a *actor) construct() (any, error) {
-	v, err, panicked, stack := callSafely(a.ctx, a.ctor)
+	v, err, panicked, stack := callSafely(actorContext{a.ctx, a}, a.ctor)
 	if panicked {
 		return nil, &TaskError{Task: a.class + " constructor", Attempts: 1, Panic: v, Stack: stack, kind: ErrActorDied}
 	}
@@ -284,7 +318,7 @@ func (a *actor) invoke(c *actorCall) bool {
 		return false
 	}
 	c.attempt++
-	v, err, panicked, stack := callSafely(a.ctx, func(ctx context.Context) (any, error) { return c.fn(ctx, inst) })
+	v, err, panicked, stack := callSafely(actorContext{a.ctx, a}, func(ctx context.Context) (any, error) { return c.fn(ctx, inst) })
 	if !panicked {
 		if err != nil {
 			c.out.complete(nil, &TaskError{Task: c.method, Attempts: c.attempt, Cause: err, kind: ErrTaskFailed})

@@ -866,3 +866,45 @@ func TestActorsHoldResourcesAndQueueForThem(t *testing.T) {
 		t.Fatalf("second actor after first freed its CPUs: %v %v", v, err)
 	}
 }
+
+type Driver struct{}
+
+var driverClass = core.Actor0("test.Driver", func(ctx context.Context) (*Driver, error) { return &Driver{}, nil })
+var driverFanOut = core.Method1("test.Driver.FanOut", func(d *Driver, ctx context.Context, n int) (int, error) {
+	refs := make([]core.Ref[int], n)
+	for i := range refs {
+		refs[i] = square.Remote(ctx, i)
+	}
+	vals, err := core.GetAll(ctx, refs)
+	if err != nil {
+		return 0, err
+	}
+	s := 0
+	for _, v := range vals {
+		s += v
+	}
+	return s, nil
+})
+
+func TestActorHoldingAllCPUsCanWaitOnTasks(t *testing.T) {
+	ctx := setup(t, core.WithNumCPUs(2))
+	var hs []*core.ActorHandle[*Driver]
+	for range 2 {
+		h, err := driverClass.Options(core.NumCPUs(1)).Remote(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs = append(hs, h)
+	}
+	var refs []core.Ref[int]
+	for _, h := range hs {
+		refs = append(refs, driverFanOut.Remote(ctx, h, 20))
+	}
+	got, err := core.GetAll(ctx, refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0] != 2470 || got[1] != 2470 {
+		t.Fatalf("got %v", got)
+	}
+}

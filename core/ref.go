@@ -167,9 +167,9 @@ func Wait[T any](ctx context.Context, refs []Ref[T], opts WaitOptions) (ready, n
 			timeout = t.C
 		}
 		rt := refs[0].h.rt
-		t := taskFromContext(ctx)
-		if t != nil {
-			rt.sched.block(t)
+		h := holderFromContext(ctx)
+		if h != nil {
+			h.block()
 		}
 		select {
 		case <-signal:
@@ -179,8 +179,8 @@ func Wait[T any](ctx context.Context, refs []Ref[T], opts WaitOptions) (ready, n
 		case <-rt.ctx.Done():
 			err = ErrShutdown
 		}
-		if t != nil {
-			rt.sched.unblock(t)
+		if h != nil {
+			h.unblock()
 		}
 		if err != nil {
 			return nil, nil, err

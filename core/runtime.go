@@ -204,9 +204,9 @@ func (rt *Runtime) shutdown() {
 // calling task's CPUs back meanwhile.
 func (rt *Runtime) wait(ctx context.Context, obj *object) (any, error) {
 	if !obj.isDone() {
-		t := taskFromContext(ctx)
-		if t != nil {
-			rt.sched.block(t)
+		h := holderFromContext(ctx)
+		if h != nil {
+			h.block()
 		}
 		var err error
 		select {
@@ -216,8 +216,8 @@ func (rt *Runtime) wait(ctx context.Context, obj *object) (any, error) {
 		case <-rt.ctx.Done():
 			err = ErrShutdown
 		}
-		if t != nil {
-			rt.sched.unblock(t)
+		if h != nil {
+			h.unblock()
 		}
 		if err != nil {
 			return nil, err

@@ -78,6 +78,26 @@ func taskFromContext(ctx context.Context) *task {
 	return t
 }
 
+// holder is what runs user code while holding resources: a task, or an
+// actor call. While it blocks in Get or Wait it gives its CPUs back.
+type holder interface {
+	block()
+	unblock()
+}
+
+type holderKey struct{}
+
+func holderFromContext(ctx context.Context) holder {
+	if t := taskFromContext(ctx); t != nil {
+		return t
+	}
+	h, _ := ctx.Value(holderKey{}).(holder)
+	return h
+}
+
+func (t *task) block()   { t.rt.sched.block(t) }
+func (t *task) unblock() { t.rt.sched.unblock(t) }
+
 // startWorker runs t and then keeps running whatever the scheduler hands it.
 func (rt *Runtime) startWorker(t *task) {
 	rt.wg.Add(1)
