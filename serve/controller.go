@@ -158,7 +158,7 @@ type controller struct {
 	ds       *deploymentState
 	version  int
 	specs    map[int]*Deployment
-	replicas []*replica // running replicas, routable or draining
+	replicas []*replica  // running replicas, routable or draining
 	starting map[int]int // starts in flight, per version
 	target   int
 	op       *rollout // rollout in progress
