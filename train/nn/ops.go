@@ -19,8 +19,11 @@ import (
 
 	"github.com/chewxy/hm"
 	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/goray/goray/train/nn/internal/sgemm"
 )
 
 type float interface{ ~float32 | ~float64 }
@@ -73,6 +76,9 @@ func tensorT(dims int) hm.Type {
 
 func dense(v G.Value) *tensor.Dense { return v.(*tensor.Dense) }
 
+// gemm is C = alpha·op(A)·op(B) + beta·C on row-major matrices: float32
+// through sgemm.Impl (the assembly kernel, or OpenBLAS with -tags openblas),
+// float64 (gradient checks) through gonum.
 func gemm[T float](tA, tB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	ta, tb := blas.NoTrans, blas.NoTrans
 	if tA {
@@ -83,9 +89,9 @@ func gemm[T float](tA, tB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb
 	}
 	switch a := any(a).(type) {
 	case []float32:
-		G.WhichBLAS().Sgemm(ta, tb, m, n, k, float32(alpha), a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+		sgemm.Impl(tA, tB, m, n, k, float32(alpha), a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
 	case []float64:
-		G.WhichBLAS().Dgemm(ta, tb, m, n, k, float64(alpha), a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
+		gonum.Implementation{}.Dgemm(ta, tb, m, n, k, float64(alpha), a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
 	}
 }
 

@@ -1,0 +1,170 @@
+// Package sgemm is a float32 matrix product for the nn layers: packed panels
+// and a 6×16 AVX2/FMA micro-kernel in Go assembly on amd64 (pure Go, no cgo),
+// gonum's Sgemm elsewhere. Matrices are row-major.
+package sgemm
+
+import (
+	"sync"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+)
+
+const (
+	mr = 6   // rows of the micro-kernel tile
+	nr = 16  // columns of the micro-kernel tile
+	kc = 256 // depth of a packed block
+	mc = 96  // rows of a packed A block (multiple of mr)
+	nc = 512 // columns of a packed B block (multiple of nr)
+)
+
+// Impl computes C = alpha·op(A)·op(B) + beta·C, op(X) = Xᵀ when the flag is
+// set; op(A) is m×k, op(B) is k×n. It may be replaced (the openblas build tag
+// does) before any use.
+var Impl func(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) = defaultImpl
+
+// Name says which implementation Impl is, for benchmark reports.
+var Name = "gonum (pure Go)"
+
+func defaultImpl(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if haveKernel {
+		Packed(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	Gonum(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// Gonum calls gonum's pure-Go Sgemm.
+func Gonum(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	ta, tb := blas.NoTrans, blas.NoTrans
+	if tA {
+		ta = blas.Trans
+	}
+	if tB {
+		tb = blas.Trans
+	}
+	gonum.Implementation{}.Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+type buffers struct{ a, b []float32 }
+
+var pool = sync.Pool{New: func() any {
+	return &buffers{a: make([]float32, mc*kc), b: make([]float32, kc*nc)}
+}}
+
+// Packed is the blocked product with the assembly micro-kernel; it runs on
+// the calling goroutine only (callers parallelise across graphs).
+func Packed(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if beta != 1 {
+		for i := 0; i < m; i++ {
+			row := c[i*ldc : i*ldc+n]
+			if beta == 0 {
+				clear(row)
+			} else {
+				for j := range row {
+					row[j] *= beta
+				}
+			}
+		}
+	}
+	if k == 0 || alpha == 0 {
+		return
+	}
+	buf := pool.Get().(*buffers)
+	defer pool.Put(buf)
+	var tile [mr * nr]float32
+	for jc := 0; jc < n; jc += nc {
+		nb := min(nc, n-jc)
+		for pc := 0; pc < k; pc += kc {
+			kb := min(kc, k-pc)
+			packB(tB, b, ldb, pc, jc, kb, nb, buf.b)
+			for ic := 0; ic < m; ic += mc {
+				mb := min(mc, m-ic)
+				packA(tA, a, lda, ic, pc, mb, kb, alpha, buf.a)
+				for jr := 0; jr < nb; jr += nr {
+					bp := buf.b[jr*kb:]
+					cols := min(nr, nb-jr)
+					for ir := 0; ir < mb; ir += mr {
+						ap := buf.a[ir*kb:]
+						rows := min(mr, mb-ir)
+						ci := (ic+ir)*ldc + jc + jr
+						if rows == mr && cols == nr {
+							kernel(kb, &ap[0], &bp[0], &c[ci], ldc)
+							continue
+						}
+						clear(tile[:])
+						kernel(kb, &ap[0], &bp[0], &tile[0], nr)
+						for r := 0; r < rows; r++ {
+							dst := c[ci+r*ldc : ci+r*ldc+cols]
+							for j := range dst {
+								dst[j] += tile[r*nr+j]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// packA stores alpha·op(A)[i0:i0+mb, p0:p0+kb] as panels of mr rows: panel
+// q holds, for each p, the mr values of rows q·mr.., zero-padded.
+func packA(tA bool, a []float32, lda, i0, p0, mb, kb int, alpha float32, dst []float32) {
+	for q := 0; q < mb; q += mr {
+		panel := dst[q*kb : q*kb+mr*kb]
+		rows := min(mr, mb-q)
+		for r := 0; r < mr; r++ {
+			if r >= rows {
+				for p := 0; p < kb; p++ {
+					panel[p*mr+r] = 0
+				}
+				continue
+			}
+			i := i0 + q + r
+			if tA { // op(A)[i][p] = A[p][i]
+				for p := 0; p < kb; p++ {
+					panel[p*mr+r] = alpha * a[(p0+p)*lda+i]
+				}
+			} else {
+				src := a[i*lda+p0 : i*lda+p0+kb]
+				for p, v := range src {
+					panel[p*mr+r] = alpha * v
+				}
+			}
+		}
+	}
+}
+
+// packB stores op(B)[p0:p0+kb, j0:j0+nb] as panels of nr columns: panel q
+// holds, for each p, the nr values of columns q·nr.., zero-padded.
+func packB(tB bool, b []float32, ldb, p0, j0, kb, nb int, dst []float32) {
+	for q := 0; q < nb; q += nr {
+		panel := dst[q*kb : q*kb+nr*kb]
+		cols := min(nr, nb-q)
+		if !tB {
+			for p := 0; p < kb; p++ {
+				src := b[(p0+p)*ldb+j0+q : (p0+p)*ldb+j0+q+cols]
+				d := panel[p*nr : p*nr+nr]
+				copy(d, src)
+				clear(d[cols:])
+			}
+			continue
+		}
+		// op(B)[p][j] = B[j][p]
+		for j := 0; j < nr; j++ {
+			if j >= cols {
+				for p := 0; p < kb; p++ {
+					panel[p*nr+j] = 0
+				}
+				continue
+			}
+			src := b[(j0+q+j)*ldb+p0 : (j0+q+j)*ldb+p0+kb]
+			for p, v := range src {
+				panel[p*nr+j] = v
+			}
+		}
+	}
+}
