@@ -1,0 +1,81 @@
+package tune
+
+import (
+	"context"
+	"time"
+)
+
+// Status is a trial's lifecycle state.
+type Status string
+
+// Trial states.
+const (
+	StatusPending    Status = "PENDING"    // created, waiting for a slot
+	StatusRunning    Status = "RUNNING"    // its actor is running the trainable
+	StatusPaused     Status = "PAUSED"     // stopped at a checkpoint, may resume
+	StatusTerminated Status = "TERMINATED" // finished or stopped early
+	StatusError      Status = "ERROR"      // failed more than FailureConfig.MaxFailures times
+)
+
+func (s Status) done() bool { return s == StatusTerminated || s == StatusError }
+
+// Trial is one configuration being trained. Schedulers and searchers see
+// trials through its read-only methods; the tuner's controller goroutine
+// owns every field.
+type Trial struct {
+	id     string
+	index  int
+	dir    string
+	config Config
+	status Status
+
+	history  []map[string]float64 // every result, in order
+	last     map[string]float64
+	err      error
+	failures int
+
+	// checkpoint is the newest persisted checkpoint directory and the
+	// training_iteration / time_total_s it was reported at.
+	checkpoint     string
+	checkpointIter int
+	checkpointTime float64
+	checkpoints    []string // kept checkpoint dirs, oldest first
+	ckptSeq        int      // checkpoint directories numbered so far
+
+	// run is the current run (start or resume); nil unless RUNNING.
+	run          *trialRun
+	runs         int  // runs started, for stale-event detection
+	stopAsked    bool // stop at the next report (or now if not running)
+	schedStopped bool // stopped through TrialRunner.StopTrial
+	started      time.Time
+}
+
+// trialRun is one execution of a trial by its actor.
+type trialRun struct {
+	n      int
+	cancel context.CancelFunc
+	// decision is what the controller answered the last report with.
+	decision Decision
+}
+
+// ID returns the trial's id, e.g. "00003".
+func (t *Trial) ID() string { return t.id }
+
+// Config returns the trial's config. Do not modify it.
+func (t *Trial) Config() Config { return t.config }
+
+// Status returns the trial's state.
+func (t *Trial) Status() Status { return t.status }
+
+// LastResult returns the trial's latest result (nil before the first).
+func (t *Trial) LastResult() map[string]float64 { return t.last }
+
+// History returns every result of the trial, in order. Do not modify it.
+func (t *Trial) History() []map[string]float64 { return t.history }
+
+// Dir returns the trial's directory.
+func (t *Trial) Dir() string { return t.dir }
+
+// HasCheckpoint reports whether the trial has a persisted checkpoint to
+// resume from.
+func (t *Trial) HasCheckpoint() bool { return t.checkpoint != "" }
