@@ -1,0 +1,250 @@
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+
+	"github.com/goray/goray/checkpoint"
+	"github.com/goray/goray/core"
+	"github.com/goray/goray/train"
+)
+
+// Adapter turns a request into the model's input batch, checked against
+// the model's features. Errors are answered 400 unless they are an *Error
+// with another status; an adapter must never panic on bad input. The
+// caller releases the record.
+type Adapter func(req *Request, in *InputSchema) (arrow.Record, error)
+
+// JSONAdapter is the default Adapter: the body holds JSON records or the
+// columnar form (see InputSchema.DecodeJSON).
+func JSONAdapter(req *Request, in *InputSchema) (arrow.Record, error) {
+	return in.DecodeJSON(req.Body)
+}
+
+// PredictorDeployment serves a trained model: each replica builds its
+// predictor with factory(ckpt); POST a JSON body (records or columnar, or
+// whatever adapter accepts; nil means JSONAdapter) to get
+// {"predictions": [...]} (one key per output column). GET returns the
+// model's features. Input is checked against the features recorded in the
+// checkpoint (or, if it records none, the predictor's Features).
+//
+// The returned Deployment has no Name or RoutePrefix: set them, and any
+// other field, before serving it.
+func PredictorDeployment(ckpt *checkpoint.Checkpoint, factory train.PredictorFactory, adapter Adapter) Deployment {
+	if adapter == nil {
+		adapter = JSONAdapter
+	}
+	return Deployment{
+		New: func(ctx context.Context, rc *ReplicaContext) (Handler, error) {
+			if ckpt == nil || factory == nil {
+				return nil, fmt.Errorf("%w: PredictorDeployment needs a checkpoint and a predictor factory", ErrInvalidInput)
+			}
+			return NewPredictorHandler(ckpt, factory, adapter)
+		},
+	}
+}
+
+// PredictorHandler is the Handler behind PredictorDeployment.
+type PredictorHandler struct {
+	pred    train.Predictor
+	in      *InputSchema
+	adapter Adapter
+	info    []byte
+}
+
+// NewPredictorHandler loads the predictor from ckpt. It is what each
+// replica of a PredictorDeployment runs; call it directly to embed a
+// predictor in your own deployment.
+func NewPredictorHandler(ckpt *checkpoint.Checkpoint, factory train.PredictorFactory, adapter Adapter) (*PredictorHandler, error) {
+	if adapter == nil {
+		adapter = JSONAdapter
+	}
+	pred, err := factory(ckpt)
+	if err != nil {
+		return nil, fmt.Errorf("loading predictor from %s: %w", ckpt.Path(), err)
+	}
+	feats := ckpt.Metadata().Features
+	if len(feats) == 0 {
+		feats = pred.Features()
+	}
+	in, err := NewInputSchema(feats)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", ckpt.Path(), err)
+	}
+	meta := ckpt.Metadata()
+	info, _ := json.Marshal(map[string]any{
+		"framework": meta.Framework, "features": in.Features, "metrics": meta.Metrics,
+		"checkpoint": ckpt.Path(),
+	})
+	return &PredictorHandler{pred: pred, in: in, adapter: adapter, info: info}, nil
+}
+
+// Schema is the input the handler checks requests against.
+func (h *PredictorHandler) Schema() *InputSchema { return h.in }
+
+// ServeRequest implements Handler.
+func (h *PredictorHandler) ServeRequest(ctx context.Context, req *Request) (*Response, error) {
+	if req.Path != "/" && req.Path != "" {
+		return nil, Errorf(http.StatusNotFound, "no such path %q: POST inputs to the deployment's route", req.Path)
+	}
+	switch req.Method {
+	case http.MethodPost, http.MethodPut:
+	case http.MethodGet, http.MethodHead:
+		return &Response{Body: h.info}, nil
+	default:
+		return nil, Errorf(http.StatusMethodNotAllowed, "method %s not allowed: POST inputs as JSON", req.Method)
+	}
+	body, err := h.Predict(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return &Response{Body: body}, nil
+}
+
+// Predict decodes req with the adapter, scores it and returns the JSON
+// answer.
+func (h *PredictorHandler) Predict(ctx context.Context, req *Request) ([]byte, error) {
+	rec, err := h.decode(req)
+	if err != nil {
+		return nil, err
+	}
+	defer rec.Release()
+	out, err := h.pred.Predict(ctx, rec)
+	if err != nil {
+		if errors.Is(err, ErrInvalidInput) || errors.Is(err, core.ErrInvalidInput) {
+			return nil, &Error{Status: http.StatusBadRequest, Message: err.Error(), Err: err}
+		}
+		return nil, fmt.Errorf("predictor: %w", err)
+	}
+	defer out.Release()
+	if out.NumRows() != rec.NumRows() {
+		return nil, fmt.Errorf("predictor returned %d rows for %d inputs", out.NumRows(), rec.NumRows())
+	}
+	return EncodeJSON(nil, out)
+}
+
+func (h *PredictorHandler) decode(req *Request) (rec arrow.Record, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			rec, err = nil, fmt.Errorf("adapter panicked: %v", p)
+		}
+	}()
+	rec, err = h.adapter(req, h.in)
+	if err != nil {
+		var se *Error
+		if errors.As(err, &se) {
+			return nil, err
+		}
+		return nil, &Error{Status: http.StatusBadRequest, Message: err.Error(), Err: errors.Join(ErrInvalidInput, err)}
+	}
+	if rec == nil {
+		return nil, errors.New("adapter returned no record")
+	}
+	return rec, nil
+}
+
+// EncodeJSON appends rec as a JSON object of columns to dst:
+// {"predictions": [0.93, ...], "probabilities": [[0.1, 0.9], ...]}.
+// NaN and infinities become null.
+func EncodeJSON(dst []byte, rec arrow.Record) ([]byte, error) {
+	dst = append(dst, '{')
+	for i, col := range rec.Columns() {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = strconv.AppendQuote(dst, rec.ColumnName(i))
+		dst = append(dst, ':')
+		var err error
+		if dst, err = appendArray(dst, col); err != nil {
+			return nil, fmt.Errorf("column %q: %w", rec.ColumnName(i), err)
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+func appendArray(dst []byte, a arrow.Array) ([]byte, error) {
+	dst = append(dst, '[')
+	n := a.Len()
+	for i := range n {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		if a.IsNull(i) {
+			dst = append(dst, "null"...)
+			continue
+		}
+		var err error
+		if dst, err = appendValue(dst, a, i); err != nil {
+			return nil, err
+		}
+	}
+	return append(dst, ']'), nil
+}
+
+func appendFloat(dst []byte, f float64, bits int) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(dst, "null"...)
+	}
+	return strconv.AppendFloat(dst, f, 'g', -1, bits)
+}
+
+func appendValue(dst []byte, a arrow.Array, i int) ([]byte, error) {
+	switch a := a.(type) {
+	case *array.Float64:
+		return appendFloat(dst, a.Value(i), 64), nil
+	case *array.Float32:
+		return appendFloat(dst, float64(a.Value(i)), 32), nil
+	case *array.Int64:
+		return strconv.AppendInt(dst, a.Value(i), 10), nil
+	case *array.Int32:
+		return strconv.AppendInt(dst, int64(a.Value(i)), 10), nil
+	case *array.Int16:
+		return strconv.AppendInt(dst, int64(a.Value(i)), 10), nil
+	case *array.Int8:
+		return strconv.AppendInt(dst, int64(a.Value(i)), 10), nil
+	case *array.Uint64:
+		return strconv.AppendUint(dst, a.Value(i), 10), nil
+	case *array.Uint32:
+		return strconv.AppendUint(dst, uint64(a.Value(i)), 10), nil
+	case *array.Uint16:
+		return strconv.AppendUint(dst, uint64(a.Value(i)), 10), nil
+	case *array.Uint8:
+		return strconv.AppendUint(dst, uint64(a.Value(i)), 10), nil
+	case *array.Boolean:
+		return strconv.AppendBool(dst, a.Value(i)), nil
+	case *array.String:
+		b, _ := json.Marshal(a.Value(i))
+		return append(dst, b...), nil
+	case array.ListLike:
+		start, end := a.ValueOffsets(i)
+		vals := a.ListValues()
+		dst = append(dst, '[')
+		for j := start; j < end; j++ {
+			if j > start {
+				dst = append(dst, ',')
+			}
+			if vals.IsNull(int(j)) {
+				dst = append(dst, "null"...)
+				continue
+			}
+			var err error
+			if dst, err = appendValue(dst, vals, int(j)); err != nil {
+				return nil, err
+			}
+		}
+		return append(dst, ']'), nil
+	}
+	b, err := json.Marshal(a.GetOneForMarshal(i))
+	if err != nil {
+		return nil, err
+	}
+	return append(dst, b...), nil
+}
