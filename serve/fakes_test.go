@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
-	"net/http"
 	"testing"
 
 	"github.com/apache/arrow/go/v15/arrow"

@@ -239,7 +239,7 @@ func (d *jsonDecoder) checkRow() error {
 
 // columnar decodes {"columns": [...], "data": [[...], ...]}.
 func (d *jsonDecoder) columnar() error {
-	d.pos++ // '{'
+	d.pos++         // '{'
 	var order []int // column position -> feature index
 	dataAt := -1
 	for {
