@@ -66,10 +66,11 @@ func (ds *Dataset) Columns(ctx context.Context) ([]string, error) {
 // Take returns the first n rows.
 func (ds *Dataset) Take(ctx context.Context, n int) ([]map[string]any, error) {
 	var rows []map[string]any
-	_, err := ds.Limit(int64(n)).run(ctx, func(b *Block) bool {
+	st, err := ds.Limit(int64(n)).run(ctx, func(b *Block) bool {
 		rows = append(rows, recordRows(b.Rec)...)
 		return true
 	})
+	ds.stats.set(st)
 	return rows, err
 }
 
@@ -88,13 +89,14 @@ func (ds *Dataset) TakeAll(ctx context.Context) ([]map[string]any, error) {
 func (ds *Dataset) TakeBatch(ctx context.Context, n int) (arrow.Record, error) {
 	var recs []arrow.Record
 	var schema *arrow.Schema
-	_, err := ds.Limit(int64(n)).run(ctx, func(b *Block) bool {
+	st, err := ds.Limit(int64(n)).run(ctx, func(b *Block) bool {
 		schema = b.Rec.Schema()
 		b.Rec.Retain()
 		recs = append(recs, b.Rec)
 		return true
 	})
 	defer releaseRecs(recs)
+	ds.stats.set(st)
 	if err != nil {
 		return nil, err
 	}
@@ -109,18 +111,16 @@ func (ds *Dataset) Show(ctx context.Context, n int) error { return ds.ShowTo(ctx
 
 // ShowTo prints the first n rows to w, one per line.
 func (ds *Dataset) ShowTo(ctx context.Context, w io.Writer, n int) error {
-	rows, err := ds.Take(ctx, n)
+	rec, err := ds.TakeBatch(ctx, n)
 	if err != nil {
 		return err
 	}
-	cols, err := ds.Limit(0).Columns(ctx)
-	if err != nil {
-		return err
-	}
-	for _, r := range rows {
-		parts := make([]string, 0, len(cols))
-		for _, c := range cols {
-			parts = append(parts, fmt.Sprintf("%s: %v", c, r[c]))
+	defer rec.Release()
+	names := block.Names(rec.Schema())
+	for i := 0; i < int(rec.NumRows()); i++ {
+		parts := make([]string, len(names))
+		for c, name := range names {
+			parts[c] = fmt.Sprintf("%s: %v", name, block.Value(rec.Column(c), i))
 		}
 		if _, err := fmt.Fprintf(w, "{%s}\n", strings.Join(parts, ", ")); err != nil {
 			return err
@@ -322,7 +322,7 @@ func fromRefs(name string, refs []blockRef, dc *Context) *Dataset {
 }
 
 var fnTask = core.Func1("goray.data.fnTask", func(ctx context.Context, f func(context.Context) (any, error)) (any, error) {
-	return f(ctx)
+	return wrapData(f(ctx))
 }, core.NumCPUs(1))
 
 // runTasks runs fns as core tasks and returns their results in order.
@@ -346,7 +346,7 @@ func runTasks[T any](ctx context.Context, fns []func(context.Context) (T, error)
 		}
 	}
 	if firstErr != nil {
-		return nil, firstErr
+		return nil, unwrapTask(firstErr)
 	}
 	return out, nil
 }
@@ -378,7 +378,7 @@ func MapBlocks[T any](ctx context.Context, ds *Dataset, fn func(ctx context.Cont
 			for _, rest := range refs[i+1:] {
 				_ = core.Cancel(rest)
 			}
-			return nil, fmt.Errorf("MapBlocks: block %d: %w", i, err)
+			return nil, fmt.Errorf("MapBlocks: block %d: %w", i, unwrapTask(err))
 		}
 		if v != nil {
 			out[i] = v.(T)

@@ -2,6 +2,7 @@ package data
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -126,6 +127,9 @@ func (op *mapOp) apply(ctx context.Context, mem memory.Allocator, fn BatchFunc, 
 		r, err := fn(ctx, b)
 		if err != nil {
 			releaseRecs(out)
+			if errors.Is(err, ErrInvalidInput) {
+				return nil, err // already names the operator and the problem
+			}
 			return nil, fmt.Errorf("%w: %s: %w", ErrOperatorFailed, op.name, err)
 		}
 		if r == nil {

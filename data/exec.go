@@ -119,6 +119,31 @@ func (ex *execution) fail(err error) {
 	ex.cancel()
 }
 
+// stageFail records err unless the stage's ctx already ended (then err is
+// only a consequence of the cancellation).
+func (ex *execution) stageFail(ctx context.Context, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	ex.fail(unwrapTask(err))
+}
+
+// unwrapTask strips core's task wrapper from errors raised by this package,
+// so that users see "file ... line ..." or "MapBatches(f): ..." first.
+func unwrapTask(err error) error {
+	var de *dataError
+	if errors.As(err, &de) {
+		return de.err
+	}
+	return err
+}
+
+// dataError marks an error produced inside a data task.
+type dataError struct{ err error }
+
+func (e *dataError) Error() string { return e.err.Error() }
+func (e *dataError) Unwrap() error { return e.err }
+
 func (ex *execution) firstErr() error {
 	ex.errMu.Lock()
 	defer ex.errMu.Unlock()
@@ -183,7 +208,7 @@ func (ex *execution) stream(ctx context.Context, n *node) <-chan item {
 				return ex.send(ctx, out, item{b: r, owned: true})
 			})
 			if err != nil && ctx.Err() == nil {
-				ex.fail(err)
+				ex.stageFail(ctx, err)
 			}
 		})
 	default:
@@ -207,7 +232,7 @@ func (ex *execution) runRefs(ctx context.Context, n *node, out chan<- item) {
 	defer close(out)
 	refs, err := n.refs(ctx)
 	if err != nil {
-		ex.fail(err)
+		ex.stageFail(ctx, err)
 		return
 	}
 	for _, r := range refs {
@@ -246,7 +271,8 @@ func (ex *execution) runLimit(ctx context.Context, n *node, out chan<- item) {
 		}
 	}()
 	left := n.limit
-	for left > 0 {
+	emitted := false
+	for left > 0 || !emitted {
 		var it item
 		var ok bool
 		select {
@@ -258,21 +284,25 @@ func (ex *execution) runLimit(ctx context.Context, n *node, out chan<- item) {
 			return
 		}
 		if it.b.Rows > left {
+			// Slice the block; a zero-row slice keeps the schema when the
+			// limit is 0.
 			b, err := core.Get(ctx, it.b.Ref)
 			if err != nil {
-				ex.fail(err)
+				ex.release(it)
+				ex.stageFail(ctx, err)
 				return
 			}
 			ex.release(it)
 			ref, err := putBlock(ctx, b.Rec.NewSlice(0, left))
 			if err != nil {
-				ex.fail(err)
+				ex.stageFail(ctx, err)
 				return
 			}
 			ex.budget.add(ref.Size)
 			it = item{b: ref, owned: true}
 		}
 		left -= it.b.Rows
+		emitted = true
 		if !ex.send(ctx, out, it) {
 			return
 		}
@@ -312,7 +342,7 @@ func (ex *execution) runAllToAll(ctx context.Context, n *node, in <-chan item, o
 		}
 	}
 	if err != nil {
-		ex.fail(fmt.Errorf("%s: %w", n.name, err))
+		ex.stageFail(ctx, fmt.Errorf("%s: %w", n.name, err))
 		return
 	}
 	st := ex.stats.op(n, n.name)
@@ -352,7 +382,7 @@ func (ex *execution) runTaskStage(ctx context.Context, src *node, ops []*node, i
 	if isSource {
 		tasks, err := src.plan(ctx, ex.dc)
 		if err != nil {
-			ex.fail(err)
+			ex.stageFail(ctx, err)
 			return
 		}
 		for i := range tasks {
@@ -453,7 +483,7 @@ func (ex *execution) runTaskStage(ctx context.Context, src *node, ops []*node, i
 				if len(actors) < maxTasks && !anyFree(busy) {
 					h, err := poolWorkerClass.Remote(ctx, newActor)
 					if err != nil {
-						ex.fail(fmt.Errorf("%s: starting actor: %w", name, err))
+						ex.stageFail(ctx, fmt.Errorf("%s: starting actor: %w", name, err))
 						cleanup()
 						return
 					}
@@ -519,7 +549,7 @@ func (ex *execution) runTaskStage(ctx context.Context, src *node, ops []*node, i
 					ex.release(it)
 				}
 				if ctx.Err() == nil {
-					ex.fail(p.err)
+					ex.stageFail(ctx, p.err)
 				}
 				cleanup()
 				return
@@ -589,8 +619,15 @@ type taskResult struct {
 }
 
 var mapTaskFn = core.Func1("goray.data.mapTask", func(ctx context.Context, t *mapTask) (*taskResult, error) {
-	return t.run(ctx)
+	return wrapData(t.run(ctx))
 }, core.NumCPUs(1))
+
+func wrapData[T any](v T, err error) (T, error) {
+	if err != nil {
+		return v, &dataError{err}
+	}
+	return v, nil
+}
 
 type poolWorker struct{ fn BatchFunc }
 
@@ -605,7 +642,7 @@ var poolWorkerClass = core.Actor1("goray.data.poolWorker", func(ctx context.Cont
 var poolWorkerRun = core.Method1("goray.data.poolWorker.run", func(w *poolWorker, ctx context.Context, t *mapTask) (*taskResult, error) {
 	cp := *t
 	cp.actorFn = w.fn
-	return cp.run(ctx)
+	return wrapData(cp.run(ctx))
 })
 
 func (t *mapTask) run(ctx context.Context) (*taskResult, error) {
@@ -733,7 +770,7 @@ func (ds *Dataset) run(ctx context.Context, yield func(*Block) bool) (*Stats, er
 		b, err := core.Get(ex.ctx, it.b.Ref)
 		if err != nil {
 			ex.release(it)
-			ex.fail(err)
+			ex.stageFail(ctx, err)
 			break
 		}
 		cont := yield(b)

@@ -76,7 +76,6 @@ func (ds *Dataset) WriteParquet(ctx context.Context, dir string, opts ...WriteOp
 	})
 }
 
-
 func (ds *Dataset) write(ctx context.Context, dir, ext string, opts []WriteOption, enc func(io.Writer, arrow.Record, *writeConfig) error) ([]string, error) {
 	cfg := &writeConfig{fs: LocalFS{}, delimiter: ','}
 	for _, o := range opts {
@@ -93,30 +92,34 @@ func (ds *Dataset) write(ctx context.Context, dir, ext string, opts []WriteOptio
 		name := path.Join(dir, fmt.Sprintf("part-%05d.%s", len(paths), ext))
 		paths = append(paths, name)
 		refs = append(refs, fnTask.Remote(ctx, func(ctx context.Context) (any, error) {
-			f, err := cfg.fs.Create(name)
-			if err != nil {
-				return nil, invalid("write %q: %v", name, err)
-			}
-			bw := bufio.NewWriterSize(f, 1<<20)
-			if err := enc(bw, b.Rec, cfg); err != nil {
-				f.Close()
-				return nil, fmt.Errorf("write %q: %w", name, err)
-			}
-			if err := bw.Flush(); err != nil {
-				f.Close()
-				return nil, fmt.Errorf("write %q: %w", name, err)
-			}
-			return nil, f.Close()
+			return writeBlock(ctx, cfg, name, b, enc)
 		}))
 		return true
 	})
 	for _, r := range refs {
 		if _, gerr := core.Get(ctx, r); gerr != nil && err == nil {
-			err = gerr
+			err = unwrapTask(gerr)
 		}
 	}
 	if err != nil {
 		return nil, err
 	}
 	return paths, nil
+}
+
+func writeBlock(ctx context.Context, cfg *writeConfig, name string, b *Block, enc func(io.Writer, arrow.Record, *writeConfig) error) (any, error) {
+	f, err := cfg.fs.Create(name)
+	if err != nil {
+		return nil, invalid("write %q: %v", name, err)
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if err := enc(bw, b.Rec, cfg); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write %q: %w", name, err)
+	}
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write %q: %w", name, err)
+	}
+	return nil, f.Close()
 }
