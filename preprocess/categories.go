@@ -167,7 +167,7 @@ func (c *Counts) addWeighted(arr arrow.Array, w []int64) {
 		countStrings(c.Str, a, a.Len(), a.Value, weight)
 	case *array.Boolean:
 		for i := 0; i < a.Len(); i++ {
-			if a.IsValid(i) {
+			if a.IsValid(i) && weight(i) > 0 {
 				if a.Value(i) {
 					c.Bool[1] += weight(i)
 				} else {
@@ -179,7 +179,7 @@ func (c *Counts) addWeighted(arr arrow.Array, w []int64) {
 		if c.Kind == KindInt {
 			vals := ints(arr)
 			for i, v := range vals {
-				if arr.IsValid(i) {
+				if arr.IsValid(i) && weight(i) > 0 {
 					c.Int[v] += weight(i)
 				}
 			}
@@ -187,7 +187,7 @@ func (c *Counts) addWeighted(arr arrow.Array, w []int64) {
 		}
 		vals, _ := floats("", "", arr)
 		for i, v := range vals {
-			if v == v {
+			if v == v && weight(i) > 0 {
 				c.Float[v] += weight(i)
 			}
 		}
@@ -200,12 +200,16 @@ func countStrings(m map[string]int64, arr arrow.Array, n int, value func(int) st
 		if nulls && arr.IsNull(i) {
 			continue
 		}
+		w := weight(i)
+		if w == 0 {
+			continue
+		}
 		s := value(i)
 		if p, ok := m[s]; ok {
-			m[s] = p + weight(i)
+			m[s] = p + w
 		} else {
 			// The string aliases the array's buffer: copy it before keeping it.
-			m[strings.Clone(s)] = weight(i)
+			m[strings.Clone(s)] = w
 		}
 	}
 }
