@@ -8,6 +8,7 @@ import (
 	"math/rand"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/goray/goray/core"
@@ -25,6 +26,7 @@ func (ds *Dataset) Count(ctx context.Context) (int64, error) {
 func (ds *Dataset) runMeta(ctx context.Context, yield func(blockRef) bool) (*Stats, error) {
 	dc := ds.dc.fill()
 	ex := newExecution(ctx, dc)
+	start := time.Now()
 	out := ex.stream(ex.ctx, ds.node)
 	for it := range out {
 		cont := yield(it.b)
@@ -38,7 +40,7 @@ func (ds *Dataset) runMeta(ctx context.Context, yield func(blockRef) bool) (*Sta
 		ex.release(it)
 	}
 	ex.wg.Wait()
-	st := ex.stats.snapshot(0, ex.budget)
+	st := ex.stats.snapshot(time.Since(start), ex.budget)
 	ds.stats.set(st)
 	if err := ex.firstErr(); err != nil {
 		return st, err

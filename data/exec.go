@@ -362,7 +362,8 @@ func (ex *execution) runAllToAll(ctx context.Context, n *node, in <-chan item, o
 type work struct {
 	read   *readTask
 	inputs []item
-	est    int64
+	est    int64 // estimated output bytes (reserved in the budget)
+	raw    int64 // input bytes (or the read task's estimate)
 }
 
 type pendingTask struct {
@@ -409,13 +410,13 @@ func (ex *execution) runTaskStage(ctx context.Context, src *node, ops []*node, i
 			}
 		}
 	}
-	opSt := make([]*opStats, len(ops))
-	for i, n := range ops {
-		opSt[i] = ex.stats.op(n, n.name)
-	}
 	var srcStats *opStats
 	if isSource {
 		srcStats = ex.stats.op(src, src.name)
+	}
+	opSt := make([]*opStats, len(ops))
+	for i, n := range ops {
+		opSt[i] = ex.stats.op(n, n.name)
 	}
 
 	// Actor pool, created lazily.
@@ -464,14 +465,11 @@ func (ex *execution) runTaskStage(ctx context.Context, src *node, ops []*node, i
 		// Launch what the budget and the concurrency cap allow.
 		for len(queue) > 0 && len(pending) < maxTasks {
 			w := queue[0]
-			est := w.est
-			if !isSource {
-				est = int64(float64(est) * ratio)
-			}
+			est := int64(float64(w.est) * ratio)
 			if !ex.budget.tryReserve(est, len(pending) == 0 && (!isSource || ex.budget.idle())) {
 				break
 			}
-			w.est = est
+			w.raw, w.est = w.est, est
 			queue = queue[1:]
 			t := &mapTask{read: w.read, ops: mops, dc: ex.dc, stats: opSt, srcStats: srcStats}
 			for _, it := range w.inputs {
@@ -563,8 +561,13 @@ func (ex *execution) runTaskStage(ctx context.Context, src *node, ops []*node, i
 				inBytes += it.b.Size
 				ex.release(it)
 			}
-			if !isSource && inBytes > 0 {
-				ratio = max(0.01, 0.5*ratio+0.5*float64(outBytes)/float64(inBytes))
+			if isSource {
+				inBytes = p.w.raw
+			}
+			if inBytes > 0 {
+				// Estimate outputs from inputs by the ratio seen so far,
+				// erring high.
+				ratio = max(0.01, 0.5*ratio+0.5*float64(outBytes)/float64(inBytes), float64(outBytes)/float64(inBytes))
 			}
 			for _, b := range p.res.Blocks {
 				ready = append(ready, item{b: b, owned: true})

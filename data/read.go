@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
@@ -57,10 +59,19 @@ func ReadCSVFiles(ctx context.Context, paths []string, opts ...CSVOption) (*Data
 const sampleBytes = 1 << 20
 
 func planCSV(ctx context.Context, dc *Context, cfg *readConfig, files []string) ([]readTask, error) {
-	var schema *arrow.Schema
-	var tasks []readTask
+	type fileInfo struct {
+		name   string
+		size   int64
+		start  int64
+		line   int
+		types  []arrow.DataType
+		header []string
+	}
+	infos := make([]fileInfo, len(files))
 	chunkBytes := min(dc.ReadChunkBytes, max(1, dc.TargetMaxBlockSize/2))
-	for _, name := range files {
+	// Read headers and infer types from a sample of every file (1 MiB of the
+	// first, 64 KiB of the others), widening int64 -> float64 -> string.
+	for i, name := range files {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -74,60 +85,73 @@ func planCSV(ctx context.Context, dc *Context, cfg *readConfig, files []string) 
 			f.Close()
 			return nil, invalid("file %q: %v", name, err)
 		}
-		size := st.Size()
-		head := make([]byte, min(size, sampleBytes))
-		if _, err := f.ReadAt(head, 0); err != nil && err != io.EOF {
-			f.Close()
+		sample := int64(sampleBytes)
+		if i > 0 {
+			sample = 64 << 10
+		}
+		head := make([]byte, min(st.Size(), sample))
+		_, err = f.ReadAt(head, 0)
+		f.Close()
+		if err != nil && err != io.EOF {
 			return nil, invalid("file %q: %v", name, err)
 		}
 		names, hdrBytes, hdrLines, err := csvx.ParseHeader(head, opts)
 		if err != nil {
-			f.Close()
 			return nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
 		}
-		if schema == nil {
+		if i == 0 {
 			for col := range cfg.types {
-				found := false
-				for _, n := range names {
-					found = found || n == col
-				}
-				if !found {
-					f.Close()
+				if !slices.Contains(names, col) {
 					return nil, invalid("file %q: WithColumnTypes names unknown column %q (have %v)", name, col, names)
 				}
 			}
-			types := csvx.Infer(head[hdrBytes:], names, cfg.types, 10000, opts)
-			fields := make([]arrow.Field, len(names))
-			for i := range names {
-				fields[i] = arrow.Field{Name: names[i], Type: types[i], Nullable: true}
-			}
-			schema = arrow.NewSchema(fields, nil)
-		} else if len(names) != schema.NumFields() {
-			f.Close()
-			return nil, invalid("file %q line 1: header has %d columns, first file has %d", name, len(names), schema.NumFields())
 		} else {
-			for i, n := range names {
-				if schema.Field(i).Name != n {
-					f.Close()
-					return nil, invalid("file %q line 1 column %d: header %q, first file has %q", name, i+1, n, schema.Field(i).Name)
+			first := infos[0].header
+			if len(names) != len(first) {
+				return nil, invalid("file %q line 1: header has %d columns, %q has %d", name, len(names), files[0], len(first))
+			}
+			for c, n := range names {
+				if first[c] != n {
+					return nil, invalid("file %q line 1 column %d: header %q, %q has %q", name, c+1, n, files[0], first[c])
 				}
 			}
 		}
-		chunks, err := csvx.Plan(f, int64(hdrBytes), size, chunkBytes, 1+hdrLines)
+		infos[i] = fileInfo{name: name, size: st.Size(), start: int64(hdrBytes), line: 1 + hdrLines, header: names,
+			types: csvx.Infer(head[hdrBytes:], names, cfg.types, 10000, opts)}
+	}
+	types := infos[0].types
+	for _, fi := range infos[1:] {
+		for c, t := range fi.types {
+			types[c] = widen(types[c], t)
+		}
+	}
+	fields := make([]arrow.Field, len(types))
+	for c := range types {
+		fields[c] = arrow.Field{Name: infos[0].header[c], Type: types[c], Nullable: true}
+	}
+	schema := arrow.NewSchema(fields, nil)
+
+	var tasks []readTask
+	for _, fi := range infos {
+		opts := csvx.Options{File: fi.name, Delimiter: cfg.delimiter, NullValues: cfg.nullValues}
+		f, err := cfg.fs.Open(fi.name)
+		if err != nil {
+			return nil, invalid("file %q: %v", fi.name, err)
+		}
+		chunks, err := csvx.Plan(f, fi.start, fi.size, chunkBytes, fi.line)
 		f.Close()
 		if err != nil {
-			return nil, invalid("file %q: %v", name, err)
+			return nil, invalid("file %q: %v", fi.name, err)
 		}
 		if len(chunks) == 0 {
-			sch := schema
 			tasks = append(tasks, readTask{read: func(ctx context.Context, dc *Context) ([]arrow.Record, error) {
-				b := array.NewRecordBuilder(dc.Allocator, sch)
+				b := array.NewRecordBuilder(dc.Allocator, schema)
 				defer b.Release()
 				return []arrow.Record{b.NewRecord()}, nil
 			}})
 		}
 		for _, c := range chunks {
-			sch, fsys := schema, cfg.fs
+			fsys := cfg.fs
 			tasks = append(tasks, readTask{est: c.End - c.Off, read: func(ctx context.Context, dc *Context) ([]arrow.Record, error) {
 				f, err := fsys.Open(opts.File)
 				if err != nil {
@@ -138,8 +162,12 @@ func planCSV(ctx context.Context, dc *Context, cfg *readConfig, files []string) 
 				if _, err := f.ReadAt(buf, c.Off); err != nil && err != io.EOF {
 					return nil, invalid("file %q: %v", opts.File, err)
 				}
-				rec, err := csvx.ParseChunk(dc.Allocator, buf, c.Line, sch, opts)
+				rec, err := csvx.ParseChunk(dc.Allocator, buf, c.Line, schema, opts)
 				if err != nil {
+					var pe *csvx.ParseError
+					if errors.As(err, &pe) && pe.ColumnName != "" && cfg.types[pe.ColumnName] == nil && strings.HasPrefix(pe.Msg, "cannot parse") {
+						pe.Msg += " (type inferred from the first rows; fix it with WithColumnTypes)"
+					}
 					return nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
 				}
 				return []arrow.Record{rec}, nil
@@ -147,6 +175,17 @@ func planCSV(ctx context.Context, dc *Context, cfg *readConfig, files []string) 
 		}
 	}
 	return tasks, nil
+}
+
+// widen merges two inferred CSV column types.
+func widen(a, b arrow.DataType) arrow.DataType {
+	switch {
+	case arrow.TypeEqual(a, b):
+		return a
+	case a.ID() == arrow.INT64 && b.ID() == arrow.FLOAT64, a.ID() == arrow.FLOAT64 && b.ID() == arrow.INT64:
+		return arrow.PrimitiveTypes.Float64
+	}
+	return arrow.BinaryTypes.String
 }
 
 // ReadJSON reads JSON Lines files (one object per line): path is a file,

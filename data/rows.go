@@ -20,10 +20,11 @@ func recordRows(rec arrow.Record) []Row {
 	n := int(rec.NumRows())
 	rows := make([]Row, n)
 	names := block.Names(rec.Schema())
+	cols := rec.Columns()
 	for i := range rows {
 		r := make(Row, len(names))
 		for c, name := range names {
-			r[name] = block.Value(rec.Column(c), i)
+			r[name] = block.Value(cols[c], i)
 		}
 		rows[i] = r
 	}

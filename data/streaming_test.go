@@ -1,0 +1,142 @@
+package data_test
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+	"github.com/goray/goray/core"
+	"github.com/goray/goray/data"
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "goray-data-spill")
+	if err != nil {
+		panic(err)
+	}
+	// A small object store so that the spill test really spills.
+	if err := core.Init(core.WithMemoryBudget(16<<20), core.WithSpillDir(dir)); err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	core.Shutdown()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// TestStreamingWithinBudget pushes a dataset about 12x the executor's
+// memory budget through MapBatches -> Filter -> Count.
+func TestStreamingWithinBudget(t *testing.T) {
+	ctx := testCtx(t)
+	dc := data.NewContext()
+	dc.MemoryBudget = 512 << 10
+	dc.TargetMaxBlockSize = 32 << 10 // Range makes blocks of 4096 int64 rows
+	dc.TargetMinBlockSize = 0
+	dc.MaxTasksPerOperator = 4
+	const n = 100 * 4096
+	ds := data.Range(n).WithContext(dc).MapBatches(func(ctx context.Context, b arrow.Record) (arrow.Record, error) {
+		ids := b.Column(0).(*array.Int64).Int64Values()
+		fb := array.NewFloat64Builder(memory.DefaultAllocator)
+		defer fb.Release()
+		for _, v := range ids {
+			fb.Append(float64(v) * 0.5)
+		}
+		half := fb.NewArray()
+		defer half.Release()
+		schema := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "half", Type: arrow.PrimitiveTypes.Float64}}, nil)
+		return array.NewRecord(schema, []arrow.Array{b.Column(0), half}, b.NumRows()), nil
+	}, data.Name("half")).Filter(func(r data.Row) (bool, error) {
+		return r["id"].(int64)%3 == 0, nil
+	})
+	got, err := ds.Count(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64((n + 2) / 3); got != want {
+		t.Fatalf("count %d, want %d", got, want)
+	}
+	st := ds.Stats()
+	var mapped int64
+	for _, o := range st.Operators {
+		if o.Name == "MapBatches(half)" {
+			mapped = o.Bytes
+		}
+	}
+	if mapped < 10*dc.MemoryBudget {
+		t.Fatalf("only %d bytes went through MapBatches; want >= 10x the %d budget\n%s", mapped, dc.MemoryBudget, st)
+	}
+	if st.PeakBytesInFlight > dc.MemoryBudget || st.PeakBytesInFlight == 0 {
+		t.Fatalf("peak in flight %d bytes, budget %d\n%s", st.PeakBytesInFlight, dc.MemoryBudget, st)
+	}
+	t.Logf("\n%s", st)
+}
+
+// TestMaterializeSpills materializes more than the object store's memory
+// budget: blocks spill through the Arrow IPC codec and read back intact.
+func TestMaterializeSpills(t *testing.T) {
+	ctx := testCtx(t)
+	dc := data.NewContext()
+	dc.TargetMaxBlockSize = 1 << 20
+	const n = 3 << 20 // 24 MiB of int64 > the 16 MiB store
+	m, err := data.Range(n).WithContext(dc).Materialize(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if core.ObjectStoreStats().SpillsTotal == 0 {
+		t.Fatalf("nothing spilled: %+v", core.ObjectStoreStats())
+	}
+	var sum, rows int64
+	for b, err := range m.IterBatches(ctx, data.BatchSize(0)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range b.Column(0).(*array.Int64).Int64Values() {
+			sum += v
+		}
+		rows += b.NumRows()
+	}
+	if rows != n || sum != int64(n)*(n-1)/2 {
+		t.Fatalf("rows %d sum %d", rows, sum)
+	}
+	if core.ObjectStoreStats().RestoresTotal == 0 {
+		t.Fatal("no block was read back from disk")
+	}
+}
+
+// TestSlowConsumerHoldsBudget: while the consumer sits on its first batch
+// the executor runs ahead only as far as the budget allows.
+func TestSlowConsumerHoldsBudget(t *testing.T) {
+	ctx := testCtx(t)
+	dc := data.NewContext()
+	dc.MemoryBudget = 256 << 10
+	dc.TargetMaxBlockSize = 16 << 10
+	dc.TargetMinBlockSize = 0
+	ds := data.Range(200 * 2048).WithContext(dc).MapBatches(func(ctx context.Context, b arrow.Record) (arrow.Record, error) {
+		b.Retain()
+		return b, nil
+	})
+	var rows int64
+	first := true
+	for b, err := range ds.IterBatches(ctx, data.BatchSize(0), data.Prefetch(0)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first {
+			first = false
+			time.Sleep(100 * time.Millisecond) // let the executor run ahead
+		}
+		rows += b.NumRows()
+	}
+	if rows != 200*2048 {
+		t.Fatalf("rows %d", rows)
+	}
+	st := ds.Stats()
+	if st.PeakBytesInFlight > dc.MemoryBudget {
+		t.Fatalf("peak %d over budget %d\n%s", st.PeakBytesInFlight, dc.MemoryBudget, st)
+	}
+	t.Logf("peak in flight %d of %d bytes", st.PeakBytesInFlight, dc.MemoryBudget)
+}
