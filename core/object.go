@@ -6,14 +6,15 @@ import (
 	"sync/atomic"
 )
 
-// closedChan is shared by every object that is complete when created (Put).
+// closedChan is what waitCh returns for a complete object.
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // object is one entry of the object store: a value (or an error) that is
 // complete once done is closed. Values are immutable once set.
 type object struct {
-	id   uint64
-	done chan struct{}
+	id       uint64
+	finished atomic.Bool
+	ch       chan struct{} // made on demand by waitCh, closed by complete
 
 	mu        sync.Mutex
 	value     any
@@ -33,13 +34,23 @@ type object struct {
 }
 
 // isDone reports whether the object has a value or an error.
-func (o *object) isDone() bool {
-	select {
-	case <-o.done:
-		return true
-	default:
-		return false
+func (o *object) isDone() bool { return o.finished.Load() }
+
+// waitCh returns a channel closed once the object is complete. Most objects
+// are read after they complete, so the channel is only made when needed.
+func (o *object) waitCh() <-chan struct{} {
+	if o.finished.Load() {
+		return closedChan
 	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.finished.Load() {
+		return closedChan
+	}
+	if o.ch == nil {
+		o.ch = make(chan struct{})
+	}
+	return o.ch
 }
 
 // onDone runs f once the object is complete: at once if it already is.
@@ -64,7 +75,10 @@ func (o *object) complete(value any, err error) bool {
 		return false
 	}
 	o.value, o.err = value, err
-	close(o.done)
+	o.finished.Store(true)
+	if o.ch != nil {
+		close(o.ch)
+	}
 	cbs := o.callbacks
 	o.callbacks = nil
 	o.mu.Unlock()

@@ -210,7 +210,7 @@ func (rt *Runtime) wait(ctx context.Context, obj *object) (any, error) {
 		}
 		var err error
 		select {
-		case <-obj.done:
+		case <-obj.waitCh():
 		case <-ctx.Done():
 			err = ctx.Err()
 		case <-rt.ctx.Done():

@@ -74,17 +74,75 @@ func (s *scheduler) submit(t *task) {
 	s.mu.Unlock()
 }
 
-// release returns t's resources and hands back the next task this worker
-// should run, starting extra workers for any others that now fit.
-func (s *scheduler) release(r *resources) *task {
+// maxBatch bounds how many queued tasks a worker takes at once.
+const maxBatch = 64
+
+// next refills w's batch once it ran out. Queued tasks of the same shape as
+// the resources w holds go to w without touching the pool, a few at a time
+// (so other workers get their share); otherwise w's resources go back and
+// w gets whatever fits first, other fitting tasks getting workers of their
+// own. An empty batch means w is done.
+func (s *scheduler) next(held *resources, w *worker) {
 	s.mu.Lock()
-	s.avail.add(r)
-	next, extra := s.dispatchLocked()
+	n := 0
+	if s.head < len(s.queue) && len(s.waiter) == 0 {
+		pending := len(s.queue) - s.head
+		want := min(max(pending/(2*max(int(s.total.cpu), 1)), 1), maxBatch)
+		for s.head < len(s.queue) && n < want {
+			t := s.queue[s.head]
+			if t != nil && t.state.Load() != taskCancelled && !sameShape(&t.opts.res, held) {
+				break
+			}
+			s.removeAt(s.head)
+			if t != nil && t.state.Load() != taskCancelled {
+				w.batch = append(w.batch, t)
+				n++
+			}
+		}
+	}
+	if n > 0 {
+		s.mu.Unlock()
+		return
+	}
+	s.avail.add(held)
+	first, extra := s.dispatchLocked()
 	s.mu.Unlock()
+	if first != nil {
+		w.batch = append(w.batch, first)
+	}
 	for _, t := range extra {
 		s.rt.startWorker(t)
 	}
-	return next
+}
+
+func sameShape(a, b *resources) bool {
+	return a.cpu == b.cpu && a.gpu == b.gpu && a.mem == b.mem && len(a.custom) == 0 && len(b.custom) == 0
+}
+
+// release returns resources to the pool and starts what now fits.
+func (s *scheduler) release(r *resources) {
+	s.mu.Lock()
+	s.avail.add(r)
+	first, extra := s.dispatchLocked()
+	s.mu.Unlock()
+	s.startAll(first, extra)
+}
+
+// requeue puts tasks back at the head of the queue, in order.
+func (s *scheduler) requeue(ts []*task) {
+	if len(ts) == 0 {
+		return
+	}
+	s.mu.Lock()
+	live := s.queue[s.head:]
+	q := make([]*task, 0, len(ts)+len(live))
+	q = append(q, ts...)
+	q = append(q, live...)
+	s.queue, s.head = q, 0
+	// The requeued tasks may fit resources that are free right now.
+	first, extra := s.dispatchLocked()
+	s.mu.Unlock()
+	s.startAll(first, extra)
 }
 
 // dispatchLocked takes every waiting task that fits now. The first is for
@@ -172,13 +230,19 @@ func (s *scheduler) block(t *task) {
 	if t.blocked.Add(1) != 1 {
 		return
 	}
+	// Tasks this worker took but has not started must not wait behind a
+	// blocked task: they may be what it waits for.
+	if w := t.w; w != nil && w.pos < len(w.batch) {
+		rest := append([]*task(nil), w.batch[w.pos:]...)
+		clear(w.batch[w.pos:])
+		w.batch = w.batch[:w.pos]
+		s.requeue(rest)
+	}
 	r := resources{cpu: t.opts.res.cpu}
 	if r.cpu == 0 {
 		return
 	}
-	if next := s.release(&r); next != nil {
-		s.rt.startWorker(next)
-	}
+	s.release(&r)
 }
 
 // unblock takes the CPUs back once the wait is over. It does not wait for

@@ -129,12 +129,13 @@ func newStore(budget, spillLimit int64, dir string) *store {
 }
 
 func (s *store) newObject() *object {
-	return &object{id: s.nextID.Add(1), done: make(chan struct{})}
+	return &object{id: s.nextID.Add(1)}
 }
 
 // put stores a complete value.
 func (s *store) put(v any) (*object, error) {
-	obj := &object{id: s.nextID.Add(1), done: closedChan, value: v}
+	obj := &object{id: s.nextID.Add(1), value: v}
+	obj.finished.Store(true)
 	if err := s.admit(obj); err != nil {
 		return nil, err
 	}

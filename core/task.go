@@ -23,11 +23,12 @@ const (
 type task struct {
 	rt      *Runtime
 	name    string
-	opts    options
+	opts    *options
 	run     func(ctx context.Context) (any, error) // resolves args, calls user code
 	out     *object
 	state   atomic.Int32
 	blocked atomic.Int32 // nesting depth of Gets that gave the CPUs back
+	w       *worker      // the worker running it, while it runs
 	attempt int
 
 	tctx taskContext
@@ -98,27 +99,50 @@ func holderFromContext(ctx context.Context) holder {
 func (t *task) block()   { t.rt.sched.block(t) }
 func (t *task) unblock() { t.rt.sched.unblock(t) }
 
-// startWorker runs t and then keeps running whatever the scheduler hands it.
+// worker is one goroutine running tasks. It holds the resources of the
+// task it runs and keeps them to run queued tasks of the same shape, taking
+// a few at a time so that a busy queue is not a lock hand-off per task.
+type worker struct {
+	batch []*task
+	pos   int
+}
+
+// startWorker runs t and then whatever the scheduler hands it.
 func (rt *Runtime) startWorker(t *task) {
 	rt.wg.Add(1)
 	go func() {
 		defer rt.wg.Done()
-		for t != nil {
-			res := t.opts.res
-			rt.execute(t)
-			t = rt.sched.release(&res)
+		w := &worker{batch: make([]*task, 0, maxBatch)}
+		w.batch = append(w.batch, t)
+		for len(w.batch) > 0 {
+			res := w.batch[0].opts.res
+			for w.pos < len(w.batch) {
+				t := w.batch[w.pos]
+				w.pos++
+				rt.execute(t, w)
+			}
+			clear(w.batch)
+			w.batch, w.pos = w.batch[:0], 0
+			rt.sched.next(&res, w)
 		}
 	}()
 }
 
 // execute runs one attempt of t and stores its result or schedules a retry.
-func (rt *Runtime) execute(t *task) {
+func (rt *Runtime) execute(t *task, w *worker) {
 	if !t.state.CompareAndSwap(taskQueued, taskRunning) {
 		return // cancelled while queued
 	}
+	if rt.closed.Load() {
+		t.state.Store(taskCancelled)
+		t.out.complete(nil, fmt.Errorf("%w: task %q never started", ErrShutdown, t.name))
+		return
+	}
+	t.w = w
 	t.attempt++
 	t.tctx = taskContext{parent: rt.ctx, t: t}
 	v, err, panicked, stack := callSafely(&t.tctx, t.run)
+	t.w = nil
 	t.mu.Lock()
 	if t.cancel != nil {
 		t.cancel()
@@ -242,7 +266,8 @@ func failedRef[R any](rt *Runtime, err error) Ref[R] {
 	if rt == nil {
 		rt = deadRuntime()
 	}
-	obj := &object{id: rt.store.nextID.Add(1), done: closedChan, err: err}
+	obj := &object{id: rt.store.nextID.Add(1), err: err}
+	obj.finished.Store(true)
 	return Ref[R]{h: newHandle(rt, obj)}
 }
 
@@ -313,7 +338,7 @@ func launch[R any](ctx context.Context, s *spec, deps []*object, run func(ctx co
 			live = append(live, d)
 		}
 	}
-	t := &task{rt: rt, name: s.name, opts: s.opts, run: run, out: rt.store.newObject()}
+	t := &task{rt: rt, name: s.name, opts: &s.opts, run: run, out: rt.store.newObject()}
 	ref := Ref[R]{h: newHandle(rt, t.out)}
 	rt.submit(t, live)
 	return ref

@@ -232,6 +232,7 @@ func run() error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%s\t%s\t\n", r.name, num(r.goray), num(r.baseline), r.goray/r.baseline, r.unit, r.target)
 	}
 	tw.Flush()
+	fmt.Println("each figure: second of two runs (the first warms the heap); baseline = the same work with plain goroutines and channels")
 	fmt.Printf("peak heap in use: %.1f MiB (Sys %.1f MiB); object store peak %.1f MiB; GOMAXPROCS=%d\n",
 		float64(ms.HeapInuse)/(1<<20), float64(ms.Sys)/(1<<20), float64(st.PeakMemory)/(1<<20), runtime.GOMAXPROCS(0))
 	return nil
@@ -288,7 +289,11 @@ func chanActorAsync(n int) {
 	<-outs[n-1]
 }
 
+// timeIt runs f once to warm up (heap grown, goroutine stacks cached: on a
+// VM the first touch of fresh memory costs more than the work measured),
+// then times a second run.
 func timeIt(f func()) time.Duration {
+	f()
 	runtime.GC()
 	start := time.Now()
 	f()
