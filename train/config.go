@@ -1,0 +1,128 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Sentinel errors of the train framework.
+var (
+	// ErrInvalidConfig: a trainer's configuration is wrong; the message names the field.
+	ErrInvalidConfig = errors.New("train: invalid config")
+	// ErrWorkerFailed: a training worker failed more often than FailureConfig allows.
+	ErrWorkerFailed = errors.New("train: worker failed")
+	// ErrStopRequested is returned by Context.Report when the run should stop
+	// (a RunConfig.Stop condition was met, or a tuner stopped the trial). A
+	// training loop returns it as is; Fit treats it as a clean finish.
+	ErrStopRequested = errors.New("train: stop requested")
+	// ErrGroupAborted: a collective was interrupted because another worker failed.
+	ErrGroupAborted = errors.New("train: worker group aborted")
+)
+
+// ScalingConfig says how many workers train and what each one holds.
+type ScalingConfig struct {
+	// NumWorkers is the number of data-parallel workers (default 1).
+	NumWorkers int
+	// UseGPU gives each worker one GPU (unless ResourcesPerWorker says otherwise).
+	UseGPU bool
+	// ResourcesPerWorker: "CPU", "GPU" and custom resources per worker
+	// (default {"CPU": 1}).
+	ResourcesPerWorker map[string]float64
+	// PlacementStrategy is "PACK" (default) or "SPREAD". The embedded runtime
+	// has one node, where both place every worker locally.
+	PlacementStrategy string
+}
+
+// Validate checks the config and names the bad field.
+func (s ScalingConfig) Validate() error {
+	if s.NumWorkers < 0 {
+		return fmt.Errorf("%w: ScalingConfig.NumWorkers = %d: must be >= 1", ErrInvalidConfig, s.NumWorkers)
+	}
+	for k, v := range s.ResourcesPerWorker {
+		if v < 0 {
+			return fmt.Errorf("%w: ScalingConfig.ResourcesPerWorker[%q] = %v: must be >= 0", ErrInvalidConfig, k, v)
+		}
+	}
+	switch s.PlacementStrategy {
+	case "", "PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD":
+	default:
+		return fmt.Errorf("%w: ScalingConfig.PlacementStrategy = %q: want PACK, SPREAD, STRICT_PACK or STRICT_SPREAD", ErrInvalidConfig, s.PlacementStrategy)
+	}
+	return nil
+}
+
+func (s ScalingConfig) workers() int {
+	if s.NumWorkers == 0 {
+		return 1
+	}
+	return s.NumWorkers
+}
+
+// CheckpointConfig decides which checkpoints a run keeps.
+type CheckpointConfig struct {
+	// NumToKeep keeps the best N checkpoints (0 keeps all).
+	NumToKeep int
+	// ScoreAttribute is the metric that ranks checkpoints; empty ranks by recency.
+	ScoreAttribute string
+	// ScoreOrder is "max" (default) or "min".
+	ScoreOrder string
+}
+
+// FailureConfig says how often a run may fail and restart.
+type FailureConfig struct {
+	// MaxFailures is how many times the worker group restarts from the
+	// latest checkpoint after a worker failed (-1: no limit).
+	MaxFailures int
+}
+
+// RunConfig names a run and says where and how its results persist.
+type RunConfig struct {
+	// Name of the run; its files go to StoragePath/Name. Default: the
+	// trainer's kind and the start time.
+	Name string
+	// StoragePath is the root for results (default ~/goray_results).
+	StoragePath string
+	// CheckpointConfig decides which checkpoints are kept.
+	CheckpointConfig CheckpointConfig
+	// FailureConfig decides how failures are retried.
+	FailureConfig FailureConfig
+	// Stop ends the run once a reported metric reaches a value (>=), e.g.
+	// {"training_iteration": 10} or {"valid-auc": 0.99}.
+	Stop map[string]float64
+}
+
+// Validate checks the config and names the bad field.
+func (r RunConfig) Validate() error {
+	switch r.CheckpointConfig.ScoreOrder {
+	case "", "max", "min":
+	default:
+		return fmt.Errorf("%w: RunConfig.CheckpointConfig.ScoreOrder = %q: want max or min", ErrInvalidConfig, r.CheckpointConfig.ScoreOrder)
+	}
+	if r.CheckpointConfig.NumToKeep < 0 {
+		return fmt.Errorf("%w: RunConfig.CheckpointConfig.NumToKeep = %d: must be >= 0", ErrInvalidConfig, r.CheckpointConfig.NumToKeep)
+	}
+	if r.FailureConfig.MaxFailures < -1 {
+		return fmt.Errorf("%w: RunConfig.FailureConfig.MaxFailures = %d: must be >= -1", ErrInvalidConfig, r.FailureConfig.MaxFailures)
+	}
+	return nil
+}
+
+// RunDir returns StoragePath/Name with defaults filled in.
+func (r RunConfig) RunDir(kind string) string {
+	root := r.StoragePath
+	if root == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			home = os.TempDir()
+		}
+		root = filepath.Join(home, "goray_results")
+	}
+	name := r.Name
+	if name == "" {
+		name = fmt.Sprintf("%s_%s", kind, time.Now().Format("2006-01-02_15-04-05.000"))
+	}
+	return filepath.Join(root, name)
+}

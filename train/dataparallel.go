@@ -1,0 +1,491 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/goray/goray/checkpoint"
+	"github.com/goray/goray/core"
+	"github.com/goray/goray/data"
+)
+
+// LoopFunc is a training loop run on every worker.
+type LoopFunc func(tc Context, config map[string]any) error
+
+// Preprocessor is what a trainer needs of a preprocessor: fit on the
+// "train" dataset, then transform every dataset. The preprocess package's
+// preprocessors satisfy it.
+type Preprocessor interface {
+	Fit(ctx context.Context, ds *data.Dataset) error
+	Transform(ctx context.Context, ds *data.Dataset) (*data.Dataset, error)
+}
+
+// PreprocessorMarshaler turns a fitted preprocessor into the bytes stored
+// as a checkpoint's preprocessor.json. The preprocess package registers it.
+type PreprocessorMarshaler func(p Preprocessor) ([]byte, error)
+
+var (
+	marshalMu sync.RWMutex
+	marshaler PreprocessorMarshaler
+)
+
+// RegisterPreprocessorMarshaler installs the function that serialises
+// preprocessors into checkpoints (the preprocess package does it at init).
+func RegisterPreprocessorMarshaler(m PreprocessorMarshaler) {
+	marshalMu.Lock()
+	marshaler = m
+	marshalMu.Unlock()
+}
+
+// ReportFunc observes every report of a run (rank 0's), after its
+// checkpoint is persisted. Returning stop=true ends the run. A tuner uses it
+// to drive schedulers.
+type ReportFunc func(metrics map[string]float64, ckpt *checkpoint.Checkpoint) (stop bool, err error)
+
+type reportKey struct{}
+
+// WithReportFunc returns a context whose trainers call f on every report.
+func WithReportFunc(ctx context.Context, f ReportFunc) context.Context {
+	return context.WithValue(ctx, reportKey{}, f)
+}
+
+func reportFuncFrom(ctx context.Context) ReportFunc {
+	f, _ := ctx.Value(reportKey{}).(ReportFunc)
+	return f
+}
+
+// DataParallelTrainer runs a training loop on NumWorkers workers (core
+// actors holding their resources) that share collectives, and persists
+// what rank 0 reports under RunConfig.StoragePath/Name.
+type DataParallelTrainer struct {
+	// TrainLoop runs on every worker.
+	TrainLoop LoopFunc
+	// Config is passed to every worker's loop.
+	Config map[string]any
+	// Scaling says how many workers and what each holds.
+	Scaling ScalingConfig
+	// Run names the run and sets checkpointing, failures and stop conditions.
+	Run RunConfig
+	// Datasets are split into one disjoint streaming shard per worker.
+	Datasets map[string]*data.Dataset
+	// Preprocessor, if set, is fitted on Datasets["train"], applied to every
+	// dataset and saved inside every checkpoint.
+	Preprocessor Preprocessor
+	// ResumeFromCheckpoint is handed to the loop as tc.Checkpoint() on the first attempt.
+	ResumeFromCheckpoint *checkpoint.Checkpoint
+	// Kind names the trainer in default run names and errors (default "DataParallelTrainer").
+	Kind string
+}
+
+var _ Trainer = (*DataParallelTrainer)(nil)
+
+// worker is the actor that runs one rank's loop.
+type worker struct {
+	spec workerSpec
+}
+
+type workerSpec struct {
+	loop   LoopFunc
+	config map[string]any
+	tc     *workerContext
+}
+
+var workerActor = core.Actor1("train.worker", func(ctx context.Context, s workerSpec) (*worker, error) {
+	return &worker{spec: s}, nil
+})
+
+var workerRun = core.Method0("train.worker.run", func(w *worker, ctx context.Context) (bool, error) {
+	tc := w.spec.tc
+	tc.ctx = ctx
+	err := w.spec.loop(tc, w.spec.config)
+	if errors.Is(err, ErrStopRequested) {
+		err = nil
+	}
+	return err == nil, err
+})
+
+// Fit runs the training loop to completion and returns its result.
+func (t *DataParallelTrainer) Fit(ctx context.Context) (*Result, error) {
+	kind := t.Kind
+	if kind == "" {
+		kind = "DataParallelTrainer"
+	}
+	if t.TrainLoop == nil {
+		return nil, fmt.Errorf("%w: %s.TrainLoop is nil", ErrInvalidConfig, kind)
+	}
+	if err := t.Scaling.Validate(); err != nil {
+		return nil, err
+	}
+	if err := t.Run.Validate(); err != nil {
+		return nil, err
+	}
+	runDir := t.Run.RunDir(kind)
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		return nil, fmt.Errorf("train: create run directory: %w", err)
+	}
+	datasets, ppState, err := t.preprocess(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st := &runState{runDir: runDir, cfg: t.Run, ppState: ppState, hook: reportFuncFrom(ctx), start: time.Now()}
+	n := t.Scaling.workers()
+	res := workerResources(t.Scaling)
+
+	latest := t.ResumeFromCheckpoint
+	failures := 0
+	for {
+		if latestPersisted := st.latestCheckpoint(); latestPersisted != nil {
+			latest = latestPersisted
+		}
+		err := t.runGroup(ctx, n, res, datasets, latest, st)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return st.result(err), err
+		}
+		failures++
+		if t.Run.FailureConfig.MaxFailures >= 0 && failures > t.Run.FailureConfig.MaxFailures {
+			err = fmt.Errorf("%w after %d failure(s) (FailureConfig.MaxFailures=%d): %w", ErrWorkerFailed, failures, t.Run.FailureConfig.MaxFailures, err)
+			return st.result(err), err
+		}
+	}
+	return st.result(nil), nil
+}
+
+func workerResources(s ScalingConfig) []core.Option {
+	cpu := 1.0
+	var gpu float64
+	if s.UseGPU {
+		gpu = 1
+	}
+	custom := map[string]float64{}
+	for k, v := range s.ResourcesPerWorker {
+		switch k {
+		case "CPU":
+			cpu = v
+		case "GPU":
+			gpu = v
+		default:
+			custom[k] = v
+		}
+	}
+	opts := []core.Option{core.NumCPUs(cpu)}
+	if gpu > 0 {
+		opts = append(opts, core.NumGPUs(gpu))
+	}
+	if len(custom) > 0 {
+		opts = append(opts, core.Resources(custom))
+	}
+	return opts
+}
+
+// preprocess fits the preprocessor on "train" and applies it to every dataset.
+func (t *DataParallelTrainer) preprocess(ctx context.Context) (map[string]*data.Dataset, []byte, error) {
+	if t.Preprocessor == nil {
+		return t.Datasets, nil, nil
+	}
+	trainDS := t.Datasets["train"]
+	if trainDS == nil {
+		return nil, nil, fmt.Errorf("%w: a Preprocessor needs a dataset named \"train\" to fit on", ErrInvalidConfig)
+	}
+	if err := t.Preprocessor.Fit(ctx, trainDS); err != nil {
+		return nil, nil, fmt.Errorf("train: fit preprocessor on \"train\": %w", err)
+	}
+	out := make(map[string]*data.Dataset, len(t.Datasets))
+	for name, ds := range t.Datasets {
+		tds, err := t.Preprocessor.Transform(ctx, ds)
+		if err != nil {
+			return nil, nil, fmt.Errorf("train: preprocess dataset %q: %w", name, err)
+		}
+		out[name] = tds
+	}
+	marshalMu.RLock()
+	m := marshaler
+	marshalMu.RUnlock()
+	if m == nil {
+		return nil, nil, fmt.Errorf("%w: no preprocessor marshaler registered (import the preprocess package)", ErrInvalidConfig)
+	}
+	state, err := m(t.Preprocessor)
+	if err != nil {
+		return nil, nil, fmt.Errorf("train: save preprocessor state: %w", err)
+	}
+	return out, state, nil
+}
+
+// runGroup starts one worker group, runs it to the end and tears it down.
+// It returns the first real failure (not the aborts it caused).
+func (t *DataParallelTrainer) runGroup(ctx context.Context, n int, res []core.Option, datasets map[string]*data.Dataset, resume *checkpoint.Checkpoint, st *runState) error {
+	shards := make([]map[string]*data.Dataset, n)
+	for i := range shards {
+		shards[i] = map[string]*data.Dataset{}
+	}
+	for name, ds := range datasets {
+		if ds == nil {
+			continue
+		}
+		if n == 1 {
+			shards[0][name] = ds
+			continue
+		}
+		parts, err := ds.StreamingSplit(n)
+		if err != nil {
+			return fmt.Errorf("train: split dataset %q into %d shards: %w", name, n, err)
+		}
+		for i := range n {
+			shards[i][name] = parts[i]
+		}
+	}
+	g, err := groupActor.Options(core.MaxConcurrency(max(n, 1)*4)).Remote(ctx, n)
+	if err != nil {
+		return err
+	}
+	defer core.Kill(g)
+	workers := make([]*core.ActorHandle[*worker], n)
+	defer func() {
+		for _, w := range workers {
+			if w != nil {
+				core.Kill(w)
+			}
+		}
+	}()
+	refs := make([]core.Ref[bool], n)
+	for rank := range n {
+		tc := &workerContext{rank: rank, size: n, group: g, shards: shards[rank], ckpt: resume, sink: st}
+		w, err := workerActor.Options(res...).Remote(ctx, workerSpec{loop: t.TrainLoop, config: t.Config, tc: tc})
+		if err != nil {
+			return fmt.Errorf("train: start worker %d: %w", rank, err)
+		}
+		workers[rank] = w
+		refs[rank] = workerRun.Remote(ctx, w)
+	}
+	var first error
+	pending := refs
+	for len(pending) > 0 {
+		ready, rest, err := core.Wait(ctx, pending, core.WaitOptions{NumReturns: 1})
+		if err != nil {
+			return err
+		}
+		for _, r := range ready {
+			if _, err := core.Get(ctx, r); err != nil {
+				rank := indexOfRef(refs, r)
+				if first == nil || errors.Is(first, ErrGroupAborted) && !errors.Is(err, ErrGroupAborted) {
+					first = fmt.Errorf("worker rank %d: %w", rank, err)
+				}
+				if n > 1 {
+					groupAbort.Remote(ctx, g, fmt.Sprintf("worker rank %d failed", rank))
+				}
+			}
+		}
+		pending = rest
+	}
+	return first
+}
+
+func indexOfRef(refs []core.Ref[bool], r core.Ref[bool]) int {
+	for i, x := range refs {
+		if x.ID() == r.ID() {
+			return i
+		}
+	}
+	return -1
+}
+
+// runState is the driver side of a run: what rank 0 reported, the
+// checkpoints kept on disk, and the stop decision.
+type runState struct {
+	runDir  string
+	cfg     RunConfig
+	ppState []byte
+	hook    ReportFunc
+	start   time.Time
+
+	mu      sync.Mutex
+	history []map[string]float64
+	kept    []keptCheckpoint
+	nCkpt   int
+}
+
+type keptCheckpoint struct {
+	ckpt  *checkpoint.Checkpoint
+	score float64
+	seq   int
+}
+
+func (s *runState) report(ctx context.Context, metrics map[string]float64, ckpt *checkpoint.Checkpoint) (bool, error) {
+	s.mu.Lock()
+	m := make(map[string]float64, len(metrics)+2)
+	for k, v := range metrics {
+		m[k] = v
+	}
+	m["training_iteration"] = float64(len(s.history) + 1)
+	m["time_total_s"] = time.Since(s.start).Seconds()
+	s.history = append(s.history, m)
+	s.mu.Unlock()
+
+	if err := s.appendResult(m); err != nil {
+		return false, err
+	}
+	var persisted *checkpoint.Checkpoint
+	if ckpt != nil {
+		var err error
+		if persisted, err = s.persist(ckpt, m); err != nil {
+			return false, err
+		}
+	}
+	stop := false
+	for k, limit := range s.cfg.Stop {
+		if v, ok := m[k]; ok && v >= limit {
+			stop = true
+		}
+	}
+	if s.hook != nil {
+		hs, err := s.hook(m, persisted)
+		if err != nil {
+			return false, err
+		}
+		stop = stop || hs
+	}
+	return stop, nil
+}
+
+// saveLate persists a checkpoint that arrives after the last report.
+func (s *runState) saveLate(ckpt *checkpoint.Checkpoint) error {
+	s.mu.Lock()
+	var m map[string]float64
+	if len(s.history) > 0 {
+		m = s.history[len(s.history)-1]
+	}
+	s.mu.Unlock()
+	_, err := s.persist(ckpt, m)
+	return err
+}
+
+func (s *runState) appendResult(m map[string]float64) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(s.runDir, "result.json"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("train: write result.json: %w", err)
+	}
+	defer f.Close()
+	_, err = f.Write(append(b, '\n'))
+	return err
+}
+
+// persist copies a reported checkpoint into the run directory, adds the
+// preprocessor and metrics, and drops checkpoints past NumToKeep.
+func (s *runState) persist(ckpt *checkpoint.Checkpoint, m map[string]float64) (*checkpoint.Checkpoint, error) {
+	s.mu.Lock()
+	seq := s.nCkpt
+	s.nCkpt++
+	s.mu.Unlock()
+	dir := filepath.Join(s.runDir, fmt.Sprintf("checkpoint_%06d", seq))
+	if err := ckpt.ToDirectory(dir); err != nil {
+		return nil, fmt.Errorf("train: persist checkpoint: %w", err)
+	}
+	out, err := checkpoint.FromDirectory(dir)
+	if err != nil {
+		return nil, err
+	}
+	if s.ppState != nil && !out.HasFile(checkpoint.PreprocessorFile) {
+		if err := out.WriteFile(checkpoint.PreprocessorFile, s.ppState); err != nil {
+			return nil, err
+		}
+	}
+	if err := out.UpdateMetadata(func(md *checkpoint.Metadata) {
+		if md.Metrics == nil {
+			md.Metrics = map[string]float64{}
+		}
+		for k, v := range m {
+			md.Metrics[k] = v
+		}
+	}); err != nil {
+		return nil, err
+	}
+	score := float64(seq)
+	if attr := s.cfg.CheckpointConfig.ScoreAttribute; attr != "" {
+		v, ok := m[attr]
+		if !ok {
+			v = math.NaN()
+		}
+		if s.cfg.CheckpointConfig.ScoreOrder == "min" {
+			v = -v
+		}
+		score = v
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.kept = append(s.kept, keptCheckpoint{ckpt: out, score: score, seq: seq})
+	if k := s.cfg.CheckpointConfig.NumToKeep; k > 0 && len(s.kept) > k {
+		sorted := s.sortedLocked()
+		drop := sorted[k:]
+		keep := sorted[:k]
+		// The latest checkpoint is always kept: it is what a restart resumes from.
+		latest := s.kept[len(s.kept)-1]
+		s.kept = s.kept[:0]
+		for _, c := range keep {
+			s.kept = append(s.kept, c)
+		}
+		for _, c := range drop {
+			if c.seq == latest.seq {
+				s.kept = append(s.kept, c)
+				continue
+			}
+			os.RemoveAll(c.ckpt.Path())
+		}
+		sort.Slice(s.kept, func(i, j int) bool { return s.kept[i].seq < s.kept[j].seq })
+	}
+	return out, nil
+}
+
+// sortedLocked returns kept checkpoints best first (NaN scores last).
+func (s *runState) sortedLocked() []keptCheckpoint {
+	out := append([]keptCheckpoint(nil), s.kept...)
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].score, out[j].score
+		if math.IsNaN(a) != math.IsNaN(b) {
+			return !math.IsNaN(a)
+		}
+		if a != b {
+			return a > b
+		}
+		return out[i].seq > out[j].seq
+	})
+	return out
+}
+
+func (s *runState) latestCheckpoint() *checkpoint.Checkpoint {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.kept) == 0 {
+		return nil
+	}
+	return s.kept[len(s.kept)-1].ckpt
+}
+
+func (s *runState) result(err error) *Result {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := &Result{Path: s.runDir, Err: err, MetricsHistory: s.history}
+	if len(s.history) > 0 {
+		r.Metrics = s.history[len(s.history)-1]
+	}
+	if len(s.kept) > 0 {
+		r.Checkpoint = s.kept[len(s.kept)-1].ckpt
+		for _, c := range s.sortedLocked() {
+			r.BestCheckpoints = append(r.BestCheckpoints, c.ckpt)
+		}
+	}
+	return r
+}

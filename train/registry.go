@@ -1,0 +1,52 @@
+package train
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/goray/goray/checkpoint"
+)
+
+var factories struct {
+	sync.RWMutex
+	byFramework map[string]PredictorFactory
+}
+
+// RegisterPredictorFactory makes f the predictor for checkpoints whose
+// metadata names framework. Model packages (gbdt, nn) register at init, so
+// tools such as `goray predict` can load any checkpoint.
+func RegisterPredictorFactory(framework string, f PredictorFactory) {
+	factories.Lock()
+	defer factories.Unlock()
+	if factories.byFramework == nil {
+		factories.byFramework = map[string]PredictorFactory{}
+	}
+	factories.byFramework[framework] = f
+}
+
+// PredictorFor builds the registered predictor for ckpt's framework.
+func PredictorFor(ckpt *checkpoint.Checkpoint) (Predictor, error) {
+	f, err := FactoryFor(ckpt)
+	if err != nil {
+		return nil, err
+	}
+	return f(ckpt)
+}
+
+// FactoryFor returns the registered factory for ckpt's framework.
+func FactoryFor(ckpt *checkpoint.Checkpoint) (PredictorFactory, error) {
+	fw := ckpt.Metadata().Framework
+	factories.RLock()
+	f := factories.byFramework[fw]
+	known := make([]string, 0, len(factories.byFramework))
+	for k := range factories.byFramework {
+		known = append(known, k)
+	}
+	factories.RUnlock()
+	if f == nil {
+		sort.Strings(known)
+		return nil, fmt.Errorf("%w: checkpoint %s is framework %q; predictors are registered for %v", checkpoint.ErrWrongFramework, ckpt.Path(), fw, known)
+	}
+	return f, nil
+}
