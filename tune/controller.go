@@ -296,6 +296,11 @@ func (c *controller) newTrial() bool {
 		return false
 	}
 	c.addTrial(id, cfg)
+	if c.capSamples && len(c.trials) >= c.numSamples() {
+		c.searchDone = true
+	} else if e, ok := c.search.(exhaustible); ok && e.exhausted() {
+		c.searchDone = true
+	}
 	return true
 }
 
@@ -324,6 +329,9 @@ func (c *controller) startRun(t *Trial) {
 	c.progress.onStatus(t, prev)
 	spec := runSpec{Exp: c.key, TrialID: t.id, Run: t.runs, Config: t.config, Dir: t.dir,
 		Restore: t.checkpoint, StartIter: t.checkpointIter, StartTime: t.checkpointTime, CkptSeq: t.ckptSeq}
+	if !c.tr.resumable { // it starts over
+		spec.Restore, spec.StartIter, spec.StartTime = "", 0, 0
+	}
 	res := c.tr.res
 	c.wg.Add(1)
 	go func() {
@@ -425,6 +433,8 @@ func (c *controller) onDone(ev doneEvent) {
 		}
 	}
 	switch {
+	case ev.err == nil && d == Continue: // the trainable finished on its own
+		c.complete(t)
 	case err != nil:
 		c.onFailure(t, err)
 	case c.stopping == stopInterrupt:

@@ -34,7 +34,14 @@ type PopulationBasedTraining struct {
 	CustomExplore func(Config) Config
 	// Seed overrides TuneConfig.Seed when not 0.
 	Seed int64
+	// Synch makes the population wait for each other: a trial reaching a
+	// perturbation point pauses until every unfinished trial has reached
+	// it, then the bottom quantile exploits the top one together (Ray's
+	// synch=True). Without it trials exploit whoever is ahead when they
+	// get there, which favours trials that merely run faster.
+	Synch bool
 
+	barrier     map[*Trial]map[string]float64 // Synch: trials waiting, with their result
 	score       metricScore
 	runner      TrialRunner
 	rng         *rand.Rand
@@ -127,6 +134,7 @@ func (p *PopulationBasedTraining) Setup(opts SchedulerOptions) error {
 	p.rng = newRand(seed)
 	p.runner = opts.Runner
 	p.lastPerturb = map[*Trial]float64{}
+	p.barrier = map[*Trial]map[string]float64{}
 	return nil
 }
 
@@ -139,47 +147,101 @@ func (p *PopulationBasedTraining) OnTrialResult(t *Trial, r map[string]float64) 
 	if math.IsNaN(now) || now-p.lastPerturb[t] < p.PerturbationInterval {
 		return Continue
 	}
+	if p.Synch {
+		p.barrier[t] = r
+		if !p.barrierComplete() {
+			return Pause
+		}
+		if p.releaseBarrier()[t] {
+			return Pause
+		}
+		return Continue
+	}
 	p.lastPerturb[t] = now
-	lower, upper := p.quantiles(t, r)
-	if !contains(lower, t) || len(upper) == 0 {
+	results := map[*Trial]map[string]float64{}
+	for _, o := range p.runner.Trials() {
+		if o.status != StatusError && o.last != nil {
+			results[o] = o.last
+		}
+	}
+	results[t] = r
+	lower, upper := p.quantiles(results)
+	if !contains(lower, t) || !p.exploit(t, upper) {
 		return Continue
 	}
-	donor := upper[p.rng.IntN(len(upper))]
-	if !donor.HasCheckpoint() || p.runner == nil {
-		return Continue
-	}
-	if err := p.runner.Exploit(t, donor, p.explore(donor.config)); err != nil {
-		return Continue
-	}
-	p.Exploits++
-	p.lastPerturb[t] = timeOf(donor.last, p.TimeAttr)
 	return Pause
 }
 
-// quantiles ranks the trials that have reported (t with its newest result)
-// and returns the bottom and top QuantileFraction.
-func (p *PopulationBasedTraining) quantiles(t *Trial, r map[string]float64) (lower, upper []*Trial) {
+// exploit makes t take over a random trial of upper, and explores.
+func (p *PopulationBasedTraining) exploit(t *Trial, upper []*Trial) bool {
+	if len(upper) == 0 || p.runner == nil {
+		return false
+	}
+	donor := upper[p.rng.IntN(len(upper))]
+	if !donor.HasCheckpoint() || p.runner.Exploit(t, donor, p.explore(donor.config)) != nil {
+		return false
+	}
+	p.Exploits++
+	p.lastPerturb[t] = float64(donor.checkpointIter)
+	if p.TimeAttr != "training_iteration" {
+		p.lastPerturb[t] = timeOf(donor.last, p.TimeAttr)
+	}
+	return true
+}
+
+// barrierComplete reports whether every unfinished trial waits at the
+// barrier and no trial is still to come.
+func (p *PopulationBasedTraining) barrierComplete() bool {
+	if len(p.barrier) == 0 || p.runner == nil || !p.runner.SearchFinished() {
+		return false
+	}
+	for _, o := range p.runner.Trials() {
+		if _, ok := p.barrier[o]; !ok && !o.status.done() {
+			return false
+		}
+	}
+	return true
+}
+
+// releaseBarrier ranks the waiting trials, lets the bottom quantile exploit
+// the top one and returns the trials that exploited.
+func (p *PopulationBasedTraining) releaseBarrier() map[*Trial]bool {
+	lower, upper := p.quantiles(p.barrier)
+	for o, r := range p.barrier {
+		p.lastPerturb[o] = timeOf(r, p.TimeAttr)
+	}
+	exploited := map[*Trial]bool{}
+	for _, o := range lower {
+		if p.exploit(o, upper) {
+			exploited[o] = true
+		}
+	}
+	p.barrier = map[*Trial]map[string]float64{}
+	return exploited
+}
+
+// quantiles ranks trials by their result and returns the bottom and top
+// QuantileFraction (at most half each).
+func (p *PopulationBasedTraining) quantiles(results map[*Trial]map[string]float64) (lower, upper []*Trial) {
 	type ranked struct {
 		t     *Trial
 		score float64
 	}
 	var rs []ranked
-	for _, o := range p.runner.Trials() {
-		if o.status == StatusError {
-			continue
-		}
-		last := o.last
-		if o == t {
-			last = r
-		}
-		if sc := p.score.of(last); last != nil && !math.IsNaN(sc) {
+	for o, r := range results {
+		if sc := p.score.of(r); !math.IsNaN(sc) {
 			rs = append(rs, ranked{o, sc})
 		}
 	}
 	if len(rs) <= 1 {
 		return nil, nil
 	}
-	sort.SliceStable(rs, func(i, j int) bool { return rs[i].score < rs[j].score })
+	sort.Slice(rs, func(i, j int) bool {
+		if rs[i].score != rs[j].score {
+			return rs[i].score < rs[j].score
+		}
+		return rs[i].t.index < rs[j].t.index
+	})
 	n := int(math.Ceil(float64(len(rs)) * p.QuantileFraction))
 	n = min(n, len(rs)/2)
 	for _, x := range rs[:n] {
@@ -242,18 +304,27 @@ func (p *PopulationBasedTraining) mutate(d Domain, old any, c Config) any {
 }
 
 // OnTrialComplete implements Scheduler.
-func (p *PopulationBasedTraining) OnTrialComplete(*Trial, map[string]float64) {}
+func (p *PopulationBasedTraining) OnTrialComplete(t *Trial, _ map[string]float64) {
+	delete(p.barrier, t)
+}
 
 // OnTrialError implements Scheduler.
-func (p *PopulationBasedTraining) OnTrialError(*Trial) {}
+func (p *PopulationBasedTraining) OnTrialError(t *Trial) { delete(p.barrier, t) }
 
 // ChooseTrialToRun implements Scheduler: the waiting trial that has made
-// the least progress, so that the population stays in step.
+// the least progress, so that the population stays in step. With Synch,
+// trials at the barrier wait until it is released.
 func (p *PopulationBasedTraining) ChooseTrialToRun(c []*Trial) *Trial {
+	if p.Synch && p.barrierComplete() {
+		p.releaseBarrier()
+	}
 	var best *Trial
 	bestT := math.Inf(1)
 	for _, t := range c {
 		if t.status != StatusPending && t.status != StatusPaused {
+			continue
+		}
+		if _, waits := p.barrier[t]; waits {
 			continue
 		}
 		now := 0.0

@@ -39,6 +39,10 @@ type Searcher interface {
 // trials themselves (grid × NumSamples) instead of the tuner's NumSamples.
 type selfLimiting interface{ limitsSamples() bool }
 
+// exhaustible is implemented by searchers that know when they have
+// suggested their last trial, so the tuner need not ask once more.
+type exhaustible interface{ exhausted() bool }
+
 // trialRestorer is implemented by searchers that can rebuild their state
 // from the trials of a restored experiment, in creation order.
 type trialRestorer interface {
@@ -105,6 +109,8 @@ func (g *BasicVariantGenerator) OnTrialComplete(string, map[string]float64, erro
 
 func (g *BasicVariantGenerator) limitsSamples() bool { return true }
 
+func (g *BasicVariantGenerator) exhausted() bool { return g.next >= g.total }
+
 func (g *BasicVariantGenerator) restoreTrial(string, Config, map[string]float64, bool) {
 	_, _ = g.Suggest("") // replay the sample to keep the random stream in step
 }
@@ -153,6 +159,11 @@ func (l *limiter) OnTrialComplete(id string, m map[string]float64, err error) {
 func (l *limiter) limitsSamples() bool {
 	s, ok := l.inner.(selfLimiting)
 	return ok && s.limitsSamples()
+}
+
+func (l *limiter) exhausted() bool {
+	e, ok := l.inner.(exhaustible)
+	return ok && e.exhausted()
 }
 
 func (l *limiter) restoreTrial(id string, c Config, m map[string]float64, finished bool) {

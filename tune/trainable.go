@@ -59,6 +59,16 @@ type ReportingTrainer interface {
 	WithReporter(report func(metrics map[string]float64, ckpt *checkpoint.Checkpoint) error) train.Trainer
 }
 
+// ResumableTrainer is a train.Trainer that can continue from a checkpoint
+// it wrote (a paused HyperBand or PBT trial, a retried failure, Restore).
+// WithResumeFrom returns a copy that starts from ckpt; the iterations it
+// then reports continue the numbering of the checkpoint's. Trainers that do
+// not implement it start over whenever a trial resumes.
+type ResumableTrainer interface {
+	train.Trainer
+	WithResumeFrom(ckpt *checkpoint.Checkpoint) train.Trainer
+}
+
 // Resources is what one trial holds while it runs; its actor is created
 // with them, so the core scheduler never runs more trials than fit.
 type Resources struct {
@@ -90,6 +100,9 @@ type trainable struct {
 	name string
 	fn   TrainableFunc
 	res  Resources
+	// resumable: a run can continue from the trial's checkpoint; if not,
+	// resumed trials start over.
+	resumable bool
 }
 
 func newTrainable(v any, spaceEmpty bool) (*trainable, error) {
@@ -102,7 +115,7 @@ func newTrainable(v any, spaceEmpty bool) (*trainable, error) {
 		res = &r
 		v = w.inner
 	}
-	tr := &trainable{}
+	tr := &trainable{resumable: true}
 	switch f := v.(type) {
 	case nil:
 		return nil, invalid("Tuner.Trainable is nil")
@@ -120,6 +133,7 @@ func newTrainable(v any, spaceEmpty bool) (*trainable, error) {
 		if rr, ok := f.(ResourceRequester); ok {
 			tr.res = rr.TrialResources()
 		}
+		_, tr.resumable = f.(ResumableTrainer)
 		tr.name = strings.TrimPrefix(fmt.Sprintf("%T", f), "*")
 		tr.fn = func(tc Context, config Config) error { return runTrainer(tc, f, ct, config) }
 	default:
@@ -141,6 +155,11 @@ func runTrainer(tc Context, base train.Trainer, ct ConfigurableTrainer, config C
 		var err error
 		if tr, err = ct.WithConfig(map[string]any(config)); err != nil {
 			return fmt.Errorf("%w: WithConfig: %w", ErrInvalidInput, err)
+		}
+	}
+	if ck := tc.Checkpoint(); ck != nil {
+		if rt, ok := tr.(ResumableTrainer); ok {
+			tr = rt.WithResumeFrom(ck)
 		}
 	}
 	reported := false
