@@ -1,0 +1,406 @@
+package gbdt
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"sync"
+)
+
+// Callback receives each round's metrics, named "<dataset>-<metric>" (e.g.
+// "train-logloss", "valid-auc"). Returning ErrStopTraining ends training
+// without an error; any other error aborts Train with it.
+type Callback func(round int, metrics map[string]float64) error
+
+// Option configures Train.
+type Option func(*trainOptions)
+
+type trainOptions struct {
+	reducer  AllReducer
+	callback Callback
+	esSet    string
+}
+
+// WithAllReducer makes Train one worker of a data-parallel group: every
+// worker passes its own row shard of the training (and evaluation) data and
+// its AllReducer; all of them return the same Booster, identical to what
+// one worker holding all rows would build (when subsample is 1).
+func WithAllReducer(r AllReducer) Option { return func(o *trainOptions) { o.reducer = r } }
+
+// WithCallback reports each round's metrics to cb (on every worker).
+func WithCallback(cb Callback) Option { return func(o *trainOptions) { o.callback = cb } }
+
+// WithEarlyStoppingSet names the evaluation set early_stopping_rounds
+// watches. Without it, the only evaluation set not named "train" is used.
+func WithEarlyStoppingSet(name string) Option { return func(o *trainOptions) { o.esSet = name } }
+
+// Booster is a trained gradient-boosted tree ensemble.
+type Booster struct {
+	cfg        *config
+	params     Params
+	features   []string
+	cuts       []featureCuts
+	trees      []*tree // round-major: trees[round*numClass+class]
+	baseMargin float64
+	history    []map[string]float64
+	bestIter   int
+	bestScore  float64
+
+	modelOnce sync.Once
+	model     *Model
+	modelErr  error
+}
+
+type evalSet struct {
+	name   string
+	m      *Matrix
+	bins   []uint8 // nil when m is the training matrix
+	margin []float64
+}
+
+// Train fits a booster for rounds boosting rounds. evals are scored after
+// every round (metric names "<name>-<metric>"); pass the training matrix
+// itself under "train" to score it. ctx cancels training between levels.
+func Train(ctx context.Context, dtrain *Matrix, evals map[string]*Matrix, params Params, rounds int, opts ...Option) (*Booster, error) {
+	cfg, err := parseParams(params)
+	if err != nil {
+		return nil, err
+	}
+	var o trainOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if rounds < 1 {
+		return nil, fmt.Errorf("%w: number of boosting rounds %d must be >= 1", ErrInvalidParam, rounds)
+	}
+	if dtrain == nil {
+		return nil, fmt.Errorf("%w: no training matrix", ErrInvalidInput)
+	}
+	if err := checkLabels("train", dtrain, cfg); err != nil {
+		return nil, err
+	}
+	names := slices.Sorted(maps.Keys(evals))
+	for _, name := range names {
+		m := evals[name]
+		if m == nil {
+			return nil, fmt.Errorf("%w: evaluation set %q is nil", ErrInvalidInput, name)
+		}
+		if !slices.Equal(m.features, dtrain.features) {
+			return nil, fmt.Errorf("%w: evaluation set %q has features %v, training data has %v", ErrInvalidInput, name, m.features, dtrain.features)
+		}
+		if err := checkLabels(name, m, cfg); err != nil {
+			return nil, err
+		}
+	}
+	esSet := ""
+	if cfg.earlyStoppingRounds > 0 {
+		esSet = o.esSet
+		if esSet == "" {
+			var cands []string
+			for _, n := range names {
+				if n != "train" {
+					cands = append(cands, n)
+				}
+			}
+			if len(cands) != 1 {
+				return nil, fmt.Errorf("%w: \"early_stopping_rounds\" needs exactly one evaluation set besides \"train\" (got %v) or WithEarlyStoppingSet", ErrInvalidParam, cands)
+			}
+			esSet = cands[0]
+		}
+		if _, ok := evals[esSet]; !ok {
+			return nil, fmt.Errorf("%w: early-stopping set %q is not among the evaluation sets %v", ErrInvalidParam, esSet, names)
+		}
+	}
+	red := o.reducer
+	if red != nil && red.Size() == 1 {
+		red = nil
+	}
+
+	n := dtrain.nrows
+	nGlobal := int64(n)
+	if red != nil {
+		buf := []int64{nGlobal}
+		if err := red.AllReduceSumInt64(ctx, buf); err != nil {
+			return nil, err
+		}
+		nGlobal = buf[0]
+	}
+	if nGlobal == 0 {
+		return nil, fmt.Errorf("%w: training matrix has no rows", ErrInvalidInput)
+	}
+	cuts, err := computeCuts(ctx, dtrain, cfg.maxBin, cfg.nthread, red)
+	if err != nil {
+		return nil, err
+	}
+	F := len(cuts)
+	K := cfg.numClass
+	b := &Booster{cfg: cfg, params: maps.Clone(params), features: slices.Clone(dtrain.features), cuts: cuts, baseMargin: baseMargin(cfg), bestIter: -1}
+
+	bins := binMatrix(dtrain, cuts, cfg.nthread)
+	margin := make([]float64, n*K)
+	for i := range margin {
+		margin[i] = b.baseMargin
+	}
+	sets := make([]*evalSet, len(names))
+	for i, name := range names {
+		m := evals[name]
+		es := &evalSet{name: name, m: m}
+		if m == dtrain {
+			es.margin = margin
+		} else {
+			es.bins = binMatrix(m, cuts, cfg.nthread)
+			es.margin = make([]float64, m.nrows*K)
+			for j := range es.margin {
+				es.margin[j] = b.baseMargin
+			}
+		}
+		sets[i] = es
+	}
+
+	gr := &grower{
+		c: cfg, F: F, cuts: cuts, bins: bins, nthread: cfg.nthread, red: red,
+		rows: make([]int32, n), scratch: make([]int32, n), gh: make([]binPair, n),
+		featMask: make([]bool, F),
+	}
+	gAll := make([]float64, n*K)
+	hAll := make([]float64, n*K)
+	featRng := rand.New(rand.NewPCG(cfg.seed, 0x9e3779b97f4a7c15))
+	rank := 0
+	if red != nil {
+		rank = red.Rank()
+	}
+	rowRng := rand.New(rand.NewPCG(cfg.seed, uint64(rank)+1))
+	esMetric := cfg.metrics[len(cfg.metrics)-1]
+	best, sinceBest := math.NaN(), 0
+	const chunk = 16384
+	nchunks := (n + chunk - 1) / chunk
+
+	for round := 0; round < rounds; round++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		parallel(cfg.nthread, nchunks, func(c int) {
+			lo, hi := c*chunk, min(n, (c+1)*chunk)
+			for k := range K {
+				gradients(cfg, dtrain.labels, margin, k, lo, hi, gAll[k*n:(k+1)*n], hAll[k*n:(k+1)*n])
+			}
+		})
+		for k := range K {
+			nrows := 0
+			if cfg.subsample < 1 {
+				for i := range n {
+					if rowRng.Float64() < cfg.subsample {
+						gr.rows[nrows] = int32(i)
+						nrows++
+					}
+				}
+			} else {
+				for i := range n {
+					gr.rows[i] = int32(i)
+				}
+				nrows = n
+			}
+			b.sampleFeatures(featRng, gr.featMask)
+			if err := gr.quantize(ctx, gAll[k*n:(k+1)*n], hAll[k*n:(k+1)*n], gr.rows[:nrows], nGlobal); err != nil {
+				return nil, err
+			}
+			t, err := gr.grow(ctx, nrows)
+			if err != nil {
+				return nil, err
+			}
+			b.trees = append(b.trees, t)
+			// Training margins: by leaf segment when every row is in the tree.
+			if cfg.subsample < 1 {
+				addTree(t, bins, F, margin, K, k, cfg.nthread)
+			} else {
+				parallel(cfg.nthread, len(gr.nodes), func(i int) {
+					nd := &gr.nodes[i]
+					if nd.left >= 0 {
+						return
+					}
+					v := t.nodes[i].value
+					for _, r := range gr.rows[nd.begin:nd.end] {
+						margin[int(r)*K+k] += v
+					}
+				})
+			}
+			for _, es := range sets {
+				if es.bins != nil {
+					addTree(t, es.bins, F, es.margin, K, k, cfg.nthread)
+				}
+			}
+		}
+		metrics := make(map[string]float64, len(sets)*len(cfg.metrics))
+		for _, es := range sets {
+			for _, m := range cfg.metrics {
+				v, err := evalMetric(ctx, red, m, cfg.objective, K, es.m.labels, es.margin)
+				if err != nil {
+					return nil, err
+				}
+				metrics[es.name+"-"+m] = v
+			}
+		}
+		b.history = append(b.history, metrics)
+		stop := false
+		if esSet != "" {
+			v := metrics[esSet+"-"+esMetric]
+			better := math.IsNaN(best) || (metricTable[esMetric].maximize && v > best) || (!metricTable[esMetric].maximize && v < best)
+			if better {
+				best, b.bestIter, sinceBest = v, round, 0
+			} else if sinceBest++; sinceBest >= cfg.earlyStoppingRounds {
+				stop = true
+			}
+		}
+		if o.callback != nil {
+			if err := o.callback(round, maps.Clone(metrics)); err == ErrStopTraining {
+				stop = true
+			} else if err != nil {
+				return nil, err
+			}
+		}
+		if stop {
+			break
+		}
+	}
+	if b.bestIter >= 0 {
+		b.bestScore = best
+		b.trees = b.trees[:(b.bestIter+1)*K]
+	}
+	return b, nil
+}
+
+// sampleFeatures draws the features of one tree (colsample_bytree). The
+// draw uses only the shared seed, so every worker draws the same.
+func (b *Booster) sampleFeatures(rng *rand.Rand, mask []bool) {
+	F := len(mask)
+	if b.cfg.colsample >= 1 {
+		for i := range mask {
+			mask[i] = true
+		}
+		return
+	}
+	k := max(1, int(b.cfg.colsample*float64(F)))
+	clear(mask)
+	for _, j := range rng.Perm(F)[:k] {
+		mask[j] = true
+	}
+}
+
+// addTree adds t's output to margin column k for binned rows.
+func addTree(t *tree, bins []uint8, F int, margin []float64, K, k, nthread int) {
+	n := len(bins) / max(F, 1)
+	const chunk = 8192
+	parallel(nthread, (n+chunk-1)/chunk, func(c int) {
+		for i := c * chunk; i < min(n, (c+1)*chunk); i++ {
+			margin[i*K+k] += t.nodes[t.leafBinned(bins[i*F:(i+1)*F])].value
+		}
+	})
+}
+
+// NumRounds returns the number of boosting rounds kept (all of them, or up
+// to the best round when early stopping triggered).
+func (b *Booster) NumRounds() int { return len(b.trees) / b.cfg.numClass }
+
+// BestIteration returns the best round (0-based) and its score when early
+// stopping was on, else -1 and NaN. The booster keeps the trees up to it.
+func (b *Booster) BestIteration() (int, float64) {
+	if b.bestIter < 0 {
+		return -1, math.NaN()
+	}
+	return b.bestIter, b.bestScore
+}
+
+// EvalHistory returns every round's metrics.
+func (b *Booster) EvalHistory() []map[string]float64 {
+	out := make([]map[string]float64, len(b.history))
+	for i, m := range b.history {
+		out[i] = maps.Clone(m)
+	}
+	return out
+}
+
+// Features returns the feature names, in model column order.
+func (b *Booster) Features() []string { return slices.Clone(b.features) }
+
+// Objective returns the XGBoost objective name.
+func (b *Booster) Objective() string { return b.cfg.objective }
+
+// NumClass returns the number of classes (1 for binary and regression).
+func (b *Booster) NumClass() int { return b.cfg.numClass }
+
+// Params returns the parameters the booster was trained with.
+func (b *Booster) Params() Params { return maps.Clone(b.params) }
+
+// FeatureImportance returns per-feature importance like XGBoost's
+// get_score: "weight" (number of splits), "gain" (average loss reduction
+// per split), "total_gain", "cover" (average hessian per split) or
+// "total_cover". Features never split on are absent.
+func (b *Booster) FeatureImportance(kind string) (map[string]float64, error) {
+	count := map[string]float64{}
+	gain := map[string]float64{}
+	cover := map[string]float64{}
+	for _, t := range b.trees {
+		for _, nd := range t.nodes {
+			if nd.left < 0 {
+				continue
+			}
+			f := b.features[nd.feature]
+			count[f]++
+			gain[f] += nd.gain
+			cover[f] += nd.hess
+		}
+	}
+	switch kind {
+	case "weight", "split":
+		return count, nil
+	case "total_gain":
+		return gain, nil
+	case "total_cover":
+		return cover, nil
+	case "gain", "cover":
+		src := gain
+		if kind == "cover" {
+			src = cover
+		}
+		out := map[string]float64{}
+		for f, c := range count {
+			out[f] = src[f] / c
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("%w: importance type %q (want weight, gain, total_gain, cover or total_cover)", ErrInvalidParam, kind)
+}
+
+// sortedFeatureCounts lists (feature, split count) by decreasing count, as
+// LightGBM's feature_importances section does.
+func (b *Booster) sortedFeatureCounts() []struct {
+	name  string
+	count int
+} {
+	counts := make([]int, len(b.features))
+	for _, t := range b.trees {
+		for _, nd := range t.nodes {
+			if nd.left >= 0 {
+				counts[nd.feature]++
+			}
+		}
+	}
+	var out []struct {
+		name  string
+		count int
+	}
+	for j, c := range counts {
+		if c > 0 {
+			out = append(out, struct {
+				name  string
+				count int
+			}{b.features[j], c})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].count > out[j].count })
+	return out
+}

@@ -1,0 +1,31 @@
+// Package gbdt is a native histogram gradient-boosted decision tree
+// learner with XGBoost's parameters and semantics, LightGBM-format model
+// output and predictions through github.com/dmitryikh/leaves.
+//
+// Training data is a Matrix (MatrixFromRecords for Arrow records, NewMatrix
+// for float columns). Train boosts trees and returns a Booster:
+//
+//	dtrain, err := gbdt.MatrixFromRecords(recs, "target", nil)
+//	b, err := gbdt.Train(ctx, dtrain, map[string]*gbdt.Matrix{"train": dtrain},
+//		gbdt.Params{"objective": "binary:logistic", "max_depth": 6, "eta": 0.3}, 100)
+//	probs, err := b.Predict(dtest)
+//	ckpt, err := b.SaveCheckpoint(dir)
+//	p, err := gbdt.NewPredictor(ckpt) // a train.Predictor over Arrow batches
+//
+// Algorithm: features are cut into at most max_bin quantile bins plus one
+// bin for missing values (NaN), whose direction each split learns;
+// gradient/hessian histograms are built for the smaller child of a split
+// and subtracted from the parent's for its sibling, on nthread goroutines;
+// trees grow depth-wise, or leaf-wise when max_leaves is set; leaf weights,
+// gains, L1/L2 regularisation, min_child_weight and gamma follow XGBoost's
+// formulas, as does base_score (a probability for binary:logistic).
+//
+// Distributed training: each worker calls Train on its own row shard with
+// WithAllReducer; histograms are exchanged as exact fixed-point sums and the
+// bin boundaries come from exactly mergeable summaries, so N workers build
+// the same trees, bit for bit, as one worker holding every row (with
+// subsample 1). NewLocalGroup connects workers in one process.
+//
+// Models trained elsewhere (LightGBM text, XGBoost legacy binary) load with
+// LoadLightGBM/LoadXGBoost and become checkpoints with CheckpointFromModel.
+package gbdt

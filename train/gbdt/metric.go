@@ -1,0 +1,243 @@
+package gbdt
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+)
+
+// metricInfo describes an eval_metric.
+type metricInfo struct {
+	maximize bool
+	forObj   func(objective string) bool
+}
+
+func isMulti(objective string) bool { return objective == MultiSoftprob || objective == MultiSoftmax }
+
+var metricTable = map[string]metricInfo{
+	"logloss":  {false, func(o string) bool { return o == BinaryLogistic }},
+	"error":    {false, func(o string) bool { return o == BinaryLogistic }},
+	"auc":      {true, func(o string) bool { return o == BinaryLogistic }},
+	"rmse":     {false, func(o string) bool { return !isMulti(o) }},
+	"mae":      {false, func(o string) bool { return !isMulti(o) }},
+	"mlogloss": {false, isMulti},
+	"merror":   {false, isMulti},
+}
+
+func checkMetric(m, objective string) error {
+	info, ok := metricTable[m]
+	if !ok {
+		return fmt.Errorf("%w: \"eval_metric\": unknown metric %q (known: auc, error, logloss, mae, merror, mlogloss, rmse)", ErrInvalidParam, m)
+	}
+	if !info.forObj(objective) {
+		return fmt.Errorf("%w: \"eval_metric\": metric %q does not apply to objective %s", ErrInvalidParam, m, objective)
+	}
+	return nil
+}
+
+const probEps = 1e-16
+
+// evalMetric computes metric m over all workers' rows. margin holds K raw
+// scores per row.
+func evalMetric(ctx context.Context, red AllReducer, m, objective string, K int, labels, margin []float64) (float64, error) {
+	if m == "auc" {
+		return aucDistributed(ctx, red, labels, margin)
+	}
+	var sum float64
+	n := float64(len(labels))
+	switch m {
+	case "logloss":
+		for i, y := range labels {
+			p := math.Min(math.Max(sigmoid(margin[i]), probEps), 1-probEps)
+			sum -= y*math.Log(p) + (1-y)*math.Log(1-p)
+		}
+	case "error":
+		for i, y := range labels {
+			pred := 0.0
+			if margin[i] > 0 { // p > 0.5
+				pred = 1
+			}
+			if pred != y {
+				sum++
+			}
+		}
+	case "rmse", "mae":
+		for i, y := range labels {
+			p := margin[i]
+			if objective == BinaryLogistic {
+				p = sigmoid(p)
+			}
+			d := p - y
+			if m == "rmse" {
+				sum += d * d
+			} else {
+				sum += math.Abs(d)
+			}
+		}
+	case "mlogloss", "merror":
+		row := make([]float64, K)
+		for i, y := range labels {
+			copy(row, margin[i*K:i*K+K])
+			softmax(row)
+			if m == "mlogloss" {
+				sum -= math.Log(math.Max(row[int(y)], probEps))
+				continue
+			}
+			best := 0
+			for j, p := range row {
+				if p > row[best] {
+					best = j
+				}
+			}
+			if best != int(y) {
+				sum++
+			}
+		}
+	}
+	if red != nil {
+		buf := []float64{sum, n}
+		if err := red.AllReduceSum(ctx, buf); err != nil {
+			return 0, err
+		}
+		sum, n = buf[0], buf[1]
+	}
+	if n == 0 {
+		return math.NaN(), nil
+	}
+	v := sum / n
+	if m == "rmse" {
+		v = math.Sqrt(v)
+	}
+	return v, nil
+}
+
+// aucDistributed gathers every worker's scores and computes the exact AUC,
+// so all workers get the same value.
+func aucDistributed(ctx context.Context, red AllReducer, labels, margin []float64) (float64, error) {
+	if red == nil || red.Size() == 1 {
+		return auc(labels, margin[:len(labels)]), nil
+	}
+	b := make([]byte, 0, 9*len(labels))
+	for i, y := range labels {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(margin[i]))
+		b = append(b, byte(y))
+	}
+	all, err := red.AllGather(ctx, b)
+	if err != nil {
+		return 0, err
+	}
+	var ls, ms []float64
+	for _, part := range all {
+		for j := 0; j+9 <= len(part); j += 9 {
+			ms = append(ms, math.Float64frombits(binary.LittleEndian.Uint64(part[j:])))
+			ls = append(ls, float64(part[j+8]))
+		}
+	}
+	return auc(ls, ms), nil
+}
+
+// auc is the area under the ROC curve of scores against 0/1 labels, ties
+// counted as half; NaN when one class is absent.
+func auc(labels, scores []float64) float64 {
+	var pos, neg []uint64
+	for i, y := range labels {
+		k := orderedKey(scores[i])
+		if y > 0.5 {
+			pos = append(pos, k)
+		} else {
+			neg = append(neg, k)
+		}
+	}
+	if len(pos) == 0 || len(neg) == 0 {
+		return math.NaN()
+	}
+	radixSort(pos)
+	radixSort(neg)
+	// For each positive, count negatives strictly below and equal.
+	var wins float64
+	j := 0
+	for i := 0; i < len(pos); {
+		k := pos[i]
+		i2 := i
+		for i2 < len(pos) && pos[i2] == k {
+			i2++
+		}
+		for j < len(neg) && neg[j] < k {
+			j++
+		}
+		j2 := j
+		for j2 < len(neg) && neg[j2] == k {
+			j2++
+		}
+		wins += float64(i2-i) * (float64(j) + 0.5*float64(j2-j))
+		i = i2
+	}
+	return wins / (float64(len(pos)) * float64(len(neg)))
+}
+
+// orderedKey maps a float64 to a uint64 with the same order (-0 == +0).
+func orderedKey(v float64) uint64 {
+	if v == 0 {
+		v = 0
+	}
+	b := math.Float64bits(v)
+	if b>>63 != 0 {
+		return ^b
+	}
+	return b | 1<<63
+}
+
+func keyValue(k uint64) float64 {
+	if k>>63 != 0 {
+		return math.Float64frombits(k &^ (1 << 63))
+	}
+	return math.Float64frombits(^k)
+}
+
+// radixSort sorts keys ascending (LSD, 16-bit digits).
+func radixSort(keys []uint64) {
+	if len(keys) < 256 {
+		insertionSort(keys)
+		return
+	}
+	tmp := make([]uint64, len(keys))
+	src, dst := keys, tmp
+	var count [1 << 16]int
+	for shift := uint(0); shift < 64; shift += 16 {
+		clear(count[:])
+		first := (src[0] >> shift) & 0xffff
+		same := true
+		for _, k := range src {
+			d := (k >> shift) & 0xffff
+			count[d]++
+			same = same && d == first
+		}
+		if same {
+			continue
+		}
+		pos := 0
+		for d := range count {
+			c := count[d]
+			count[d] = pos
+			pos += c
+		}
+		for _, k := range src {
+			d := (k >> shift) & 0xffff
+			dst[count[d]] = k
+			count[d]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &keys[0] {
+		copy(keys, src)
+	}
+}
+
+func insertionSort(a []uint64) {
+	for i := 1; i < len(a); i++ {
+		for j := i; j > 0 && a[j] < a[j-1]; j-- {
+			a[j], a[j-1] = a[j-1], a[j]
+		}
+	}
+}

@@ -1,0 +1,318 @@
+package gbdt
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+)
+
+// Bin boundaries.
+//
+// Each feature's values are summarised by "buckets": the top 24 bits of an
+// order-preserving 64-bit key of the value (sign, exponent and 12 mantissa
+// bits, so a bucket spans a relative width of 2^-12), with the number of
+// values and the largest value in each bucket. A summary is an exact
+// function of the multiset of values, and merging summaries is exact (sum
+// the counts, take the max), so the bins computed from the merged summary
+// of N row shards are the same as those of 1 worker holding all rows. Cuts
+// are placed at bucket maxima so that every bin holds about 1/max_bin of
+// the rows; a feature with at most max_bin distinct buckets (small integers,
+// categories coded as numbers, booleans) gets one bin per value.
+
+// missingBin is the bin index of NaN in every feature; value bins are 0..nb-1 <= 254.
+const missingBin = 255
+
+const bucketShift = 40 // key >> 40 = 24-bit bucket
+
+type bucket struct {
+	id     uint32
+	count  int64
+	maxKey uint64
+}
+
+type featureSummary struct {
+	buckets []bucket // sorted by id
+	missing int64
+}
+
+// featureCuts are one feature's value bins: bin b holds values in
+// (cuts[b-1], cuts[b]]; the last bin, nb-1, everything above cuts[nb-2].
+type featureCuts struct {
+	cuts       []float64
+	min, max   float64 // observed range; NaN when the feature has no values
+	hasMissing bool
+}
+
+func (fc *featureCuts) nb() int { return len(fc.cuts) + 1 }
+
+// threshold returns the model threshold for "value bin <= b goes left".
+func (fc *featureCuts) threshold(b int) float64 {
+	if b < len(fc.cuts) {
+		return fc.cuts[b]
+	}
+	return math.MaxFloat64
+}
+
+// bin maps a raw value to its bin.
+func (fc *featureCuts) bin(x float64) uint8 {
+	if x != x { // NaN
+		return missingBin
+	}
+	c := fc.cuts
+	lo, hi := 0, len(c)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if x > c[mid] {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return uint8(lo)
+}
+
+// summarize builds the bucket summary of one column.
+func summarize(col []float64) featureSummary {
+	var s featureSummary
+	var top [4096]int32
+	for _, v := range col {
+		if v != v {
+			s.missing++
+			continue
+		}
+		top[orderedKey(v)>>52]++
+	}
+	var slot [4096]int32
+	nslots := 0
+	for i, c := range top {
+		slot[i] = -1
+		if c > 0 {
+			slot[i] = int32(nslots)
+			nslots++
+		}
+	}
+	if nslots > 64 {
+		return summarizeSorted(col, s.missing)
+	}
+	counts := make([]int64, nslots*4096)
+	maxk := make([]uint64, nslots*4096)
+	for _, v := range col {
+		if v != v {
+			continue
+		}
+		k := orderedKey(v)
+		i := int(slot[k>>52])*4096 + int((k>>bucketShift)&4095)
+		counts[i]++
+		if k > maxk[i] {
+			maxk[i] = k
+		}
+	}
+	for t := range 4096 {
+		sl := slot[t]
+		if sl < 0 {
+			continue
+		}
+		base := int(sl) * 4096
+		for j := range 4096 {
+			if c := counts[base+j]; c > 0 {
+				s.buckets = append(s.buckets, bucket{id: uint32(t)<<12 | uint32(j), count: c, maxKey: maxk[base+j]})
+			}
+		}
+	}
+	return s
+}
+
+// summarizeSorted is the fallback for values spread over very many binades.
+func summarizeSorted(col []float64, missing int64) featureSummary {
+	keys := make([]uint64, 0, len(col))
+	for _, v := range col {
+		if v == v {
+			keys = append(keys, orderedKey(v))
+		}
+	}
+	radixSort(keys)
+	s := featureSummary{missing: missing}
+	for i := 0; i < len(keys); {
+		id := keys[i] >> bucketShift
+		j := i
+		for j < len(keys) && keys[j]>>bucketShift == id {
+			j++
+		}
+		s.buckets = append(s.buckets, bucket{id: uint32(id), count: int64(j - i), maxKey: keys[j-1]})
+		i = j
+	}
+	return s
+}
+
+// mergeSummaries combines summaries of disjoint row sets; the result does
+// not depend on their order.
+func mergeSummaries(parts []featureSummary) featureSummary {
+	var out featureSummary
+	var all []bucket
+	for _, p := range parts {
+		out.missing += p.missing
+		all = append(all, p.buckets...)
+	}
+	slices.SortFunc(all, func(a, b bucket) int { return int64cmp(int64(a.id), int64(b.id)) })
+	for _, b := range all {
+		if n := len(out.buckets); n > 0 && out.buckets[n-1].id == b.id {
+			last := &out.buckets[n-1]
+			last.count += b.count
+			last.maxKey = max(last.maxKey, b.maxKey)
+			continue
+		}
+		out.buckets = append(out.buckets, b)
+	}
+	return out
+}
+
+func int64cmp(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// cutsFromSummary places at most maxBin value bins.
+func cutsFromSummary(s featureSummary, maxBin int) featureCuts {
+	fc := featureCuts{min: math.NaN(), max: math.NaN(), hasMissing: s.missing > 0}
+	bs := s.buckets
+	if len(bs) == 0 {
+		return fc
+	}
+	fc.max = keyValue(bs[len(bs)-1].maxKey)
+	// The smallest value is not in the summary; its bucket's lower edge is
+	// close enough for feature_infos.
+	fc.min = keyValue(uint64(bs[0].id) << bucketShift)
+	if len(bs) <= maxBin {
+		for _, b := range bs[:len(bs)-1] {
+			fc.cuts = append(fc.cuts, keyValue(b.maxKey))
+		}
+		return fc
+	}
+	var total int64
+	for _, b := range bs {
+		total += b.count
+	}
+	var acc, k int64 = 0, 1
+	mb := int64(maxBin)
+	for _, b := range bs[:len(bs)-1] {
+		acc += b.count
+		if acc*mb >= k*total {
+			fc.cuts = append(fc.cuts, keyValue(b.maxKey))
+			k = acc*mb/total + 1
+		}
+	}
+	return fc
+}
+
+// encodeSummaries serialises per-feature summaries for AllGather.
+func encodeSummaries(ss []featureSummary) []byte {
+	var b []byte
+	b = binary.AppendUvarint(b, uint64(len(ss)))
+	for _, s := range ss {
+		b = binary.AppendUvarint(b, uint64(s.missing))
+		b = binary.AppendUvarint(b, uint64(len(s.buckets)))
+		for _, bk := range s.buckets {
+			b = binary.AppendUvarint(b, uint64(bk.id))
+			b = binary.AppendUvarint(b, uint64(bk.count))
+			b = binary.LittleEndian.AppendUint64(b, bk.maxKey)
+		}
+	}
+	return b
+}
+
+func decodeSummaries(b []byte) ([]featureSummary, error) {
+	bad := fmt.Errorf("gbdt: malformed quantile summary from a peer")
+	next := func() (uint64, bool) {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			return 0, false
+		}
+		b = b[n:]
+		return v, true
+	}
+	nf, ok := next()
+	if !ok || nf > 1<<24 {
+		return nil, bad
+	}
+	out := make([]featureSummary, nf)
+	for i := range out {
+		m, ok1 := next()
+		nb, ok2 := next()
+		if !ok1 || !ok2 || nb > uint64(len(b)) {
+			return nil, bad
+		}
+		out[i].missing = int64(m)
+		out[i].buckets = make([]bucket, nb)
+		for j := range out[i].buckets {
+			id, ok1 := next()
+			c, ok2 := next()
+			if !ok1 || !ok2 || len(b) < 8 {
+				return nil, bad
+			}
+			out[i].buckets[j] = bucket{id: uint32(id), count: int64(c), maxKey: binary.LittleEndian.Uint64(b)}
+			b = b[8:]
+		}
+	}
+	return out, nil
+}
+
+// computeCuts summarises m's columns (in parallel), merges the summaries
+// over all workers and returns every feature's bins.
+func computeCuts(ctx context.Context, m *Matrix, maxBin, nthread int, red AllReducer) ([]featureCuts, error) {
+	F := len(m.features)
+	sums := make([]featureSummary, F)
+	parallel(nthread, F, func(j int) { sums[j] = summarize(m.cols[j]) })
+	if red != nil && red.Size() > 1 {
+		all, err := red.AllGather(ctx, encodeSummaries(sums))
+		if err != nil {
+			return nil, err
+		}
+		per := make([][]featureSummary, len(all))
+		for r, b := range all {
+			if per[r], err = decodeSummaries(b); err != nil {
+				return nil, err
+			}
+			if len(per[r]) != F {
+				return nil, fmt.Errorf("%w: worker %d has %d features, this worker %d", ErrInvalidInput, r, len(per[r]), F)
+			}
+		}
+		for j := range sums {
+			parts := make([]featureSummary, len(per))
+			for r := range per {
+				parts[r] = per[r][j]
+			}
+			sums[j] = mergeSummaries(parts)
+		}
+	}
+	cuts := make([]featureCuts, F)
+	for j := range cuts {
+		cuts[j] = cutsFromSummary(sums[j], maxBin)
+	}
+	return cuts, nil
+}
+
+// binMatrix maps m to row-major uint8 bins (row i, feature j at i*F+j).
+func binMatrix(m *Matrix, cuts []featureCuts, nthread int) []uint8 {
+	F := len(cuts)
+	n := m.nrows
+	out := make([]uint8, n*F)
+	const chunk = 16384
+	parallel(nthread, (n+chunk-1)/chunk, func(c int) {
+		lo, hi := c*chunk, min(n, (c+1)*chunk)
+		for j := range F {
+			fc := &cuts[j]
+			col := m.cols[j][lo:hi]
+			for i, v := range col {
+				out[(lo+i)*F+j] = fc.bin(v)
+			}
+		}
+	})
+	return out
+}
