@@ -160,6 +160,10 @@ func (c *Counts) addWeighted(arr arrow.Array, w []int64) {
 	}
 	switch a := arr.(type) {
 	case *array.String:
+		if w == nil && a.NullN() == 0 {
+			countPlainStrings(c.Str, a)
+			return
+		}
 		countStrings(c.Str, a, a.Len(), a.Value, weight)
 	case *array.LargeString:
 		countStrings(c.Str, a, a.Len(), a.Value, weight)
@@ -190,6 +194,19 @@ func (c *Counts) addWeighted(arr arrow.Array, w []int64) {
 			if v == v && weight(i) > 0 {
 				c.Float[v] += weight(i)
 			}
+		}
+	}
+}
+
+// countPlainStrings is countStrings for the common case: a string array
+// without nulls, each value counted once (no indirect calls per row).
+func countPlainStrings(m map[string]int64, a *array.String) {
+	for i, n := 0, a.Len(); i < n; i++ {
+		s := a.Value(i)
+		if p, ok := m[s]; ok {
+			m[s] = p + 1
+		} else {
+			m[strings.Clone(s)] = 1
 		}
 	}
 }
@@ -422,6 +439,16 @@ func (c *Categories) codes(typ, name string, arr arrow.Array, dst []int32) error
 	case kind == KindString && c.Kind == KindString:
 		switch a := arr.(type) {
 		case *array.String:
+			if !nulls {
+				for i := range dst {
+					if code, ok := ix.str[a.Value(i)]; ok {
+						dst[i] = code
+					} else {
+						dst[i] = codeUnseen
+					}
+				}
+				break
+			}
 			stringCodes(ix.str, a, a.Value, nulls, dst)
 		case *array.LargeString:
 			stringCodes(ix.str, a, a.Value, nulls, dst)

@@ -135,7 +135,7 @@ func (d *KBinsDiscretizer) plan() (*fitPlan, error) {
 			switch {
 			case n == 0:
 				return noValues(typ, d.Columns[i])
-			case math.IsInf(s.Kth(0), 0) || math.IsInf(s.Kth(n-1), 0):
+			case s.hasInf():
 				return notFinite(typ, d.Columns[i])
 			case s.Kth(0) == s.Kth(n-1):
 				edges[i] = []float64{math.Inf(-1), math.Inf(1)}

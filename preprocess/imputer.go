@@ -175,6 +175,9 @@ func (s *SimpleImputer) plan() (*fitPlan, error) {
 		return perColumn(typ, s.Columns, SortedOf, Sorted.Merge, func(ss []Sorted) error {
 			fills := make([]Fill, len(ss))
 			for i, so := range ss {
+				if so.hasInf() {
+					return notFinite(typ, s.Columns[i])
+				}
 				f, err := number(s.Columns[i], so.Median())
 				if err != nil {
 					return err

@@ -337,10 +337,10 @@ func (s *RobustScaler) plan() (*fitPlan, error) {
 			if so.N() == 0 {
 				return noValues(s.TypeName(), c)
 			}
-			st := RobustStats{Median: so.Median(), Low: so.Quantile(q[0]), High: so.Quantile(q[1])}
-			if math.IsInf(st.Low, 0) || math.IsInf(st.High, 0) || math.IsInf(st.Median, 0) {
+			if so.hasInf() {
 				return notFinite(s.TypeName(), c)
 			}
+			st := RobustStats{Median: so.Median(), Low: so.Quantile(q[0]), High: so.Quantile(q[1])}
 			stats[c] = st
 		}
 		s.Stats = stats

@@ -20,14 +20,19 @@ type Moments struct {
 }
 
 // MomentsOf computes the moments of vals in two passes (mean, then squared
-// deviations from it), which is exact to rounding for one block.
+// deviations from it), which is exact to rounding for one block. Each pass
+// first runs without a NaN test, with four accumulators; only a column that
+// turns out to hold NaN is summed again skipping them.
 func MomentsOf(vals []float64) Moments {
-	var sum float64
-	var n int64
-	for _, v := range vals {
-		if v == v {
-			sum += v
-			n++
+	n := int64(len(vals))
+	sum := sum4(vals)
+	if sum != sum { // NaN somewhere (or an Inf overflow): skip NaN values
+		sum, n = 0, 0
+		for _, v := range vals {
+			if v == v {
+				sum += v
+				n++
+			}
 		}
 	}
 	if n == 0 {
@@ -35,13 +40,49 @@ func MomentsOf(vals []float64) Moments {
 	}
 	mean := sum / float64(n)
 	var m2 float64
-	for _, v := range vals {
-		if v == v {
-			d := v - mean
-			m2 += d * d
+	if n == int64(len(vals)) {
+		m2 = sqdev4(vals, mean)
+	} else {
+		for _, v := range vals {
+			if v == v {
+				d := v - mean
+				m2 += d * d
+			}
 		}
 	}
 	return Moments{N: n, Mean: mean, M2: m2}
+}
+
+func sum4(v []float64) float64 {
+	var a, b, c, d float64
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		a += v[i]
+		b += v[i+1]
+		c += v[i+2]
+		d += v[i+3]
+	}
+	for ; i < len(v); i++ {
+		a += v[i]
+	}
+	return (a + b) + (c + d)
+}
+
+func sqdev4(v []float64, mean float64) float64 {
+	var a, b, c, d float64
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		x0, x1, x2, x3 := v[i]-mean, v[i+1]-mean, v[i+2]-mean, v[i+3]-mean
+		a += x0 * x0
+		b += x1 * x1
+		c += x2 * x2
+		d += x3 * x3
+	}
+	for ; i < len(v); i++ {
+		x := v[i] - mean
+		a += x * x
+	}
+	return (a + b) + (c + d)
 }
 
 // Merge combines the moments of two disjoint sets of values.
@@ -216,6 +257,12 @@ func (s Sorted) Kth(k int) float64 {
 			copy(lo, lessEq)
 		}
 	}
+}
+
+// hasInf reports whether the smallest or largest value is infinite.
+func (s Sorted) hasInf() bool {
+	n := s.N()
+	return n > 0 && (math.IsInf(s.Kth(0), 0) || math.IsInf(s.Kth(n-1), 0))
 }
 
 // Quantile is numpy's percentile with the default "linear" method, for q in
