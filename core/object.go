@@ -25,10 +25,11 @@ type object struct {
 	// Store bookkeeping, guarded by the store's lock.
 	refs      atomic.Int64
 	size      int64
+	accounted bool   // in the store's books (not an inlined small value); guarded by the store's lock
 	inMemory  bool   // counted against the memory budget
 	spillPath string // non-empty while the value lives on disk
 	typ       reflect.Type
-	freed     bool
+	freed     atomic.Bool // no ref is left
 	lruPrev   *object
 	lruNext   *object
 }

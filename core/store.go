@@ -23,7 +23,7 @@ type ObjectStore interface {
 
 // StoreStats describes the object store at one moment.
 type StoreStats struct {
-	Objects       int   // live objects
+	Objects       int   // objects in the books (values of 100 KiB or more; smaller ones are inlined)
 	MemoryBytes   int64 // bytes of values held in memory
 	BudgetBytes   int64 // memory budget
 	SpilledBytes  int64 // bytes of values on disk
@@ -142,28 +142,36 @@ func (s *store) put(v any) (*object, error) {
 	return obj, nil
 }
 
+// inlineSize is the size under which values are not accounted against the
+// memory budget and never spill, like Ray's inlined small objects: they
+// live with their refs, and the accounting lock would cost more than they do.
+const inlineSize = 100 << 10
+
 // admit accounts a complete object's value and spills old ones past the budget.
 func (s *store) admit(obj *object) error {
 	v, err := obj.result()
 	if err != nil || v == nil {
-		s.mu.Lock()
-		s.live++
-		s.mu.Unlock()
 		return nil
 	}
 	size := sizeOf(v)
+	if size < inlineSize {
+		return nil
+	}
 	s.mu.Lock()
-	if obj.freed {
+	obj.size = size
+	obj.typ = reflect.TypeOf(v)
+	obj.accounted = true
+	if obj.freed.Load() { // its last ref went while it was being computed
+		obj.accounted = false
 		s.mu.Unlock()
 		return nil
 	}
-	obj.size = size
-	obj.typ = reflect.TypeOf(v)
 	s.live++
 	if size > s.budget {
 		// Straight to disk, if the disk can take it.
 		if s.spilled+size > s.spillLimit {
 			s.live--
+			obj.accounted = false
 			s.mu.Unlock()
 			return fmt.Errorf("%w: a %T of %d bytes fits neither the memory budget (%d bytes) nor the spill space left (%d bytes)",
 				ErrObjectTooLarge, v, size, s.budget, s.spillLimit-s.spilled)
@@ -172,6 +180,7 @@ func (s *store) admit(obj *object) error {
 		if err := s.spill(obj); err != nil {
 			s.mu.Lock()
 			s.live--
+			obj.accounted = false
 			s.mu.Unlock()
 			return fmt.Errorf("%w: a %T of %d bytes is over the memory budget (%d bytes) and cannot be spilled: %v",
 				ErrObjectTooLarge, v, size, s.budget, err)
@@ -185,7 +194,7 @@ func (s *store) admit(obj *object) error {
 		if err := s.spill(o); err != nil {
 			// Not encodable: it stays in memory, over budget.
 			s.mu.Lock()
-			if !o.freed {
+			if !o.freed.Load() {
 				s.addMemory(o)
 			}
 			s.mu.Unlock()
@@ -266,7 +275,7 @@ func (s *store) spill(obj *object) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if obj.freed {
+	if obj.freed.Load() {
 		os.Remove(path)
 		return nil
 	}
@@ -287,7 +296,7 @@ func (s *store) load(obj *object) (any, error) {
 		return v, err
 	}
 	s.mu.Lock()
-	if obj.freed {
+	if obj.freed.Load() {
 		s.mu.Unlock()
 		return nil, fmt.Errorf("%w: obj-%016x", ErrObjectFreed, obj.id)
 	}
@@ -320,7 +329,7 @@ func (s *store) load(obj *object) (any, error) {
 	for _, o := range victims {
 		if err := s.spill(o); err != nil {
 			s.mu.Lock()
-			if !o.freed {
+			if !o.freed.Load() {
 				s.addMemory(o)
 			}
 			s.mu.Unlock()
@@ -347,24 +356,23 @@ func (s *store) pickVictimsExcept(keep *object) []*object {
 
 // decRef drops one reference; the last one frees the object.
 func (s *store) decRef(obj *object) {
-	if obj.refs.Add(-1) != 0 {
+	if obj.refs.Add(-1) != 0 || !obj.freed.CompareAndSwap(false, true) {
 		return
 	}
+	// admit sets accounted under s.mu and then checks freed, so one of the
+	// two always sees the other: an object is never left in the books.
 	s.mu.Lock()
-	if obj.freed {
-		s.mu.Unlock()
-		return
-	}
-	obj.freed = true
-	if obj.size > 0 || obj.spillPath != "" || obj.isDone() {
+	path := ""
+	if obj.accounted {
+		obj.accounted = false
 		s.live--
-	}
-	s.removeMemory(obj)
-	path := obj.spillPath
-	if path != "" {
-		obj.spillPath = ""
-		s.spilled -= obj.size
-		s.files--
+		s.removeMemory(obj)
+		path = obj.spillPath
+		if path != "" {
+			obj.spillPath = ""
+			s.spilled -= obj.size
+			s.files--
+		}
 	}
 	s.mu.Unlock()
 	if obj.isDone() {
