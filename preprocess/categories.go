@@ -200,14 +200,25 @@ func (c *Counts) addWeighted(arr arrow.Array, w []int64) {
 
 // countPlainStrings is countStrings for the common case: a string array
 // without nulls, each value counted once (no indirect calls per row).
+// Values are numbered on first sight so that a repeated value costs one
+// map lookup.
 func countPlainStrings(m map[string]int64, a *array.String) {
+	index := make(map[string]int32)
+	var keys []string
+	var counts []int64
 	for i, n := 0, a.Len(); i < n; i++ {
 		s := a.Value(i)
-		if p, ok := m[s]; ok {
-			m[s] = p + 1
-		} else {
-			m[strings.Clone(s)] = 1
+		if k, ok := index[s]; ok {
+			counts[k]++
+			continue
 		}
+		s = strings.Clone(s)
+		index[s] = int32(len(keys))
+		keys = append(keys, s)
+		counts = append(counts, 1)
+	}
+	for k, s := range keys {
+		m[s] += counts[k]
 	}
 }
 

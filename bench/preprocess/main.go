@@ -400,7 +400,7 @@ print(a, b, sklearn.__version__)
 `
 
 // sklearnTimes runs the same work in scikit-learn (dense output, as goray's)
-// and returns the median times, or nil and why not.
+// and returns the best times, or nil and why not.
 func sklearnTimes(X []float64, rows, features int, codes []int32, names []string, reps int) ([]time.Duration, string) {
 	pythons := []string{"python3", "/usr/bin/python3"}
 	var py string
