@@ -42,3 +42,26 @@ func benchReplica(b *testing.B, batch int, train bool) {
 
 func BenchmarkCNNTrainStep32(b *testing.B) { benchReplica(b, 32, true) }
 func BenchmarkCNNInfer64(b *testing.B)     { benchReplica(b, 64, false) }
+
+// BenchmarkLearnerStep64 is one training step of the CIFAR CNN on a batch of
+// 64 with the default graphs per worker (one per core).
+func BenchmarkLearnerStep64(b *testing.B) {
+	spec := cifarSpec()
+	m, _ := NewModel(spec, 1)
+	l, err := NewLearner(m, LearnerConfig{Optimizer: SGD(0.01, 0.9)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	batch := synthBatch(spec, 64, 1)
+	if _, err := l.Step(b.Context(), batch, LocalReducer{}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := l.Step(b.Context(), batch, LocalReducer{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(64*b.N)/b.Elapsed().Seconds(), "images/s")
+}

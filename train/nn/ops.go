@@ -503,7 +503,8 @@ type poolGeom struct{ c, h, w, k, s, oh, ow int }
 
 type maxPoolOp struct {
 	opBase
-	g poolGeom
+	g   poolGeom
+	arg []int32 // index into the input plane of each output's maximum, set by Do
 }
 
 func (o *maxPoolOp) Arity() int            { return 1 }
@@ -519,52 +520,88 @@ func (o *maxPoolOp) Do(in ...G.Value) (G.Value, error) {
 	x := dense(in[0])
 	n := x.Shape()[0]
 	out := o.buffer(x.Dtype(), n, o.g.c, o.g.oh, o.g.ow)
+	if len(o.arg) != n*o.g.c*o.g.oh*o.g.ow {
+		o.arg = make([]int32, n*o.g.c*o.g.oh*o.g.ow)
+	}
 	switch d := x.Data().(type) {
 	case []float32:
-		maxPool(o.g, d, out.Data().([]float32), nil, n)
+		maxPool(o.g, d, out.Data().([]float32), o.arg, n)
 	case []float64:
-		maxPool(o.g, d, out.Data().([]float64), nil, n)
+		maxPool(o.g, d, out.Data().([]float64), o.arg, n)
 	}
 	return out, nil
 }
 
-// maxPool writes the window maxima into y; when dy and dx are given it instead
-// routes dy to the first maximum of each window in dx (dx must be zero).
-func maxPool[T float](g poolGeom, x, y []T, grad *[2][]T, n int) {
+// maxPool writes the window maxima into y and the index (within the input
+// plane) of each window's first maximum into arg.
+func maxPool[T float](g poolGeom, x, y []T, arg []int32, n int) {
 	plane, oplane := g.h*g.w, g.oh*g.ow
 	for p := 0; p < n*g.c; p++ {
 		xp := x[p*plane : (p+1)*plane]
+		yp, ap := y[p*oplane:(p+1)*oplane], arg[p*oplane:(p+1)*oplane]
+		if g.k == 2 && g.s == 2 {
+			maxPool2x2(g, xp, yp, ap)
+			continue
+		}
 		for oy := 0; oy < g.oh; oy++ {
 			for ox := 0; ox < g.ow; ox++ {
-				best, bi := T(math.Inf(-1)), -1
+				bi := (oy*g.s)*g.w + ox*g.s
+				best := xp[bi]
 				for ki := 0; ki < g.k; ki++ {
 					row := (oy*g.s + ki) * g.w
 					for kj := 0; kj < g.k; kj++ {
 						idx := row + ox*g.s + kj
-						if v := xp[idx]; v > best || bi < 0 {
+						if v := xp[idx]; v > best {
 							best, bi = v, idx
 						}
 					}
 				}
-				if grad == nil {
-					y[p*oplane+oy*g.ow+ox] = best
-				} else {
-					grad[1][p*plane+bi] += grad[0][p*oplane+oy*g.ow+ox]
-				}
+				yp[oy*g.ow+ox] = best
+				ap[oy*g.ow+ox] = int32(bi)
 			}
 		}
 	}
 }
 
+func b2i(b bool) int32 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func maxPool2x2[T float](g poolGeom, xp, yp []T, ap []int32) {
+	for oy := 0; oy < g.oh; oy++ {
+		r0 := xp[2*oy*g.w : 2*oy*g.w+2*g.ow]
+		r1 := xp[(2*oy+1)*g.w : (2*oy+1)*g.w+2*g.ow]
+		yr, ar := yp[oy*g.ow:(oy+1)*g.ow], ap[oy*g.ow:(oy+1)*g.ow]
+		base := int32(2 * oy * g.w)
+		w := int32(g.w)
+		for ox := range yr {
+			a, b, c, d := r0[2*ox], r0[2*ox+1], r1[2*ox], r1[2*ox+1]
+			i1, i2 := b2i(b > a), b2i(d > c)
+			m1, m2 := max(a, b), max(c, d)
+			lower := b2i(m2 > m1)
+			yr[ox] = max(m1, m2)
+			// first maximum: top pair unless the bottom pair is strictly larger
+			ar[ox] = base + int32(2*ox) + (1-lower)*i1 + lower*(w+i2)
+		}
+	}
+}
+
 func (o *maxPoolOp) DiffWRT(int) []bool { return []bool{true} }
-func (o *maxPoolOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(&maxPoolGradOp{opBase: newBase(), g: o.g}, in[0], grad)
+func (o *maxPoolOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	dx, err := G.ApplyOp(&maxPoolGradOp{opBase: newBase(), g: o.g, fwd: o}, in[0], grad)
 	return G.Nodes{dx}, err
 }
 
+// maxPoolGradOp routes each output gradient to its window's maximum, found
+// by the forward op. Input 0 (x) gives the shape and orders it after the
+// forward pass.
 type maxPoolGradOp struct {
 	opBase
-	g poolGeom
+	g   poolGeom
+	fwd *maxPoolOp
 }
 
 func (o *maxPoolGradOp) Arity() int            { return 2 }
@@ -577,19 +614,25 @@ func (o *maxPoolGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 func (o *maxPoolGradOp) Do(in ...G.Value) (G.Value, error) {
 	x, dy := dense(in[0]), dense(in[1])
-	n := x.Shape()[0]
 	out := o.buffer(x.Dtype(), x.Shape()...)
-	switch d := x.Data().(type) {
+	switch d := dy.Data().(type) {
 	case []float32:
-		dx := out.Data().([]float32)
-		clear(dx)
-		maxPool(o.g, d, nil, &[2][]float32{dy.Data().([]float32), dx}, n)
+		poolScatter(o.g, d, out.Data().([]float32), o.fwd.arg)
 	case []float64:
-		dx := out.Data().([]float64)
-		clear(dx)
-		maxPool(o.g, d, nil, &[2][]float64{dy.Data().([]float64), dx}, n)
+		poolScatter(o.g, d, out.Data().([]float64), o.fwd.arg)
 	}
 	return out, nil
+}
+
+func poolScatter[T float](g poolGeom, dy, dx []T, arg []int32) {
+	clear(dx)
+	plane, oplane := g.h*g.w, g.oh*g.ow
+	for p := 0; p*oplane < len(dy); p++ {
+		dxp := dx[p*plane : (p+1)*plane]
+		for i, v := range dy[p*oplane : (p+1)*oplane] {
+			dxp[arg[p*oplane+i]] += v
+		}
+	}
 }
 
 // ---------------------------------------------------------------------------
@@ -619,12 +662,21 @@ func (o *reluOp) Do(in ...G.Value) (G.Value, error) {
 
 func relu[T float](x, y []T) {
 	y = y[:len(x)]
+	if x32, ok := any(x).([]float32); ok {
+		relu32(x32, any(y).([]float32))
+		return
+	}
 	for i, v := range x {
-		if v > 0 {
-			y[i] = v
-		} else {
-			y[i] = 0
-		}
+		y[i] = max(v, 0)
+	}
+}
+
+// relu32 is branch-free: a negative float's sign bit clears all of its bits.
+func relu32(x, y []float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		b := math.Float32bits(v)
+		y[i] = math.Float32frombits(b &^ uint32(int32(b)>>31))
 	}
 }
 
@@ -658,11 +710,26 @@ func (o *reluGradOp) Do(in ...G.Value) (G.Value, error) {
 
 func reluGrad[T float](y, dy, dx []T) {
 	dy, dx = dy[:len(y)], dx[:len(y)]
+	if y32, ok := any(y).([]float32); ok {
+		reluGrad32(y32, any(dy).([]float32), any(dx).([]float32))
+		return
+	}
 	for i, v := range y {
 		if v > 0 {
 			dx[i] = dy[i]
 		} else {
 			dx[i] = 0
 		}
+	}
+}
+
+// reluGrad32 is branch-free: y ≥ 0, so y > 0 exactly when its bits are
+// non-zero, and (b | -b) then has the sign bit set.
+func reluGrad32(y, dy, dx []float32) {
+	dy, dx = dy[:len(y)], dx[:len(y)]
+	for i, v := range y {
+		b := int32(math.Float32bits(v))
+		mask := uint32((b | -b) >> 31)
+		dx[i] = math.Float32frombits(math.Float32bits(dy[i]) & mask)
 	}
 }
