@@ -97,3 +97,35 @@ func TestKernelsNoLeaks(t *testing.T) {
 	}
 	out.Release()
 }
+
+func TestPartialMergeInt32Keys(t *testing.T) {
+	mem := memory.NewGoAllocator()
+	schema := arrow.NewSchema([]arrow.Field{{Name: "k", Type: arrow.PrimitiveTypes.Int32}, {Name: "v", Type: arrow.PrimitiveTypes.Float64}}, nil)
+	mk := func(ks []int32, vs []float64) arrow.Record {
+		b := array.NewRecordBuilder(mem, schema)
+		defer b.Release()
+		b.Field(0).(*array.Int32Builder).AppendValues(ks, nil)
+		b.Field(1).(*array.Float64Builder).AppendValues(vs, nil)
+		return b.NewRecord()
+	}
+	aggs := []Agg{{Kind: AggSum, Column: "v", Name: "s"}, {Kind: AggStd, Column: "v", Name: "sd", DDOF: 1}}
+	p1, _ := NewPartial(schema, []string{"k"}, aggs)
+	p2, _ := NewPartial(schema, []string{"k"}, aggs)
+	r1, r2 := mk([]int32{1, 2, 1}, []float64{1, 2, 3}), mk([]int32{2, 3, 1}, []float64{4, 5, 5})
+	p1.Add(r1)
+	p2.Add(r2)
+	p1.Merge(p2)
+	p1.Add(r2) // after a merge, the index is rebuilt
+	out := p1.Finish(mem)
+	if out.NumRows() != 3 {
+		t.Fatalf("groups %d", out.NumRows())
+	}
+	sums := out.Column(1).(*array.Float64).Float64Values()
+	if !slices.Equal(sums, []float64{1 + 3 + 5 + 5, 2 + 4 + 4, 5 + 5}) {
+		t.Fatalf("sums %v", sums)
+	}
+	// std of {1,3,5,5}: mean 3.5, ss = 6.25+0.25+2.25+2.25 = 11, /3
+	if sd := out.Column(2).(*array.Float64).Value(0); math.Abs(sd-math.Sqrt(11.0/3)) > 1e-12 {
+		t.Fatalf("std %v", sd)
+	}
+}

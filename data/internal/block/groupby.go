@@ -61,6 +61,7 @@ type Partial struct {
 	Keys      [][]any
 	States    [][]AggState // [group][agg]
 	index     map[string]int
+	intIndex  map[int64]int
 	keyBuf    []byte
 	ValueType []arrow.DataType // per agg: input column type (nil for row count)
 }
@@ -107,7 +108,7 @@ func isInt(dt arrow.DataType) bool {
 	return false
 }
 
-func (p *Partial) encodeKey(cols []arrow.Array, i int) string {
+func (p *Partial) encodeKey(cols []arrow.Array, i int) {
 	b := p.keyBuf[:0]
 	for _, c := range cols {
 		if c.IsNull(i) {
@@ -125,20 +126,14 @@ func (p *Partial) encodeKey(cols []arrow.Array, i int) string {
 			b = binary.LittleEndian.AppendUint32(b, uint32(len(s)))
 			b = append(b, s...)
 		default:
-			s := fmt.Sprint(Value(c, i))
-			b = binary.LittleEndian.AppendUint32(b, uint32(len(s)))
-			b = append(b, s...)
+			b = appendKeyValue(b[:len(b)-1], Value(c, i))
 		}
 	}
 	p.keyBuf = b
-	return string(b)
 }
 
 // Add folds every row of rec into the partial.
 func (p *Partial) Add(rec arrow.Record) error {
-	if p.index == nil {
-		p.rebuildIndex()
-	}
 	keyCols := make([]arrow.Array, len(p.KeyNames))
 	for k, name := range p.KeyNames {
 		idx := rec.Schema().FieldIndices(name)
@@ -158,42 +153,136 @@ func (p *Partial) Add(rec arrow.Record) error {
 		}
 		valCols[a] = rec.Column(idx[0])
 	}
-	n := int(rec.NumRows())
-	for i := 0; i < n; i++ {
-		g, ok := p.index[p.encodeKey(keyCols, i)]
-		if !ok {
-			g = len(p.Keys)
-			p.index[string(p.keyBuf)] = g
-			key := make([]any, len(keyCols))
-			for k, c := range keyCols {
-				key[k] = Value(c, i)
+	gids := p.groupIDs(keyCols, int(rec.NumRows()))
+	for a, col := range valCols {
+		kind := p.Aggs[a].Kind
+		if col == nil || kind == AggCount {
+			for i, g := range gids {
+				if col == nil || !col.IsNull(i) {
+					p.States[g][a].N++
+				}
 			}
-			p.Keys = append(p.Keys, key)
-			p.States = append(p.States, make([]AggState, len(p.Aggs)))
+			continue
 		}
-		st := p.States[g]
-		for a, col := range valCols {
-			s := &st[a]
-			if col == nil {
-				s.N++
-				continue
+		nulls := col.NullN() > 0
+		switch c := col.(type) {
+		case *array.Float64:
+			for i, x := range c.Float64Values() {
+				if !nulls || !c.IsNull(i) {
+					p.States[gids[i]][a].addKind(kind, x, 0)
+				}
 			}
-			if col.IsNull(i) {
-				continue
+		case *array.Int64:
+			for i, x := range c.Int64Values() {
+				if !nulls || !c.IsNull(i) {
+					p.States[gids[i]][a].addKind(kind, float64(x), x)
+				}
 			}
-			if p.Aggs[a].Kind == AggCount {
-				s.N++
-				continue
+		default:
+			for i, g := range gids {
+				if col.IsNull(i) {
+					continue
+				}
+				x, _ := Float(col, i)
+				var xi int64
+				if p.IsInt[a] {
+					xi = intValue(col, i)
+				}
+				p.States[g][a].addKind(kind, x, xi)
 			}
-			x, _ := Float(col, i)
-			var xi int64
-			if p.IsInt[a] {
-				xi = intValue(col, i)
-			}
-			s.add(x, xi)
 		}
 	}
 	return nil
+}
+
+// addKind folds a value, updating only what kind needs (merge handles
+// untouched fields, which stay zero).
+func (s *AggState) addKind(kind AggKind, x float64, xi int64) {
+	if !s.HasAny {
+		s.Min, s.Max, s.IMin, s.IMax, s.HasAny = x, x, xi, xi, true
+	}
+	s.N++
+	switch kind {
+	case AggSum, AggMean:
+		s.Sum += x
+		s.ISum += xi
+	case AggMin:
+		s.Min = math.Min(s.Min, x)
+		s.IMin = min(s.IMin, xi)
+	case AggMax:
+		s.Max = math.Max(s.Max, x)
+		s.IMax = max(s.IMax, xi)
+	default:
+		d := x - s.Mean
+		s.Mean += d / float64(s.N)
+		s.M2 += d * (x - s.Mean)
+	}
+}
+
+// groupIDs maps every row to its group, creating groups as needed.
+func (p *Partial) groupIDs(keyCols []arrow.Array, n int) []int {
+	gids := make([]int, n)
+	newGroup := func(i int) int {
+		g := len(p.Keys)
+		key := make([]any, len(keyCols))
+		for k, c := range keyCols {
+			key[k] = Value(c, i)
+		}
+		p.Keys = append(p.Keys, key)
+		p.States = append(p.States, make([]AggState, len(p.Aggs)))
+		return g
+	}
+	if p.index == nil {
+		p.rebuildIndex()
+	}
+	if len(keyCols) == 1 {
+		switch c := keyCols[0].(type) {
+		case *array.Int64:
+			if p.intIndex == nil {
+				p.intIndex = map[int64]int{}
+				for g, key := range p.Keys {
+					if v, ok := key[0].(int64); ok {
+						p.intIndex[v] = g
+					}
+				}
+			}
+			vals := c.Int64Values()
+			for i := range gids {
+				if c.IsNull(i) {
+					gids[i] = p.genericID(keyCols, i, newGroup)
+					continue
+				}
+				g, ok := p.intIndex[vals[i]]
+				if !ok {
+					g = newGroup(i)
+					p.intIndex[vals[i]] = g
+					p.encodeKey(keyCols, i)
+					p.index[string(p.keyBuf)] = g
+				}
+				gids[i] = g
+			}
+			return gids
+		}
+	}
+	for i := range gids {
+		gids[i] = p.genericID(keyCols, i, newGroup)
+	}
+	return gids
+}
+
+func (p *Partial) genericID(keyCols []arrow.Array, i int, newGroup func(int) int) int {
+	p.encodeKey(keyCols, i)
+	g, ok := p.index[string(p.keyBuf)] // no allocation on lookup
+	if !ok {
+		g = newGroup(i)
+		p.index[string(p.keyBuf)] = g
+		if p.intIndex != nil {
+			if v, isInt := p.Keys[g][0].(int64); isInt && len(keyCols) == 1 {
+				p.intIndex[v] = g
+			}
+		}
+	}
+	return g
 }
 
 func intValue(arr arrow.Array, i int) int64 {
@@ -259,9 +348,37 @@ func (s *AggState) merge(o AggState) {
 
 func (p *Partial) rebuildIndex() {
 	p.index = make(map[string]int, len(p.Keys))
+	p.intIndex = nil
 	for g, key := range p.Keys {
-		p.index[encodeValues(key)] = g
+		b := p.keyBuf[:0]
+		for _, v := range key {
+			b = appendKeyValue(b, v)
+		}
+		p.keyBuf = b
+		p.index[string(b)] = g
 	}
+}
+
+// appendKeyValue encodes a key value as encodeKey does for a column.
+func appendKeyValue(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(b, 0)
+	case int64:
+		b = append(b, 1)
+		return binary.LittleEndian.AppendUint64(b, uint64(x))
+	case float64:
+		b = append(b, 1)
+		return binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
+	case string:
+		b = append(b, 1)
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(x)))
+		return append(b, x...)
+	}
+	s := fmt.Sprint(v)
+	b = append(b, 1)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(s)))
+	return append(b, s...)
 }
 
 func encodeValues(key []any) string {
@@ -288,7 +405,7 @@ func (p *Partial) Merge(o *Partial) {
 			p.States[g][a].merge(o.States[og][a])
 		}
 	}
-	p.index = nil
+	p.index, p.intIndex = nil, nil
 }
 
 // Finish builds the output record, one row per group sorted by key.
@@ -346,7 +463,7 @@ func (p *Partial) Finish(mem memory.Allocator) arrow.Record {
 				if s.N == 0 {
 					b.AppendNull()
 				} else {
-					b.(*array.Float64Builder).Append(s.Mean)
+					b.(*array.Float64Builder).Append(s.Sum / float64(s.N))
 				}
 			case AggStd:
 				if s.N-int64(agg.DDOF) <= 0 {

@@ -134,7 +134,13 @@ func SortIndices(rec arrow.Record, keys []SortKey) ([]int, error) {
 	for i := range idx {
 		idx[i] = i
 	}
-	slices.SortStableFunc(idx, c)
+	// pdqsort with the row index as the last key: stable and fast.
+	slices.SortFunc(idx, func(i, j int) int {
+		if r := c(i, j); r != 0 {
+			return r
+		}
+		return cmp.Compare(i, j)
+	})
 	return idx, nil
 }
 
@@ -217,6 +223,22 @@ func CompareKeys(a, b []any, keys []SortKey) int {
 // 0..len(bounds)). It returns row indices per partition, each in row order.
 func RangePartition(rec arrow.Record, keys []SortKey, bounds [][]any) ([][]int, error) {
 	parts := make([][]int, len(bounds)+1)
+	if len(keys) == 1 {
+		idx := rec.Schema().FieldIndices(keys[0].Column)
+		if len(idx) == 0 {
+			return nil, fmt.Errorf("unknown sort column %q (have %v)", keys[0].Column, Names(rec.Schema()))
+		}
+		switch a := rec.Column(idx[0]).(type) {
+		case *array.Float64:
+			if ok := partitionTyped(parts, a, a.Float64Values(), bounds, keys[0].Descending, cmpFloat); ok {
+				return parts, nil
+			}
+		case *array.Int64:
+			if ok := partitionTyped(parts, a, a.Int64Values(), bounds, keys[0].Descending, cmp.Compare[int64]); ok {
+				return parts, nil
+			}
+		}
+	}
 	for i := 0; i < int(rec.NumRows()); i++ {
 		k, err := RowKey(rec, keys, i)
 		if err != nil {
@@ -231,4 +253,49 @@ func RangePartition(rec arrow.Record, keys []SortKey, bounds [][]any) ([][]int, 
 		parts[p] = append(parts[p], i)
 	}
 	return parts, nil
+}
+
+// partitionTyped is RangePartition for one numeric key; it returns false
+// (leaving parts untouched) when a bound is not of type T.
+func partitionTyped[T int64 | float64](parts [][]int, arr arrow.Array, vals []T, bounds [][]any, desc bool, c func(a, b T) int) bool {
+	bv := make([]T, len(bounds))
+	bnull := make([]bool, len(bounds))
+	for j, b := range bounds {
+		switch x := b[0].(type) {
+		case nil:
+			bnull[j] = true
+		case T:
+			bv[j] = x
+		default:
+			return false
+		}
+	}
+	// partition = number of bounds <= key (in sort order; nulls last).
+	upper := func(x T) int {
+		lo, hi := 0, len(bv)
+		for lo < hi {
+			m := (lo + hi) / 2
+			var r int
+			if bnull[m] {
+				r = 1
+			} else if r = c(bv[m], x); desc {
+				r = -r
+			}
+			if r <= 0 {
+				lo = m + 1
+			} else {
+				hi = m
+			}
+		}
+		return lo
+	}
+	nulls := arr.NullN() > 0
+	for i, x := range vals {
+		p := len(bounds)
+		if !nulls || !arr.IsNull(i) {
+			p = upper(x)
+		}
+		parts[p] = append(parts[p], i)
+	}
+	return true
 }

@@ -296,11 +296,11 @@ type floatCol struct {
 
 func (c *floatCol) add(f []byte) bool {
 	if v, ok := parseFloat(f); ok {
-		c.b.Append(v)
+		c.b.UnsafeAppend(v) // capacity reserved by ParseChunk
 		return true
 	}
 	if c.opts.isNull(f) {
-		c.b.AppendNull()
+		c.b.UnsafeAppendBoolToBitmap(false)
 		return true
 	}
 	return false
@@ -332,11 +332,11 @@ type intCol struct {
 
 func (c *intCol) add(f []byte) bool {
 	if v, ok := parseInt(f); ok {
-		c.b.Append(v)
+		c.b.UnsafeAppend(v) // capacity reserved by ParseChunk
 		return true
 	}
 	if c.opts.isNull(f) {
-		c.b.AppendNull()
+		c.b.UnsafeAppendBoolToBitmap(false)
 		return true
 	}
 	return false
@@ -425,11 +425,11 @@ func ParseChunk(mem memory.Allocator, buf []byte, startLine int, schema *arrow.S
 			c.builder().Release()
 		}
 	}()
-	// Reserve by a rough row estimate to avoid regrowth.
-	if est := len(buf) / max(1, 6*n); est > 0 {
-		for _, c := range cols {
-			c.builder().Reserve(est)
-		}
+	// Every record but the last ends with a newline, so this bounds the
+	// rows: numeric columns append without capacity checks.
+	maxRows := bytes.Count(buf, nl) + 1
+	for _, c := range cols {
+		c.builder().Reserve(maxRows)
 	}
 	t := tokenizer{buf: buf, delim: opts.Delimiter, line: startLine, file: opts.File}
 	rows := int64(0)

@@ -1,0 +1,382 @@
+// Command data benchmarks the goray data layer against baselines measured in
+// the same run: CSV read MB/s beside arrow's own CSV reader (single
+// threaded, same process) and pandas read_csv (when python3-pandas is
+// importable), MapBatches GB/s, Sort and GroupBy rows/s beside plain
+// single-threaded Go, and peak memory.
+//
+//	go run ./bench/data [-rows 1000000] [-cols 28]
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	arrowcsv "github.com/apache/arrow/go/v15/arrow/csv"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+	"github.com/goray/goray/core"
+	"github.com/goray/goray/data"
+)
+
+func main() {
+	rows := flag.Int("rows", 1_000_000, "rows of the generated CSV")
+	cols := flag.Int("cols", 28, "float columns of the generated CSV")
+	keep := flag.Bool("keep", false, "keep the generated CSV")
+	flag.Parse()
+	if err := run(context.Background(), os.Stdout, *rows, *cols, *keep); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/data:", err)
+		os.Exit(1)
+	}
+}
+
+type line struct {
+	what           string
+	goray, base    float64
+	unit, baseline string
+}
+
+func run(ctx context.Context, w io.Writer, rows, cols int, keep bool) error {
+	if err := core.Init(); err != nil {
+		return err
+	}
+	defer core.Shutdown()
+	dir, err := os.MkdirTemp("", "goray-bench-data")
+	if err != nil {
+		return err
+	}
+	if !keep {
+		defer os.RemoveAll(dir)
+	}
+	path := filepath.Join(dir, "floats.csv")
+	t0 := time.Now()
+	size, err := generate(path, rows, cols)
+	if err != nil {
+		return err
+	}
+	mb := float64(size) / 1e6
+	fmt.Fprintf(w, "generated %s: %d rows x %d float columns, %.0f MB in %s (GOMAXPROCS=%d)\n\n",
+		path, rows, cols, mb, time.Since(t0).Round(time.Millisecond), runtime.GOMAXPROCS(0))
+	var out []line
+
+	// 1. CSV read: goray (parallel tasks) vs arrow csv (single thread).
+	arrowSecs, err := timeArrowCSV(path, cols)
+	if err != nil {
+		return err
+	}
+	var ds, read *data.Dataset
+	gorayRead := best(3, func() error {
+		var err error
+		read, err = data.ReadCSV(ctx, path)
+		if err != nil {
+			return err
+		}
+		ds, err = read.Materialize(ctx)
+		return err
+	})
+	if gorayRead.err != nil {
+		return gorayRead.err
+	}
+	n, err := ds.Count(ctx)
+	if err != nil || n != int64(rows) {
+		return fmt.Errorf("read %d rows, want %d (%v)", n, rows, err)
+	}
+	out = append(out, line{"CSV read (MB/s)", mb / gorayRead.secs, mb / arrowSecs, "MB/s", "arrow/csv 1 thread"})
+	pandasSecs, pandasNote := timePandas(path)
+	if pandasSecs > 0 {
+		out = append(out, line{"CSV read (MB/s)", mb / gorayRead.secs, mb / pandasSecs, "MB/s", "pandas " + pandasNote})
+	}
+
+	// 2. MapBatches: scale every column by 2 (a full pass over the data).
+	recs, err := collect(ctx, ds)
+	if err != nil {
+		return err
+	}
+	var bytes int64
+	for _, r := range recs {
+		for _, c := range r.Columns() {
+			bytes += int64(c.Len()) * 8
+		}
+	}
+	gb := float64(bytes) / 1e9
+	mapRun := best(3, func() error {
+		_, err := ds.MapBatches(scale, data.Name("scale")).Count(ctx)
+		return err
+	})
+	if mapRun.err != nil {
+		return mapRun.err
+	}
+	plainMap := best(3, func() error {
+		for _, r := range recs {
+			s, _ := scale(ctx, r)
+			s.Release()
+		}
+		return nil
+	})
+	out = append(out, line{"MapBatches (GB/s)", gb / mapRun.secs, gb / plainMap.secs, "GB/s", "plain Go loop 1 thread"})
+
+	// 3. Sort by c0.
+	sortRun := best(2, func() error {
+		_, err := ds.Sort("c0", false).Count(ctx)
+		return err
+	})
+	if sortRun.err != nil {
+		return sortRun.err
+	}
+	plainSort := best(2, func() error {
+		var xs []float64
+		for _, r := range recs {
+			xs = append(xs, r.Column(0).(*array.Float64).Float64Values()...)
+		}
+		idx := make([]int, len(xs))
+		for i := range idx {
+			idx[i] = i
+		}
+		slices.SortStableFunc(idx, func(a, b int) int {
+			switch {
+			case xs[a] < xs[b]:
+				return -1
+			case xs[a] > xs[b]:
+				return 1
+			}
+			return 0
+		})
+		return nil
+	})
+	out = append(out, line{"Sort (Mrows/s)", float64(rows) / sortRun.secs / 1e6, float64(rows) / plainSort.secs / 1e6, "Mrows/s", "Go index sort 1 thread"})
+
+	// 4. GroupBy a 100-valued key, five aggregations.
+	keyed, err := ds.MapBatches(addKey).Materialize(ctx)
+	if err != nil {
+		return err
+	}
+	gbRun := best(2, func() error {
+		_, err := keyed.GroupBy("k").Aggregate(data.Count(), data.Sum("c1"), data.Mean("c1"), data.Min("c2"), data.Max("c2")).Count(ctx)
+		return err
+	})
+	if gbRun.err != nil {
+		return gbRun.err
+	}
+	plainGB := best(2, func() error {
+		type acc struct{ n, sum, mean, mn, mx float64 }
+		m := map[int64]*acc{}
+		for _, r := range recs {
+			c0 := r.Column(0).(*array.Float64).Float64Values()
+			c1 := r.Column(1).(*array.Float64).Float64Values()
+			c2 := r.Column(2).(*array.Float64).Float64Values()
+			for i := range c0 {
+				k := int64(c0[i])
+				a := m[k]
+				if a == nil {
+					a = &acc{mn: c2[i], mx: c2[i]}
+					m[k] = a
+				}
+				a.n++
+				a.sum += c1[i]
+				a.mn, a.mx = min(a.mn, c2[i]), max(a.mx, c2[i])
+			}
+		}
+		return nil
+	})
+	out = append(out, line{"GroupBy (Mrows/s)", float64(rows) / gbRun.secs / 1e6, float64(rows) / plainGB.secs / 1e6, "Mrows/s", "Go map 1 thread"})
+
+	fmt.Fprintf(w, "%-20s %12s %12s %8s  %s\n", "benchmark", "goray", "baseline", "ratio", "baseline is")
+	for _, l := range out {
+		fmt.Fprintf(w, "%-20s %12.1f %12.1f %7.2fx  %s\n", l.what, l.goray, l.base, l.goray/l.base, l.baseline)
+	}
+	fmt.Fprintf(w, "\nCSV read wall time: goray %.2fs, arrow/csv %.2fs", gorayRead.secs, arrowSecs)
+	if pandasSecs > 0 {
+		fmt.Fprintf(w, ", pandas %.2fs (goray %.2fx faster; target >= 1.5x)", pandasSecs, pandasSecs/gorayRead.secs)
+	} else {
+		fmt.Fprintf(w, ", pandas: %s", pandasNote)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "peak memory (VmHWM) %s; object store peak %d MB\n", vmHWM(), core.ObjectStoreStats().PeakMemory>>20)
+	fmt.Fprintf(w, "\nlast read stats:\n%s", read.Stats())
+	return nil
+}
+
+type timing struct {
+	secs float64
+	err  error
+}
+
+// best runs fn n times and keeps the fastest.
+func best(n int, fn func() error) timing {
+	t := timing{secs: 1e18}
+	for i := 0; i < n; i++ {
+		runtime.GC()
+		start := time.Now()
+		if err := fn(); err != nil {
+			return timing{err: err}
+		}
+		t.secs = min(t.secs, time.Since(start).Seconds())
+	}
+	return t
+}
+
+func generate(path string, rows, cols int) (int64, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return 0, err
+	}
+	bw := bufio.NewWriterSize(f, 4<<20)
+	for c := 0; c < cols; c++ {
+		if c > 0 {
+			bw.WriteByte(',')
+		}
+		fmt.Fprintf(bw, "c%d", c)
+	}
+	bw.WriteByte('\n')
+	rng := rand.New(rand.NewSource(1))
+	buf := make([]byte, 0, 16*cols)
+	for r := 0; r < rows; r++ {
+		buf = buf[:0]
+		for c := 0; c < cols; c++ {
+			if c > 0 {
+				buf = append(buf, ',')
+			}
+			buf = strconv.AppendFloat(buf, rng.Float64()*100, 'f', 6, 64)
+		}
+		buf = append(buf, '\n')
+		bw.Write(buf)
+	}
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return 0, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return 0, err
+	}
+	return st.Size(), f.Close()
+}
+
+func timeArrowCSV(path string, cols int) (float64, error) {
+	fields := make([]arrow.Field, cols)
+	for i := range fields {
+		fields[i] = arrow.Field{Name: fmt.Sprintf("c%d", i), Type: arrow.PrimitiveTypes.Float64, Nullable: true}
+	}
+	schema := arrow.NewSchema(fields, nil)
+	t := best(1, func() error {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r := arrowcsv.NewReader(bufio.NewReaderSize(f, 1<<20), schema, arrowcsv.WithHeader(true), arrowcsv.WithChunk(1<<16))
+		defer r.Release()
+		var recs []arrow.Record
+		for r.Next() {
+			rec := r.Record()
+			rec.Retain()
+			recs = append(recs, rec)
+		}
+		for _, rec := range recs {
+			rec.Release()
+		}
+		return r.Err()
+	})
+	return t.secs, t.err
+}
+
+// timePandas times pandas.read_csv inside python (interpreter start-up
+// excluded), or says why it could not.
+func timePandas(path string) (float64, string) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		return 0, "not measured: no python3"
+	}
+	script := `import sys, time
+import pandas
+best = 1e18
+for _ in range(2):
+    t = time.perf_counter()
+    df = pandas.read_csv(sys.argv[1])
+    best = min(best, time.perf_counter() - t)
+print(pandas.__version__, best, len(df))`
+	out, err := exec.Command(py, "-c", script, path).CombinedOutput()
+	if err != nil {
+		return 0, "not measured: pandas not importable (apt-get install python3-pandas)"
+	}
+	f := strings.Fields(strings.TrimSpace(string(out)))
+	if len(f) < 2 {
+		return 0, "not measured: " + string(out)
+	}
+	secs, err := strconv.ParseFloat(f[1], 64)
+	if err != nil {
+		return 0, "not measured: " + string(out)
+	}
+	return secs, f[0]
+}
+
+func collect(ctx context.Context, ds *data.Dataset) ([]arrow.Record, error) {
+	var recs []arrow.Record
+	for b, err := range ds.IterBatches(ctx, data.BatchSize(0)) {
+		if err != nil {
+			return nil, err
+		}
+		b.Retain()
+		recs = append(recs, b)
+	}
+	return recs, nil
+}
+
+func scale(ctx context.Context, b arrow.Record) (arrow.Record, error) {
+	cols := make([]arrow.Array, b.NumCols())
+	for i, c := range b.Columns() {
+		src := c.(*array.Float64).Float64Values()
+		vals := make([]float64, len(src))
+		for j, v := range src {
+			vals[j] = v * 2
+		}
+		d := array.NewData(arrow.PrimitiveTypes.Float64, len(vals), []*memory.Buffer{nil, memory.NewBufferBytes(arrow.Float64Traits.CastToBytes(vals))}, nil, 0, 0)
+		cols[i] = array.NewFloat64Data(d)
+		d.Release()
+	}
+	rec := array.NewRecord(b.Schema(), cols, b.NumRows())
+	for _, c := range cols {
+		c.Release()
+	}
+	return rec, nil
+}
+
+func addKey(ctx context.Context, b arrow.Record) (arrow.Record, error) {
+	c0 := b.Column(0).(*array.Float64).Float64Values()
+	kb := array.NewInt64Builder(memory.DefaultAllocator)
+	defer kb.Release()
+	kb.Reserve(len(c0))
+	for _, v := range c0 {
+		kb.UnsafeAppend(int64(v))
+	}
+	k := kb.NewArray()
+	defer k.Release()
+	fields := append([]arrow.Field{{Name: "k", Type: arrow.PrimitiveTypes.Int64}}, b.Schema().Fields()[1:3]...)
+	return array.NewRecord(arrow.NewSchema(fields, nil), []arrow.Array{k, b.Column(1), b.Column(2)}, b.NumRows()), nil
+}
+
+func vmHWM() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "unknown"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmHWM:") {
+			return strings.TrimSpace(strings.TrimPrefix(l, "VmHWM:"))
+		}
+	}
+	return "unknown"
+}
