@@ -43,11 +43,13 @@ var (
 )
 
 // session is what trial actors share with their experiment's controller.
-// It is immutable once registered.
 type session struct {
 	fn     TrainableFunc
 	events chan<- event
+	logs   sync.Map // trialID#run -> *runLog
 }
+
+func logKey(trial string, run int) string { return fmt.Sprintf("%s#%d", trial, run) }
 
 var sessions sync.Map // string -> *session
 
@@ -66,18 +68,14 @@ func (a *trialActor) run(ctx context.Context) (struct{}, error) {
 		}
 		tc.ckpt = ck
 	}
-	log, err := openTrialLogger(a.spec.Dir, a.spec.Run, a.spec.Config)
-	if err != nil {
-		return struct{}{}, fmt.Errorf("tune: trial %s: %w", a.spec.TrialID, err)
+	rl, ok := s.logs.Load(logKey(a.spec.TrialID, a.spec.Run))
+	if !ok {
+		return struct{}{}, fmt.Errorf("tune: trial %s run %d has no log", a.spec.TrialID, a.spec.Run)
 	}
-	tc.log = log
+	tc.log = rl.(*runLog)
 	tc.start = time.Now()
 	tc.lastReport = tc.start
-	err = s.fn(tc, a.spec.Config.Clone())
-	if cerr := log.close(); err == nil && cerr != nil {
-		err = fmt.Errorf("tune: trial %s: %w", a.spec.TrialID, cerr)
-	}
-	return struct{}{}, err
+	return struct{}{}, s.fn(tc, a.spec.Config.Clone())
 }
 
 // trialContext implements Context inside a trial actor.
@@ -85,7 +83,7 @@ type trialContext struct {
 	context.Context
 	s        *session
 	spec     runSpec
-	log      *trialLogger
+	log      *runLog
 	ckpt     *checkpoint.Checkpoint
 	iter     int
 	since    int
@@ -143,9 +141,7 @@ func (tc *trialContext) Report(metrics map[string]float64, ckpt *checkpoint.Chec
 		}
 		ev.ckpt, ev.ckptSeq = dir, tc.ckptSeq
 	}
-	if err := tc.log.write(m); err != nil {
-		return fmt.Errorf("tune: trial %s: log result: %w", tc.spec.TrialID, err)
-	}
+	tc.log.add(m)
 	select {
 	case tc.s.events <- ev:
 	case <-tc.Done():

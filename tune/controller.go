@@ -70,6 +70,9 @@ type controller struct {
 	progress   *progress
 	totalIters int
 	replaying  bool // restoreTrials is replaying results into the scheduler
+	sess       *session
+	logs       *logSink
+	logsToGo   int // runs whose logs are not yet on disk
 }
 
 func newController(t *Tuner) (*controller, error) {
@@ -178,7 +181,9 @@ func (c *controller) run(ctx context.Context) (*ResultGrid, error) {
 			return nil, err
 		}
 	}
-	sessions.Store(c.key, &session{fn: c.tr.fn, events: c.events})
+	c.sess = &session{fn: c.tr.fn, events: c.events}
+	c.logs = newLogSink(c.events, 4)
+	sessions.Store(c.key, c.sess)
 	defer sessions.Delete(c.key)
 	var cancel context.CancelFunc
 	c.runCtx, cancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -194,7 +199,7 @@ func (c *controller) run(ctx context.Context) (*ResultGrid, error) {
 	}
 	done := ctx.Done()
 	c.fill()
-	for c.running > 0 {
+	for c.running > 0 || c.logsToGo > 0 {
 		select {
 		case ev := <-c.events:
 			c.handle(ev)
@@ -210,6 +215,7 @@ func (c *controller) run(ctx context.Context) (*ResultGrid, error) {
 		c.fill()
 	}
 	c.wg.Wait()
+	c.logs.wg.Wait()
 	if ctx.Err() != nil && c.stopping == notStopping {
 		c.stopping = stopInterrupt
 	}
@@ -233,6 +239,13 @@ func (c *controller) handle(ev event) {
 		c.onReport(ev)
 	case doneEvent:
 		c.onDone(ev)
+	case logsDone:
+		c.logsToGo--
+		ev.t.logsToGo--
+		c.state.dirty = true
+		if ev.err != nil {
+			c.fail(ev.err)
+		}
 	}
 }
 
@@ -333,11 +346,18 @@ func (c *controller) startRun(t *Trial) {
 		spec.Restore, spec.StartIter, spec.StartTime = "", 0, 0
 	}
 	res := c.tr.res
+	rl := c.logs.start(t, spec)
+	c.logsToGo++
+	t.logsToGo++
+	key := logKey(t.id, spec.Run)
+	c.sess.logs.Store(key, rl)
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
 		defer cancel()
 		err := execute(ctx, spec, res)
+		c.sess.logs.Delete(key)
+		rl.close()
 		c.events <- doneEvent{t: t, run: spec.Run, err: err}
 	}()
 }

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Files of a trial directory.
@@ -22,19 +23,24 @@ const (
 )
 
 // trialLogger writes a trial's result.json (one JSON object per result),
-// progress.csv and TensorBoard events. One run of a trial owns it.
+// progress.csv and TensorBoard events. One run of a trial owns it; writes
+// are buffered until flush.
 type trialLogger struct {
 	dir     string
 	jsonF   *os.File
 	csvF    *os.File
+	jsonW   *bufio.Writer
+	csvW    *bufio.Writer
 	csvCols []string
 	tb      *eventWriter
 	line    []byte
 }
 
 func openTrialLogger(dir string, run int, config Config) (*trialLogger, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
 	}
 	params, err := json.MarshalIndent(jsonable(map[string]any(config)), "", "  ")
 	if err != nil {
@@ -52,24 +58,25 @@ func openTrialLogger(dir string, run int, config Config) (*trialLogger, error) {
 		return nil, err
 	}
 	// A resumed run keeps the columns of the existing header.
-	if hdr, _ := bufio.NewReader(l.csvF).ReadString('\n'); hdr != "" {
-		l.csvCols = strings.Split(strings.TrimRight(hdr, "\r\n"), ",")
+	if fi, err := l.csvF.Stat(); err == nil && fi.Size() > 0 {
+		if hdr, _ := bufio.NewReader(l.csvF).ReadString('\n'); hdr != "" {
+			l.csvCols = strings.Split(strings.TrimRight(hdr, "\r\n"), ",")
+		}
 	}
 	if l.tb, err = newEventWriter(dir, run); err != nil {
 		l.close()
 		return nil, err
 	}
+	l.jsonW, l.csvW = bufio.NewWriter(l.jsonF), bufio.NewWriter(l.csvF)
 	return l, nil
 }
 
-// write appends one result to the three files.
+// write buffers one result for the three files.
 func (l *trialLogger) write(m map[string]float64) error {
 	keys := sortedKeys(m)
 	l.line = appendResultJSON(l.line[:0], keys, m)
 	l.line = append(l.line, '\n')
-	if _, err := l.jsonF.Write(l.line); err != nil {
-		return err
-	}
+	l.jsonW.Write(l.line)
 	l.line = l.line[:0]
 	if l.csvCols == nil {
 		l.csvCols = keys
@@ -85,14 +92,20 @@ func (l *trialLogger) write(m map[string]float64) error {
 		}
 	}
 	l.line = append(l.line, '\n')
-	if _, err := l.csvF.Write(l.line); err != nil {
-		return err
-	}
+	l.csvW.Write(l.line)
 	return l.tb.scalars(m["timestamp"], int64(m["training_iteration"]), m)
+}
+
+// flush writes the buffered results to the files.
+func (l *trialLogger) flush() error {
+	return errors.Join(l.jsonW.Flush(), l.csvW.Flush(), l.tb.w.Flush())
 }
 
 func (l *trialLogger) close() error {
 	var errs []error
+	if l.jsonW != nil {
+		errs = append(errs, l.flush())
+	}
 	for _, f := range []*os.File{l.jsonF, l.csvF} {
 		if f != nil {
 			errs = append(errs, f.Close())
@@ -102,6 +115,111 @@ func (l *trialLogger) close() error {
 		errs = append(errs, l.tb.close())
 	}
 	return errors.Join(errs...)
+}
+
+// logsDone tells the controller that a run's logs are on disk.
+type logsDone struct {
+	t   *Trial
+	err error
+}
+
+// logSink writes the trials' logs off their critical path: each run gets
+// a writer goroutine fed by a queue, and at most maxIO writers do file I/O
+// at a time. The controller owns it and waits for every writer.
+type logSink struct {
+	sem    chan struct{}
+	events chan<- event
+	wg     sync.WaitGroup
+}
+
+func newLogSink(events chan<- event, maxIO int) *logSink {
+	return &logSink{sem: make(chan struct{}, maxIO), events: events}
+}
+
+// runLog is the queue of one run's results.
+type runLog struct {
+	mu     sync.Mutex
+	closed bool
+	q      chan map[string]float64
+}
+
+// start begins the logs of one run; the returned runLog must be closed,
+// after which the controller gets a logsDone.
+func (s *logSink) start(t *Trial, spec runSpec) *runLog {
+	rl := &runLog{q: make(chan map[string]float64, 256)}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.events <- logsDone{t: t, err: s.write(spec, rl.q)}
+	}()
+	return rl
+}
+
+func (s *logSink) write(spec runSpec, q <-chan map[string]float64) error {
+	var l *trialLogger
+	var err error
+	batch := make([]map[string]float64, 0, 64)
+	open := true
+	for open {
+		m, ok := <-q
+		batch = append(batch[:0], m)
+		open = ok
+	drain:
+		for open && len(batch) < cap(batch) {
+			select {
+			case m, ok := <-q:
+				if !ok {
+					open = false
+					break drain
+				}
+				batch = append(batch, m)
+			default:
+				break drain
+			}
+		}
+		s.sem <- struct{}{}
+		if l == nil && err == nil {
+			l, err = openTrialLogger(spec.Dir, spec.Run, spec.Config)
+		}
+		for _, m := range batch {
+			if m != nil && err == nil {
+				err = l.write(m)
+			}
+		}
+		if err == nil {
+			err = l.flush()
+		}
+		if !open && l != nil {
+			if cerr := l.close(); err == nil {
+				err = cerr
+			}
+		}
+		<-s.sem
+	}
+	if err != nil {
+		return fmt.Errorf("tune: trial %s: write logs in %s: %w", spec.TrialID, spec.Dir, err)
+	}
+	return nil
+}
+
+// add queues a result; m must not be modified afterwards. Results added
+// after close (by a goroutine the trainable left behind) are dropped.
+func (rl *runLog) add(m map[string]float64) {
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	if !rl.closed {
+		rl.q <- m
+	}
+}
+
+// close ends the run's logs.
+func (rl *runLog) close() {
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	if !rl.closed {
+		rl.closed = true
+		close(rl.q)
+	}
 }
 
 func sortedKeys(m map[string]float64) []string {

@@ -124,7 +124,11 @@ func (s *stateWriter) save() error {
 			enc = jsonable(map[string]any(t.config))
 		}
 		cfg, _ := json.Marshal(enc)
-		ts := trialState{ID: t.id, Dir: rel(t.dir), Config: cfg, Status: t.status, Failures: t.failures,
+		status := t.status
+		if t.logsToGo > 0 && status != StatusError {
+			status = StatusPending // its results are not all on disk: rerun it after a crash
+		}
+		ts := trialState{ID: t.id, Dir: rel(t.dir), Config: cfg, Status: status, Failures: t.failures,
 			Checkpoint: rel(t.checkpoint), CheckpointIter: t.checkpointIter, CheckpointTime: t.checkpointTime,
 			CkptSeq: t.ckptSeq}
 		for _, p := range t.checkpoints {

@@ -76,8 +76,8 @@ func (e *eventWriter) record(data []byte) error {
 	return err
 }
 
-// scalars writes one Event holding a simple_value per metric (sorted by
-// tag) and flushes it to the file.
+// scalars buffers one Event holding a simple_value per metric (sorted by
+// tag).
 func (e *eventWriter) scalars(wall float64, step int64, metrics map[string]float64) error {
 	tags := make([]string, 0, len(metrics))
 	for k := range metrics {
@@ -101,10 +101,7 @@ func (e *eventWriter) scalars(wall float64, step int64, metrics map[string]float
 	ev = protowire.AppendVarint(ev, uint64(step))
 	ev = protowire.AppendTag(ev, 5, protowire.BytesType)
 	ev = protowire.AppendBytes(ev, summary)
-	if err := e.record(ev); err != nil {
-		return err
-	}
-	return e.w.Flush()
+	return e.record(ev)
 }
 
 func (e *eventWriter) close() error {

@@ -47,6 +47,7 @@ type Trial struct {
 	runs         int  // runs started, for stale-event detection
 	stopAsked    bool // stop at the next report (or now if not running)
 	schedStopped bool // stopped through TrialRunner.StopTrial
+	logsToGo     int  // runs whose logs are not yet on disk
 	started      time.Time
 }
 
