@@ -250,3 +250,7 @@ func split(rec arrow.Record, n int) []arrow.Record {
 	}
 	return out
 }
+
+func sliceOf(a arrow.Array, start, end int64) arrow.Array {
+	return array.NewSlice(a, start, end)
+}
