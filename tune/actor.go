@@ -91,6 +91,7 @@ type trialContext struct {
 	start    time.Time
 	ckptSeq  int
 
+	mu         sync.Mutex // trainers may report from their workers' goroutines
 	lastReport time.Time
 	stopped    bool
 	reply      chan Decision
@@ -115,6 +116,8 @@ type reportEvent struct {
 }
 
 func (tc *trialContext) Report(metrics map[string]float64, ckpt *checkpoint.Checkpoint) error {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
 	if tc.stopped {
 		return ErrTrialStopped
 	}

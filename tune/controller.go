@@ -345,7 +345,7 @@ func (c *controller) startRun(t *Trial) {
 	if !c.tr.resumable { // it starts over
 		spec.Restore, spec.StartIter, spec.StartTime = "", 0, 0
 	}
-	res := c.tr.res
+	res := c.tr.actor
 	rl := c.logs.start(t, spec)
 	c.logsToGo++
 	t.logsToGo++

@@ -2,10 +2,12 @@ package tune
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"github.com/goray/goray/checkpoint"
 	"github.com/goray/goray/train"
@@ -52,7 +54,11 @@ type ConfigurableTrainer interface {
 // callback is the trial's Context.Report: the scheduler sees every
 // iteration, and a non-nil error from it (ErrTrialStopped) must make Fit
 // return early (returning that error, or a Result with what it has).
-// Trainers that do not implement it are reported once, with their final
+//
+// Trainers need not implement it: Tune also runs Fit with a context
+// carrying train.WithReportFunc, which train.DataParallelTrainer (and every
+// trainer built on it) calls on each report, stopping when told to. A
+// trainer that reports through neither is reported once, with its final
 // Result, after Fit.
 type ReportingTrainer interface {
 	train.Trainer
@@ -78,16 +84,19 @@ type Resources struct {
 }
 
 // ResourceRequester is implemented by trainers that know what one trial
-// needs (a 2-worker GBDT trainer: 2 CPUs). The trial's actor holds these
-// resources for the trial's life: a trainer that implements it must not ask
-// the core runtime for them again for its own workers.
+// holds in all (a 2-worker GBDT trainer: 2 CPUs, one per worker). Trainers
+// acquire these resources themselves, on their worker actors, so a
+// trainer trial's own actor holds none; Tune uses the figure to size
+// MaxConcurrentTrials and to reject trials that cannot fit.
+// train.DataParallelTrainer needs no such method: its ScalingConfig says it.
 type ResourceRequester interface {
 	TrialResources() Resources
 }
 
-// WithResources wraps a trainable (function or trainer) so that each of
-// its trials holds r. Function trainables hold 1 CPU by default, trainers
-// what ResourceRequester says or nothing.
+// WithResources wraps a trainable so that each trial holds r. A function
+// trial's actor holds r (default 1 CPU). For a trainer, r replaces what
+// ResourceRequester or ScalingConfig say, for sizing only (see
+// ResourceRequester).
 func WithResources(trainable any, r Resources) any { return withResources{inner: trainable, res: r} }
 
 type withResources struct {
@@ -99,7 +108,10 @@ type withResources struct {
 type trainable struct {
 	name string
 	fn   TrainableFunc
-	res  Resources
+	// res is what one trial holds in all; actor what its actor holds
+	// (the same for functions, nothing for trainers, whose workers hold it).
+	res   Resources
+	actor Resources
 	// resumable: a run can continue from the trial's checkpoint; if not,
 	// resumed trials start over.
 	resumable bool
@@ -116,6 +128,7 @@ func newTrainable(v any, spaceEmpty bool) (*trainable, error) {
 		v = w.inner
 	}
 	tr := &trainable{resumable: true}
+	isTrainer := false
 	switch f := v.(type) {
 	case nil:
 		return nil, invalid("Tuner.Trainable is nil")
@@ -126,15 +139,28 @@ func newTrainable(v any, spaceEmpty bool) (*trainable, error) {
 		tr.fn, tr.name = f, "func"
 		tr.res = Resources{CPU: 1}
 	case train.Trainer:
+		isTrainer = true
 		ct, configurable := f.(ConfigurableTrainer)
-		if !configurable && !spaceEmpty {
+		dp, isDP := f.(*train.DataParallelTrainer)
+		if !configurable && !isDP && !spaceEmpty {
 			return nil, invalid("Tuner.Trainable %T does not implement tune.ConfigurableTrainer (WithConfig), so the param space cannot be applied to it", f)
+		}
+		_, resumable := f.(ResumableTrainer)
+		tr.resumable = resumable || isDP
+		tr.res = Resources{CPU: 1}
+		switch {
+		case isDP && !configurable:
+			tr.res = scalingResources(dp.Scaling)
+			tr.name = dp.Kind
+		case isDP:
+			tr.res = scalingResources(dp.Scaling)
 		}
 		if rr, ok := f.(ResourceRequester); ok {
 			tr.res = rr.TrialResources()
 		}
-		_, tr.resumable = f.(ResumableTrainer)
-		tr.name = strings.TrimPrefix(fmt.Sprintf("%T", f), "*")
+		if tr.name == "" {
+			tr.name = strings.TrimPrefix(fmt.Sprintf("%T", f), "*")
+		}
 		tr.fn = func(tc Context, config Config) error { return runTrainer(tc, f, ct, config) }
 	default:
 		return nil, invalid("Tuner.Trainable is %T; want func(tune.Context, tune.Config) error or a train.Trainer", v)
@@ -142,41 +168,111 @@ func newTrainable(v any, spaceEmpty bool) (*trainable, error) {
 	if res != nil {
 		tr.res = *res
 	}
+	if !isTrainer {
+		tr.actor = tr.res
+	}
 	if i := strings.LastIndex(tr.name, "."); i >= 0 {
 		tr.name = tr.name[i+1:]
 	}
 	return tr, nil
 }
 
+// scalingResources is what a DataParallelTrainer's workers hold in all.
+func scalingResources(s train.ScalingConfig) Resources {
+	n := float64(max(s.NumWorkers, 1))
+	per := s.ResourcesPerWorker
+	if per == nil {
+		per = map[string]float64{"CPU": 1}
+		if s.UseGPU {
+			per["GPU"] = 1
+		}
+	}
+	r := Resources{}
+	for k, v := range per {
+		switch k {
+		case "CPU":
+			r.CPU = n * v
+		case "GPU":
+			r.GPU = n * v
+		default:
+			if r.Custom == nil {
+				r.Custom = map[string]float64{}
+			}
+			r.Custom[k] = n * v
+		}
+	}
+	return r
+}
+
+// DeepMerge returns a copy of base with override merged in: nested maps
+// merge key by key, any other value in override replaces base's. A
+// ConfigurableTrainer's WithConfig can use it to apply a trial's config.
+func DeepMerge(base, override map[string]any) map[string]any {
+	out := make(map[string]any, len(base)+len(override))
+	for k, v := range base {
+		out[k] = deepCopy(v)
+	}
+	for k, v := range override {
+		if om, ok := asMap(v); ok {
+			if bm, ok := asMap(out[k]); ok {
+				out[k] = DeepMerge(bm, om)
+				continue
+			}
+		}
+		out[k] = deepCopy(v)
+	}
+	return out
+}
+
 // runTrainer runs one trial of a train.Trainer trainable.
 func runTrainer(tc Context, base train.Trainer, ct ConfigurableTrainer, config Config) error {
 	tr := base
-	if ct != nil {
-		var err error
-		if tr, err = ct.WithConfig(map[string]any(config)); err != nil {
-			return fmt.Errorf("%w: WithConfig: %w", ErrInvalidInput, err)
+	if dp, ok := base.(*train.DataParallelTrainer); ok && ct == nil {
+		cp := *dp
+		cp.Config = DeepMerge(dp.Config, config)
+		cp.ResumeFromCheckpoint = tc.Checkpoint()
+		// The trainer's own files go inside the trial directory.
+		cp.Run.StoragePath = tc.TrialDir()
+		cp.Run.Name = fmt.Sprintf("train_from_iter_%d", tc.Iteration())
+		tr = &cp
+	} else {
+		if ct != nil {
+			var err error
+			if tr, err = ct.WithConfig(map[string]any(config)); err != nil {
+				return fmt.Errorf("%w: WithConfig: %w", ErrInvalidInput, err)
+			}
+		}
+		if ck := tc.Checkpoint(); ck != nil {
+			if rt, ok := tr.(ResumableTrainer); ok {
+				tr = rt.WithResumeFrom(ck)
+			}
 		}
 	}
-	if ck := tc.Checkpoint(); ck != nil {
-		if rt, ok := tr.(ResumableTrainer); ok {
-			tr = rt.WithResumeFrom(ck)
-		}
-	}
-	reported := false
+	var reported atomic.Bool
+	ctx := context.Context(tc)
 	if rt, ok := tr.(ReportingTrainer); ok {
 		tr = rt.WithReporter(func(m map[string]float64, ckpt *checkpoint.Checkpoint) error {
-			reported = true
+			reported.Store(true)
 			return tc.Report(m, ckpt)
 		})
+	} else {
+		ctx = train.WithReportFunc(tc, func(m map[string]float64, ckpt *checkpoint.Checkpoint) (bool, error) {
+			reported.Store(true)
+			err := tc.Report(m, ckpt)
+			if errors.Is(err, ErrTrialStopped) {
+				return true, nil
+			}
+			return false, err
+		})
 	}
-	res, err := tr.Fit(tc)
+	res, err := tr.Fit(ctx)
 	if err == nil && res != nil && res.Err != nil {
 		err = res.Err
 	}
 	if err != nil {
 		return err // ErrTrialStopped included: the trial ends normally
 	}
-	if !reported && res != nil {
+	if !reported.Load() && res != nil {
 		return tc.Report(res.Metrics, res.Checkpoint)
 	}
 	return nil
