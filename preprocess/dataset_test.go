@@ -351,8 +351,16 @@ func TestBadInput(t *testing.T) {
 	if _, err := s.TransformBatch(other); !errors.Is(err, ErrInvalidInput) || !strings.Contains(err.Error(), `"a"`) {
 		t.Errorf("TransformBatch without the column: %v", err)
 	}
-	for range must(s.Transform(ctx, data.FromArrow(other))).IterBatches(ctx) {
-		break
+	// Transform is lazy: the same error surfaces when the dataset runs.
+	var lazyErr error
+	for _, err := range must(s.Transform(ctx, data.FromArrow(other))).IterBatches(ctx) {
+		if err != nil {
+			lazyErr = err
+			break
+		}
+	}
+	if !errors.Is(lazyErr, ErrInvalidInput) || !strings.Contains(lazyErr.Error(), `"a"`) {
+		t.Errorf("Transform without the column: %v", lazyErr)
 	}
 	// Unmarshal of garbage and of unknown types.
 	if _, err := Unmarshal([]byte(`{"type":"NoSuch","state":{}}`)); !errors.Is(err, ErrUnknownType) {

@@ -1,6 +1,7 @@
 package preprocess
 
 import (
+	"encoding/gob"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,10 +40,22 @@ type planner interface {
 	plan() (*fitPlan, error)
 }
 
-// partial is what one block of a fit produces.
+// partial is what one block of a fit produces. Its fields are exported and
+// its statistic types registered with gob so that the object store can
+// spill it.
 type partial struct {
 	Rows int64
 	Stat any
+}
+
+func init() {
+	gob.Register(partial{})
+	gob.Register([]Moments(nil))
+	gob.Register([]Extent(nil))
+	gob.Register([]Sorted(nil))
+	gob.Register([]Values(nil))
+	gob.Register([]*Counts(nil))
+	gob.Register([]map[string]int64(nil))
 }
 
 // fitBlock runs a plan's block function on one record.

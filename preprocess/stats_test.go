@@ -1,6 +1,8 @@
 package preprocess
 
 import (
+	"bytes"
+	"encoding/gob"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -92,6 +94,33 @@ func TestSimpleHashMatchesRay(t *testing.T) {
 	}{{"hello", 8, 5}, {"world", 8, 3}, {"a", 8, 0}, {"", 8, 1}, {"the", 8, 6}, {"hello", 1000003, 941054}, {"cat", 1000003, 201581}} {
 		if h := simpleHash(c.w, c.n); h != c.got {
 			t.Errorf("simpleHash(%q, %d) = %d, want %d", c.w, c.n, h, c.got)
+		}
+	}
+}
+
+// Block partials survive gob, the codec the object store spills with.
+func TestPartialsGob(t *testing.T) {
+	rec := mixedData()[0]
+	for _, p := range []Preprocessor{NewStandardScaler("a"), NewRobustScaler("a"), NewOneHotEncoder("s"), NewCountVectorizer("txt"), NewPowerTransformer("", "a"), NewMinMaxScaler("a")} {
+		plan, err := p.(planner).plan()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pt, err := plan.fitBlock(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		var v any = pt
+		if err := gob.NewEncoder(&buf).Encode(&v); err != nil {
+			t.Fatalf("%s: encode: %v", p.TypeName(), err)
+		}
+		var back any
+		if err := gob.NewDecoder(&buf).Decode(&back); err != nil {
+			t.Fatalf("%s: decode: %v", p.TypeName(), err)
+		}
+		if err := plan.finishParts(p.TypeName(), []partial{back.(partial)}); err != nil {
+			t.Fatalf("%s: finish from decoded partial: %v", p.TypeName(), err)
 		}
 	}
 }
