@@ -82,10 +82,11 @@ func (ds *Dataset) SortBy(keys ...SortKey) *Dataset {
 		for p := 1; p < parts; p++ {
 			bounds = append(bounds, samples[p*len(samples)/parts])
 		}
-		// Map: partition each block by range.
-		mapFns := make([]func(context.Context) ([]blockRef, error), len(in))
+		// Map: assign each row of each block to a key range (row indices
+		// only; no data moves yet).
+		mapFns := make([]func(context.Context) ([][]int32, error), len(in))
 		for i, r := range in {
-			mapFns[i] = func(ctx context.Context) ([]blockRef, error) {
+			mapFns[i] = func(ctx context.Context) ([][]int32, error) {
 				rec, err := getRec(ctx, r)
 				if err != nil {
 					return nil, err
@@ -94,49 +95,50 @@ func (ds *Dataset) SortBy(keys ...SortKey) *Dataset {
 				if err != nil {
 					return nil, fmt.Errorf("%w: %v", ErrInvalidInput, err)
 				}
-				out := make([]blockRef, len(idx))
-				for p, rows := range idx {
-					t, err := block.Take(ex.dc.Allocator, rec, rows)
-					if err != nil {
-						return nil, err
-					}
-					if out[p], err = putBlock(ctx, t); err != nil {
-						return nil, err
-					}
-				}
-				return out, nil
+				return toInt32(idx), nil
 			}
 		}
 		pieces, err := runTasks(ctx, mapFns)
 		if err != nil {
 			return nil, err
 		}
-		// Reduce: concatenate and sort each range.
+		keyNames := make([]string, len(keys))
+		for i, k := range keys {
+			keyNames[i] = k.Column
+		}
+		// Reduce: sort each range by its keys, then copy its rows once.
 		redFns := make([]func(context.Context) ([]blockRef, error), parts)
 		for p := range redFns {
 			redFns[p] = func(ctx context.Context) ([]blockRef, error) {
-				var recs []arrow.Record
-				for _, ps := range pieces {
-					rec, err := getRec(ctx, ps[p])
-					if err != nil {
-						return nil, err
+				srcs, refs, err := gatherInputs(ctx, in, pieces, p)
+				if err != nil {
+					return nil, err
+				}
+				keySrcs := make([]arrow.Record, len(srcs))
+				for i, r := range srcs {
+					if keySrcs[i], err = block.Select(r, keyNames); err != nil {
+						return nil, fmt.Errorf("%w: %v", ErrInvalidInput, err)
 					}
-					recs = append(recs, rec)
 				}
-				whole, err := block.Concat(ex.dc.Allocator, recs[0].Schema(), recs)
+				defer releaseRecs(keySrcs)
+				keyRec, err := block.Gather(ex.dc.Allocator, keySrcs[0].Schema(), keySrcs, refs)
 				if err != nil {
 					return nil, err
 				}
-				defer whole.Release()
-				order, err := block.SortIndices(whole, bkeys)
+				order, err := block.SortIndices(keyRec, bkeys)
+				keyRec.Release()
 				if err != nil {
 					return nil, err
 				}
-				sorted, err := block.Take(ex.dc.Allocator, whole, order)
+				sorted := make([]block.RowRef, len(order))
+				for i, o := range order {
+					sorted[i] = refs[o]
+				}
+				out, err := block.Gather(ex.dc.Allocator, srcs[0].Schema(), srcs, sorted)
 				if err != nil {
 					return nil, err
 				}
-				return putRecs(ctx, ex.dc, []arrow.Record{sorted})
+				return putRecs(ctx, ex.dc, []arrow.Record{out})
 			}
 		}
 		outs, err := runTasks(ctx, redFns)
@@ -145,6 +147,35 @@ func (ds *Dataset) SortBy(keys ...SortKey) *Dataset {
 		}
 		return dropEmpty(slices.Concat(outs...)), nil
 	})
+}
+
+func toInt32(idx [][]int) [][]int32 {
+	out := make([][]int32, len(idx))
+	for p, rows := range idx {
+		out[p] = make([]int32, len(rows))
+		for i, r := range rows {
+			out[p][i] = int32(r)
+		}
+	}
+	return out
+}
+
+// gatherInputs fetches the input blocks and lists the rows of partition p
+// (pieces[block][partition] holds row indices).
+func gatherInputs(ctx context.Context, in []blockRef, pieces [][][]int32, p int) ([]arrow.Record, []block.RowRef, error) {
+	srcs := make([]arrow.Record, len(in))
+	var refs []block.RowRef
+	for i, r := range in {
+		rec, err := getRec(ctx, r)
+		if err != nil {
+			return nil, nil, err
+		}
+		srcs[i] = rec
+		for _, row := range pieces[i][p] {
+			refs = append(refs, block.RowRef{Src: int32(i), Row: row})
+		}
+	}
+	return srcs, refs, nil
 }
 
 // dropEmpty removes zero-row blocks but keeps one if all are empty (so the
@@ -189,30 +220,16 @@ func (ds *Dataset) RandomShuffle(seed int64) *Dataset {
 			return passThrough(ctx, in)
 		}
 		parts := max(1, len(in))
-		mapFns := make([]func(context.Context) ([]blockRef, error), len(in))
+		mapFns := make([]func(context.Context) ([][]int32, error), len(in))
 		for i, r := range in {
-			mapFns[i] = func(ctx context.Context) ([]blockRef, error) {
-				rec, err := getRec(ctx, r)
-				if err != nil {
-					return nil, err
-				}
+			mapFns[i] = func(ctx context.Context) ([][]int32, error) {
 				rng := rand.New(rand.NewSource(seed*1_000_003 + int64(i)))
-				idx := make([][]int, parts)
-				for row := 0; row < int(rec.NumRows()); row++ {
+				idx := make([][]int32, parts)
+				for row := int64(0); row < r.Rows; row++ {
 					p := rng.Intn(parts)
-					idx[p] = append(idx[p], row)
+					idx[p] = append(idx[p], int32(row))
 				}
-				out := make([]blockRef, parts)
-				for p, rows := range idx {
-					t, err := block.Take(ex.dc.Allocator, rec, rows)
-					if err != nil {
-						return nil, err
-					}
-					if out[p], err = putBlock(ctx, t); err != nil {
-						return nil, err
-					}
-				}
-				return out, nil
+				return idx, nil
 			}
 		}
 		pieces, err := runTasks(ctx, mapFns)
@@ -222,25 +239,17 @@ func (ds *Dataset) RandomShuffle(seed int64) *Dataset {
 		redFns := make([]func(context.Context) ([]blockRef, error), parts)
 		for p := range redFns {
 			redFns[p] = func(ctx context.Context) ([]blockRef, error) {
-				var recs []arrow.Record
-				for _, ps := range pieces {
-					rec, err := getRec(ctx, ps[p])
-					if err != nil {
-						return nil, err
-					}
-					recs = append(recs, rec)
-				}
-				whole, err := block.Concat(ex.dc.Allocator, recs[0].Schema(), recs)
+				srcs, refs, err := gatherInputs(ctx, in, pieces, p)
 				if err != nil {
 					return nil, err
 				}
-				defer whole.Release()
 				rng := rand.New(rand.NewSource(seed*7_919 + int64(p) + 1<<40))
-				sh, err := block.Take(ex.dc.Allocator, whole, rng.Perm(int(whole.NumRows())))
+				rng.Shuffle(len(refs), func(i, j int) { refs[i], refs[j] = refs[j], refs[i] })
+				out, err := block.Gather(ex.dc.Allocator, srcs[0].Schema(), srcs, refs)
 				if err != nil {
 					return nil, err
 				}
-				return putRecs(ctx, ex.dc, []arrow.Record{sh})
+				return putRecs(ctx, ex.dc, []arrow.Record{out})
 			}
 		}
 		outs, err := runTasks(ctx, redFns)

@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,12 +36,16 @@ func main() {
 	rows := flag.Int("rows", 1_000_000, "rows of the generated CSV")
 	cols := flag.Int("cols", 28, "float columns of the generated CSV")
 	keep := flag.Bool("keep", false, "keep the generated CSV")
+	prof := flag.String("cpuprofile", "", "write a CPU profile of the Sort and GroupBy runs")
 	flag.Parse()
+	profPath = *prof
 	if err := run(context.Background(), os.Stdout, *rows, *cols, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/data:", err)
 		os.Exit(1)
 	}
 }
+
+var profPath string
 
 type line struct {
 	what           string
@@ -127,6 +132,14 @@ func run(ctx context.Context, w io.Writer, rows, cols int, keep bool) error {
 	})
 	out = append(out, line{"MapBatches (GB/s)", gb / mapRun.secs, gb / plainMap.secs, "GB/s", "plain Go loop 1 thread"})
 
+	if profPath != "" {
+		f, err := os.Create(profPath)
+		if err != nil {
+			return err
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	// 3. Sort by c0.
 	sortRun := best(2, func() error {
 		_, err := ds.Sort("c0", false).Count(ctx)
@@ -153,9 +166,20 @@ func run(ctx context.Context, w io.Writer, rows, cols int, keep bool) error {
 			}
 			return 0
 		})
+		// Gather every column in the new order, as a table sort must.
+		for c := 0; c < cols; c++ {
+			var src []float64
+			for _, r := range recs {
+				src = append(src, r.Column(c).(*array.Float64).Float64Values()...)
+			}
+			dst := make([]float64, len(src))
+			for i, j := range idx {
+				dst[i] = src[j]
+			}
+		}
 		return nil
 	})
-	out = append(out, line{"Sort (Mrows/s)", float64(rows) / sortRun.secs / 1e6, float64(rows) / plainSort.secs / 1e6, "Mrows/s", "Go index sort 1 thread"})
+	out = append(out, line{"Sort (Mrows/s)", float64(rows) / sortRun.secs / 1e6, float64(rows) / plainSort.secs / 1e6, "Mrows/s", "Go index sort+gather 1 thread"})
 
 	// 4. GroupBy a 100-valued key, five aggregations.
 	keyed, err := ds.MapBatches(addKey).Materialize(ctx)
@@ -296,10 +320,6 @@ func timeArrowCSV(path string, cols int) (float64, error) {
 // timePandas times pandas.read_csv inside python (interpreter start-up
 // excluded), or says why it could not.
 func timePandas(path string) (float64, string) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		return 0, "not measured: no python3"
-	}
 	script := `import sys, time
 import pandas
 best = 1e18
@@ -308,19 +328,27 @@ for _ in range(2):
     df = pandas.read_csv(sys.argv[1])
     best = min(best, time.perf_counter() - t)
 print(pandas.__version__, best, len(df))`
-	out, err := exec.Command(py, "-c", script, path).CombinedOutput()
-	if err != nil {
-		return 0, "not measured: pandas not importable (apt-get install python3-pandas)"
+	// The python3 on PATH may be a pyenv one without Debian's pandas.
+	for _, py := range []string{"python3", "/usr/bin/python3"} {
+		bin, err := exec.LookPath(py)
+		if err != nil {
+			continue
+		}
+		out, err := exec.Command(bin, "-c", script, path).CombinedOutput()
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(strings.TrimSpace(string(out)))
+		if len(f) < 2 {
+			continue
+		}
+		secs, err := strconv.ParseFloat(f[1], 64)
+		if err != nil {
+			continue
+		}
+		return secs, f[0] + " read_csv"
 	}
-	f := strings.Fields(strings.TrimSpace(string(out)))
-	if len(f) < 2 {
-		return 0, "not measured: " + string(out)
-	}
-	secs, err := strconv.ParseFloat(f[1], 64)
-	if err != nil {
-		return 0, "not measured: " + string(out)
-	}
-	return secs, f[0]
+	return 0, "not measured: pandas not importable (apt-get install python3-pandas)"
 }
 
 func collect(ctx context.Context, ds *data.Dataset) ([]arrow.Record, error) {

@@ -326,3 +326,121 @@ func IsNumeric(dt arrow.DataType) bool {
 	}
 	return false
 }
+
+// RowRef names row Row of source record Src.
+type RowRef struct {
+	Src int32
+	Row int32
+}
+
+// Gather builds a record from rows of several records sharing a schema, in
+// the order of refs, copying each value once. Numeric, boolean and string
+// columns take a direct path; other types fall back to concatenate+take.
+func Gather(mem memory.Allocator, schema *arrow.Schema, srcs []arrow.Record, refs []RowRef) (arrow.Record, error) {
+	cols := make([]arrow.Array, schema.NumFields())
+	defer releaseAll(cols)
+	parts := make([]arrow.Array, len(srcs))
+	for c := range cols {
+		for s, r := range srcs {
+			parts[s] = r.Column(c)
+		}
+		arr, err := gatherColumn(mem, schema.Field(c).Type, parts, refs)
+		if err != nil {
+			return nil, fmt.Errorf("gather column %q: %w", schema.Field(c).Name, err)
+		}
+		cols[c] = arr
+	}
+	return array.NewRecord(schema, cols, int64(len(refs))), nil
+}
+
+func anyNulls(parts []arrow.Array) bool {
+	for _, p := range parts {
+		if p.NullN() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func gatherColumn(mem memory.Allocator, dt arrow.DataType, parts []arrow.Array, refs []RowRef) (arrow.Array, error) {
+	nulls := anyNulls(parts)
+	switch dt.ID() {
+	case arrow.FLOAT64:
+		vals := make([][]float64, len(parts))
+		for i, p := range parts {
+			vals[i] = p.(*array.Float64).Float64Values()
+		}
+		b := array.NewFloat64Builder(mem)
+		defer b.Release()
+		b.Reserve(len(refs))
+		for _, r := range refs {
+			if nulls && parts[r.Src].IsNull(int(r.Row)) {
+				b.UnsafeAppendBoolToBitmap(false)
+				continue
+			}
+			b.UnsafeAppend(vals[r.Src][r.Row])
+		}
+		return b.NewArray(), nil
+	case arrow.INT64:
+		vals := make([][]int64, len(parts))
+		for i, p := range parts {
+			vals[i] = p.(*array.Int64).Int64Values()
+		}
+		b := array.NewInt64Builder(mem)
+		defer b.Release()
+		b.Reserve(len(refs))
+		for _, r := range refs {
+			if nulls && parts[r.Src].IsNull(int(r.Row)) {
+				b.UnsafeAppendBoolToBitmap(false)
+				continue
+			}
+			b.UnsafeAppend(vals[r.Src][r.Row])
+		}
+		return b.NewArray(), nil
+	case arrow.STRING:
+		b := array.NewStringBuilder(mem)
+		defer b.Release()
+		b.Reserve(len(refs))
+		for _, r := range refs {
+			a := parts[r.Src].(*array.String)
+			if nulls && a.IsNull(int(r.Row)) {
+				b.AppendNull()
+				continue
+			}
+			b.Append(a.Value(int(r.Row)))
+		}
+		return b.NewArray(), nil
+	case arrow.BOOL:
+		b := array.NewBooleanBuilder(mem)
+		defer b.Release()
+		b.Reserve(len(refs))
+		for _, r := range refs {
+			a := parts[r.Src].(*array.Boolean)
+			if nulls && a.IsNull(int(r.Row)) {
+				b.AppendNull()
+				continue
+			}
+			b.UnsafeAppend(a.Value(int(r.Row)))
+		}
+		return b.NewArray(), nil
+	}
+	// Generic: concatenate, then take by global index.
+	whole, err := array.Concatenate(parts, mem)
+	if err != nil {
+		return nil, err
+	}
+	defer whole.Release()
+	offs := make([]int, len(parts)+1)
+	for i, p := range parts {
+		offs[i+1] = offs[i] + p.Len()
+	}
+	ib := array.NewInt64Builder(mem)
+	defer ib.Release()
+	ib.Reserve(len(refs))
+	for _, r := range refs {
+		ib.UnsafeAppend(int64(offs[r.Src] + int(r.Row)))
+	}
+	ind := ib.NewArray()
+	defer ind.Release()
+	return compute.TakeArray(compute.WithAllocator(context.Background(), mem), whole, ind)
+}

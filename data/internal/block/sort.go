@@ -126,6 +126,16 @@ func keyCmp(rec arrow.Record, keys []SortKey) (rowCmp, error) {
 
 // SortIndices returns the row order that sorts rec by keys (stable).
 func SortIndices(rec arrow.Record, keys []SortKey) ([]int, error) {
+	if len(keys) == 1 {
+		if idx := rec.Schema().FieldIndices(keys[0].Column); len(idx) > 0 && rec.Column(idx[0]).NullN() == 0 {
+			switch a := rec.Column(idx[0]).(type) {
+			case *array.Float64:
+				return sortTyped(a.Float64Values(), keys[0].Descending, cmpFloat), nil
+			case *array.Int64:
+				return sortTyped(a.Int64Values(), keys[0].Descending, cmp.Compare[int64]), nil
+			}
+		}
+	}
 	c, err := keyCmp(rec, keys)
 	if err != nil {
 		return nil, err
@@ -298,4 +308,31 @@ func partitionTyped[T int64 | float64](parts [][]int, arr arrow.Array, vals []T,
 		parts[p] = append(parts[p], i)
 	}
 	return true
+}
+
+// sortTyped sorts row indices by one null-free numeric column (stable).
+func sortTyped[T int64 | float64](vals []T, desc bool, c func(a, b T) int) []int {
+	type pair struct {
+		v T
+		i int
+	}
+	ps := make([]pair, len(vals))
+	for i, v := range vals {
+		ps[i] = pair{v, i}
+	}
+	slices.SortFunc(ps, func(a, b pair) int {
+		r := c(a.v, b.v)
+		if desc {
+			r = -r
+		}
+		if r != 0 {
+			return r
+		}
+		return cmp.Compare(a.i, b.i)
+	})
+	idx := make([]int, len(ps))
+	for i, p := range ps {
+		idx[i] = p.i
+	}
+	return idx
 }
