@@ -373,3 +373,39 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("state without the column: %v", err)
 	}
 }
+
+// A fitted preprocessor serves batches from many goroutines at once (run
+// under -race).
+func TestConcurrentTransformBatch(t *testing.T) {
+	blocks := mixedData()
+	whole := concat(t, blocks)
+	p := NewChain(NewOneHotEncoder("s"), NewStandardScaler("a"), NewCategorizer("c"))
+	for _, s := range p.Stages {
+		mustFit(t, s, blocks...)
+	}
+	want := mustTransform(t, p, whole)
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			for range 20 {
+				out, err := p.TransformBatch(whole)
+				if err != nil {
+					errs <- err
+					return
+				}
+				ok := array.RecordApproxEqual(out, want, array.WithNaNsEqual(true))
+				out.Release()
+				if !ok {
+					errs <- errors.New("concurrent output differs")
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -140,11 +140,14 @@ func (p *PowerTransformer) plan() (*fitPlan, error) {
 			case method == BoxCox && isConstant(m):
 				return fmt.Errorf("%w: %s: column %q is constant; Box-Cox needs varying data", ErrInvalidInput, typ, c)
 			case method == BoxCox:
-				lambda = brent(func(l float64) float64 { return -boxCoxLLF(l, x) }, -2, 2)
+				scratch := make([]float64, len(x))
+				lambda = brent(func(l float64) float64 { return -boxCoxLLF(l, x, scratch) }, -2, 2)
 			case isConstant(m):
 				lambda = 1
 			default:
-				lambda = brent(func(l float64) float64 { return yeoJohnsonNLL(l, x) }, -2, 2)
+				scratch := make([]float64, len(x))
+				logs := signedLog1p(x)
+				lambda = brent(func(l float64) float64 { return yeoJohnsonNLL(l, x, logs, scratch) }, -2, 2)
 			}
 			st := PowerStats{Lambda: lambda, Mean: 0, Scale: 1}
 			if p.Standardize {
@@ -263,16 +266,20 @@ func yeoJohnson(in, out []float64, lambda float64) {
 	}
 }
 
-// yeoJohnsonNLL is scikit-learn's negative log-likelihood for lambda.
-func yeoJohnsonNLL(lambda float64, x []float64) float64 {
-	t := make([]float64, len(x))
+// yeoJohnsonNLL is scikit-learn's negative log-likelihood for lambda;
+// logs is signedLog1p(x) and t scratch space of len(x).
+func yeoJohnsonNLL(lambda float64, x []float64, logs float64, t []float64) float64 {
 	yeoJohnson(x, t, lambda)
 	v := MomentsOf(t).Var()
 	if v < 0x1p-1022 || v != v {
 		return math.Inf(1)
 	}
 	n := float64(len(x))
-	ll := -n / 2 * math.Log(v)
+	return -(-n/2*math.Log(v) + (lambda-1)*logs)
+}
+
+// signedLog1p is sum(sign(x) * log1p(|x|)).
+func signedLog1p(x []float64) float64 {
 	var s float64
 	for _, xi := range x {
 		switch {
@@ -282,14 +289,13 @@ func yeoJohnsonNLL(lambda float64, x []float64) float64 {
 			s -= math.Log1p(-xi)
 		}
 	}
-	ll += (lambda - 1) * s
-	return -ll
+	return s
 }
 
 // boxCoxLLF is scipy.stats.boxcox_llf (scipy 1.10): the variance is of
 // x^lambda/lambda, which differs from the transform by a constant.
-func boxCoxLLF(lambda float64, x []float64) float64 {
-	t := make([]float64, len(x))
+// t is scratch space of len(x).
+func boxCoxLLF(lambda float64, x, t []float64) float64 {
 	var sumLog float64
 	for i, xi := range x {
 		lx := math.Log(xi)
