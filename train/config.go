@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 )
 
@@ -122,7 +123,10 @@ func (r RunConfig) RunDir(kind string) string {
 	}
 	name := r.Name
 	if name == "" {
-		name = fmt.Sprintf("%s_%s", kind, time.Now().Format("2006-01-02_15-04-05.000"))
+		// Unique even for trials started in the same millisecond.
+		name = fmt.Sprintf("%s_%s_%d_%d", kind, time.Now().Format("2006-01-02_15-04-05.000"), os.Getpid(), runSeq.Add(1))
 	}
 	return filepath.Join(root, name)
 }
+
+var runSeq atomic.Int64

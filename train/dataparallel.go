@@ -136,6 +136,10 @@ func (t *DataParallelTrainer) Fit(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	st := &runState{runDir: runDir, cfg: t.Run, ppState: ppState, hook: reportFuncFrom(ctx), start: time.Now()}
+	if c := t.ResumeFromCheckpoint; c != nil {
+		// Iterations continue the numbering of the checkpoint's run.
+		st.iterBase = int(c.Metadata().Metrics["training_iteration"])
+	}
 	n := t.Scaling.workers()
 	res := workerResources(t.Scaling)
 
@@ -302,11 +306,12 @@ func indexOfRef(refs []core.Ref[bool], r core.Ref[bool]) int {
 // runState is the driver side of a run: what rank 0 reported, the
 // checkpoints kept on disk, and the stop decision.
 type runState struct {
-	runDir  string
-	cfg     RunConfig
-	ppState []byte
-	hook    ReportFunc
-	start   time.Time
+	runDir   string
+	cfg      RunConfig
+	ppState  []byte
+	hook     ReportFunc
+	start    time.Time
+	iterBase int // training_iteration of the checkpoint resumed from
 
 	mu      sync.Mutex
 	history []map[string]float64
@@ -326,7 +331,7 @@ func (s *runState) report(ctx context.Context, metrics map[string]float64, ckpt 
 	for k, v := range metrics {
 		m[k] = v
 	}
-	m["training_iteration"] = float64(len(s.history) + 1)
+	m["training_iteration"] = float64(s.iterBase + len(s.history) + 1)
 	m["time_total_s"] = time.Since(s.start).Seconds()
 	s.history = append(s.history, m)
 	s.mu.Unlock()
