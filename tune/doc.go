@@ -30,37 +30,53 @@
 // # Trainables
 //
 // A trainable is a func(tune.Context, tune.Config) error, or a
-// train.Trainer. A trainer that implements ConfigurableTrainer gets the
-// sampled config merged into its own with WithConfig: maps merge deeply, so
-// {"params": {"max_depth": tune.RandInt(1, 9)}} overrides one GBDT param.
-// A trainer that implements ReportingTrainer gets the trial's Report as a
-// callback through WithReporter and calls it once per boosting round or
-// epoch, so schedulers see every iteration and can stop it early (the
-// callback then returns ErrTrialStopped, which Fit returns); other trainers
-// are reported once, with Fit's final Result. Function trainables can run
-// trainers themselves: tune.Context is a context.Context, and
-// trainer.WithReporter(tc.Report) wires the reporting.
+// train.Trainer:
+//
+//   - *train.DataParallelTrainer (a GBDT or NN trainer built as one) is run as
+//     is: each trial gets a copy whose Config is DeepMerge(trainer's
+//     Config, sampled config), so {"params": {"max_depth":
+//     tune.RandInt(1, 9)}} overrides one GBDT param and keeps the rest;
+//     ResumeFromCheckpoint is the trial's checkpoint when it resumes; its
+//     run files go inside the trial directory.
+//   - Other trainers implement ConfigurableTrainer (WithConfig, a deep
+//     merge) to be tuned, and ResumableTrainer (WithResumeFrom) to resume
+//     paused trials without starting over.
+//
+// Each trainer report reaches the scheduler: Fit runs with a context
+// carrying train.WithReportFunc (the hook every trainer built on
+// train.DataParallelTrainer calls once per iteration); the hook answers
+// stop=true once the scheduler stops or pauses the trial. Trainers outside
+// train can implement ReportingTrainer instead; one that reports through
+// neither is reported once, with its final Result. A trainer's trial holds
+// its workers' resources (a 2-worker GBDT trial: 2 CPUs, from its
+// ScalingConfig or ResourceRequester): the workers are core actors holding
+// them, so the trial's own actor holds none.
 //
 // # Execution
 //
-// Each run of a trial is a core actor ("tune.Trial") created with the
-// trial's Resources (1 CPU for functions by default; WithResources or a
-// trainer's ResourceRequester change it), so the core scheduler never runs
-// more trials than the runtime's resources allow; MaxConcurrentTrials caps
-// them further. One controller goroutine owns every trial: a trial's Report
-// sends its result to the controller and blocks until the scheduler has
-// answered Continue, Pause or Stop. Pause and Stop make Report return
-// ErrTrialStopped. A paused trial resumes later on a new actor from its
-// latest checkpoint (Context.Checkpoint). A trial that fails is restarted
-// from its latest checkpoint up to FailureConfig.MaxFailures times, then
-// recorded with its error (ResultGrid.Errors) while the others go on.
+// Each run of a trial is a core actor ("tune.Trial"); a function trial's
+// actor holds its Resources (1 CPU by default, see WithResources), so the
+// core scheduler never runs more trials than the runtime's resources
+// allow; MaxConcurrentTrials (default: what fits) caps them further. One
+// controller goroutine owns every trial: a trial's Report sends its result
+// to the controller and blocks until the scheduler has answered Continue,
+// Pause or Stop. Pause and Stop make Report return ErrTrialStopped. A
+// paused trial resumes later on a new actor from its latest checkpoint
+// (Context.Checkpoint). A trial that fails is restarted from its latest
+// checkpoint up to FailureConfig.MaxFailures times, then recorded with its
+// error (ResultGrid.Errors) while the others go on. Stop conditions:
+// RunConfig.Stop (metric or training_iteration thresholds), a Stopper,
+// TuneConfig.TimeBudget.
 //
 // # Output
 //
 // Under StoragePath/Name, each trial directory holds params.json,
 // result.json (one JSON object per result), progress.csv, TensorBoard event
-// files (events.out.tfevents.*) and its checkpoints (checkpoint_NNNNNN);
-// experiment_state.json lets Restore finish an interrupted experiment
-// without rerunning finished trials. RunConfig.Verbose 1 prints a status
-// table at most once a second, 2 adds a line per result.
+// files (events.out.tfevents.*, TFRecord-framed Event protos with one
+// simple_value per metric) and its checkpoints (checkpoint_NNNNNN). Logs
+// are written by a small pool of writer goroutines, off the trials' report
+// path. experiment_state.json, rewritten at most once a second, lets
+// Restore finish an interrupted (or killed) experiment without rerunning
+// finished trials. RunConfig.Verbose 1 prints a status table at most once a
+// second, 2 adds a line per result and per status change.
 package tune

@@ -291,29 +291,27 @@ func QRandInt(lower, upper, q int) Domain {
 	return intDomain{name: "QRandInt", lo: lower, hi: upper, q: q}
 }
 
-// values returns the candidate count and the i-th candidate.
+// first returns the smallest multiple of q not below lo (QRandInt).
+func (d intDomain) first() int {
+	return int(math.Ceil(float64(d.lo)/float64(d.q))) * d.q
+}
+
+// count returns the number of values the domain holds.
 func (d intDomain) count() int {
 	if d.q == 0 {
 		return d.hi - d.lo
 	}
-	return len(d.grid())
-}
-
-func (d intDomain) grid() []int {
-	var out []int
-	start := int(math.Ceil(float64(d.lo)/float64(d.q))) * d.q
-	for v := start; v <= d.hi; v += d.q {
-		out = append(out, v)
+	if d.q <= 0 || d.hi < d.first() {
+		return 0
 	}
-	return out
+	return (d.hi-d.first())/d.q + 1
 }
 
 func (d intDomain) sample(r *rand.Rand, _ Config) any {
 	if d.q == 0 {
 		return d.lo + r.IntN(d.hi-d.lo)
 	}
-	g := d.grid()
-	return g[r.IntN(len(g))]
+	return d.first() + r.IntN(d.count())*d.q
 }
 
 // clamp rounds a continuous value to the nearest valid int of the domain.
@@ -323,19 +321,18 @@ func (d intDomain) clamp(v float64) int {
 		return min(max(i, d.lo), d.hi-1)
 	}
 	i := int(math.Round(v/float64(d.q))) * d.q
-	g := d.grid()
-	return min(max(i, g[0]), g[len(g)-1])
+	return min(max(i, d.first()), d.first()+(d.count()-1)*d.q)
 }
 
 func (d intDomain) validate() error {
 	switch {
 	case d.q < 0:
 		return fmt.Errorf("%s: q %d must be positive", d, d.q)
-	case d.q == 0 && d.lo >= d.hi:
+	case d.q == 0 && (d.lo >= d.hi || d.hi-d.lo <= 0):
 		return fmt.Errorf("%s: lower bound %d must be less than upper bound %d (upper is excluded)", d, d.lo, d.hi)
 	case d.q > 0 && d.lo > d.hi:
 		return fmt.Errorf("%s: lower bound %d must not exceed upper bound %d", d, d.lo, d.hi)
-	case d.q > 0 && len(d.grid()) == 0:
+	case d.q > 0 && d.count() == 0:
 		return fmt.Errorf("%s: no multiple of %d lies in [%d, %d]", d, d.q, d.lo, d.hi)
 	}
 	return nil
