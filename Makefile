@@ -25,6 +25,8 @@ demo:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20000x ./core/
 	$(GO) run ./bench/core
+	$(GO) run ./bench/data
+	$(GO) run ./bench/preprocess
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

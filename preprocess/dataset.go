@@ -71,6 +71,14 @@ func init() {
 	train.RegisterPreprocessorLoader(func(state []byte) (train.BatchTransformer, error) {
 		return Unmarshal(state)
 	})
+	// Trainers save the fitted preprocessor into every checkpoint through this one.
+	train.RegisterPreprocessorMarshaler(func(p train.Preprocessor) ([]byte, error) {
+		pp, ok := p.(Preprocessor)
+		if !ok {
+			return nil, fmt.Errorf("%w: %T is not a preprocess.Preprocessor, so it cannot be saved in a checkpoint", ErrInvalidInput, p)
+		}
+		return Marshal(pp)
+	})
 }
 
 // fit is every preprocessor's Fit: one task per block computes a partial
