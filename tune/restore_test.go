@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/goray/goray/checkpoint"
 )
 
 // runCounter counts the runs of each trial.
@@ -251,4 +253,76 @@ func TestStateRoundTripsTypes(t *testing.T) {
 			t.Errorf("%s: %v != %v", k, m[k], space[k])
 		}
 	}
+}
+
+// TestRestoreHyperBand interrupts a HyperBand sweep midway and finishes it
+// with Restore: the replayed scheduler state lets it end with the best
+// trial run to MaxT.
+func TestRestoreHyperBand(t *testing.T) {
+	const trials, maxT = 9, 9
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var mu sync.Mutex
+	reports := 0
+	inner := curve(maxT)
+	trainable := func(tc Context, c Config) error {
+		return inner(&countingContext{Context: tc, onReport: func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if reports++; reports == 12 {
+				cancel()
+			}
+		}}, c)
+	}
+	tuner := Tuner{
+		Trainable:  trainable,
+		ParamSpace: map[string]any{"a": GridSearch(shuffledGrid(trials)...)},
+		TuneConfig: TuneConfig{Metric: "loss", Mode: "min", Seed: 1, MaxConcurrentTrials: 2,
+			Scheduler: &HyperBandScheduler{MaxT: maxT, ReductionFactor: 3}},
+		RunConfig: RunConfig{StoragePath: t.TempDir(), Name: "hb"},
+	}
+	g, err := tuner.Fit(ctx)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted Fit: %v", err)
+	}
+	before := map[Status]int{}
+	for _, r := range g.Results() {
+		before[r.Status]++
+	}
+	t.Logf("interrupted after %d trials created: %v, %d results", g.Len(), before, totalIterations(g))
+	restored, err := Restore(g.Path(), curve(maxT))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err = restored.Fit(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Errors()) > 0 {
+		t.Fatal(g.Errors())
+	}
+	best, err := g.GetBestResult("", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if best.Config["a"] != 0.1 || best.Metrics["training_iteration"] != maxT {
+		t.Errorf("best a=%v at iteration %v, want 0.1 at %d", best.Config["a"], best.Metrics["training_iteration"], maxT)
+	}
+	for _, r := range g.Results() {
+		if r.Status != StatusTerminated {
+			t.Errorf("trial %s ended %s", r.TrialID, r.Status)
+		}
+	}
+	t.Logf("after restore: %d trials, %d results", g.Len(), totalIterations(g))
+}
+
+// countingContext calls onReport before each report.
+type countingContext struct {
+	Context
+	onReport func()
+}
+
+func (c *countingContext) Report(m map[string]float64, ck *checkpoint.Checkpoint) error {
+	c.onReport()
+	return c.Context.Report(m, ck)
 }
