@@ -223,7 +223,7 @@ func (ds *deploymentState) run() {
 				c.replaceDead(hr.r)
 			}
 		case r := <-ds.deadCh:
-			if c.has(r) && !r.draining {
+			if c.has(r) && !r.stopping {
 				c.lastErr = fmt.Sprintf("replica %s crashed", r.id)
 				ds.log.Warn("replica crashed; replacing it", "replica", r.id)
 				c.replaceDead(r)
@@ -388,7 +388,7 @@ func (c *controller) replaceDead(r *replica) {
 // drain takes r out of rotation, lets its ongoing requests finish, then
 // stops it.
 func (c *controller) drain(r *replica) {
-	r.draining = true
+	r.stopping = true
 	done := c.ds.router.remove(r)
 	spec := c.specs[r.version]
 	if spec == nil {
@@ -425,7 +425,7 @@ func (c *controller) reconcile() {
 	oldDraining := false
 	for _, r := range c.replicas {
 		switch {
-		case r.draining:
+		case r.stopping:
 			oldDraining = oldDraining || r.version != c.version
 		case r.version == c.version:
 			cur = append(cur, r)
@@ -512,7 +512,7 @@ func (c *controller) autoscale(now time.Time) {
 func (c *controller) healthChecks(now time.Time) {
 	for _, r := range c.replicas {
 		spec := c.specs[r.version]
-		if r.draining || c.checking[r] || spec == nil || now.Sub(c.lastCheck[r]) < spec.HealthCheckPeriod {
+		if r.stopping || c.checking[r] || spec == nil || now.Sub(c.lastCheck[r]) < spec.HealthCheckPeriod {
 			continue
 		}
 		c.checking[r] = true
@@ -547,7 +547,7 @@ func (c *controller) shutdown(cancel context.CancelFunc) {
 		c.op = nil
 	}
 	for _, r := range c.replicas {
-		if !r.draining {
+		if !r.stopping {
 			c.drain(r)
 		}
 	}

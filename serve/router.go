@@ -13,10 +13,14 @@ type replica struct {
 	version int
 	conn    replicaConn
 
-	ongoing  int
-	routable bool          // in router.replicas
-	drained  chan struct{} // closed when draining and ongoing reaches 0
-	draining bool
+	// Guarded by the router's mutex.
+	ongoing     int
+	routable    bool          // in router.replicas
+	drained     chan struct{} // closed when out of rotation and ongoing reaches 0
+	drainClosed bool
+
+	// Owned by the controller loop.
+	stopping bool // being drained and stopped
 }
 
 // router spreads one deployment's requests over its replicas: the less
@@ -131,9 +135,9 @@ func (rt *router) release(r *replica) {
 	rt.ongoing--
 	if r.routable {
 		rt.serveWaitersLocked(r)
-	} else if r.draining && r.ongoing == 0 && r.drained != nil {
+	} else if r.ongoing == 0 && r.drained != nil && !r.drainClosed {
 		close(r.drained)
-		r.drained = nil
+		r.drainClosed = true
 	}
 	rt.mu.Unlock()
 }
@@ -199,14 +203,14 @@ func (rt *router) remove(r *replica) <-chan struct{} {
 			}
 		}
 	}
-	done := make(chan struct{})
-	if r.ongoing == 0 {
-		close(done)
-		return done
+	if r.drained == nil {
+		r.drained = make(chan struct{})
+		if r.ongoing == 0 {
+			close(r.drained)
+			r.drainClosed = true
+		}
 	}
-	r.draining = true
-	r.drained = done
-	return done
+	return r.drained
 }
 
 // setLimits changes the per-replica and queue limits (on redeploy).
