@@ -318,7 +318,9 @@ func TestRedeployFailureKeepsOldVersion(t *testing.T) {
 
 func TestStartFailsOnBrokenConstructor(t *testing.T) {
 	d := echo("/echo")
-	d.New = func(ctx context.Context, rc *ReplicaContext) (Handler, error) { return nil, errors.New("no model file") }
+	d.New = func(ctx context.Context, rc *ReplicaContext) (Handler, error) {
+		return nil, errors.New("no model file")
+	}
 	_, err := Start(t.Context(), NewApp(d), HTTPOptions{Port: AnyPort})
 	if err == nil || !strings.Contains(err.Error(), "no model file") {
 		t.Fatalf("Start: %v", err)
