@@ -367,6 +367,7 @@ type work struct {
 }
 
 type pendingTask struct {
+	ref   core.Ref[*taskResult]
 	w     work
 	done  chan struct{}
 	res   *taskResult
@@ -451,6 +452,7 @@ func (ex *execution) runTaskStage(ctx context.Context, src *node, ops []*node, i
 			}
 		}
 		for _, p := range pending {
+			_ = core.Cancel(p.ref) // a running task sees its ctx end
 			ex.budget.settle(p.w.est, 0)
 			for _, it := range p.w.inputs {
 				ex.release(it)
@@ -495,6 +497,7 @@ func (ex *execution) runTaskStage(ctx context.Context, src *node, ops []*node, i
 			} else {
 				ref = mapTaskFn.Remote(ctx, t)
 			}
+			p.ref = ref
 			pending = append(pending, p)
 			ex.wg.Add(1)
 			go func() {
@@ -620,6 +623,9 @@ type mapTask struct {
 type taskResult struct {
 	Blocks []blockRef
 }
+
+// SizeBytes implements core.Sizer: the result only names blocks.
+func (r *taskResult) SizeBytes() int64 { return int64(len(r.Blocks)) * 64 }
 
 var mapTaskFn = core.Func1("goray.data.mapTask", func(ctx context.Context, t *mapTask) (*taskResult, error) {
 	return wrapData(t.run(ctx))
@@ -823,5 +829,3 @@ func (ds *Dataset) collect(ctx context.Context) ([]blockRef, *Stats, error) {
 	}
 	return refs, st, nil
 }
-
-var errStop = errors.New("stop")

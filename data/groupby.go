@@ -113,8 +113,9 @@ func aggregate(ds *Dataset, keys []string, aggs []AggregateFn) *Dataset {
 		if len(parts) == 0 {
 			return nil, invalid("%s: dataset has no blocks", name)
 		}
-		total := parts[0]
-		for _, p := range parts[1:] {
+		// Merge into a fresh partial: task results are immutable.
+		total := parts[0].Empty()
+		for _, p := range parts {
 			total.Merge(p)
 		}
 		if len(keys) == 0 && len(total.Keys) == 0 {

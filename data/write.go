@@ -97,7 +97,11 @@ func (ds *Dataset) write(ctx context.Context, dir, ext string, opts []WriteOptio
 		return true
 	})
 	for _, r := range refs {
-		if _, gerr := core.Get(ctx, r); gerr != nil && err == nil {
+		if err != nil {
+			_ = core.Cancel(r)
+			continue
+		}
+		if _, gerr := core.Get(ctx, r); gerr != nil {
 			err = unwrapTask(gerr)
 		}
 	}

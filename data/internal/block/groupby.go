@@ -62,6 +62,7 @@ type Partial struct {
 	States    [][]AggState // [group][agg]
 	index     map[string]int
 	intIndex  map[int64]int
+	mergeIdx  map[string]int
 	keyBuf    []byte
 	ValueType []arrow.DataType // per agg: input column type (nil for row count)
 }
@@ -309,21 +310,6 @@ func intValue(arr arrow.Array, i int) int64 {
 	return 0
 }
 
-func (s *AggState) add(x float64, xi int64) {
-	if !s.HasAny {
-		s.Min, s.Max, s.IMin, s.IMax, s.HasAny = x, x, xi, xi, true
-	} else {
-		s.Min, s.Max = math.Min(s.Min, x), math.Max(s.Max, x)
-		s.IMin, s.IMax = min(s.IMin, xi), max(s.IMax, xi)
-	}
-	s.N++
-	s.Sum += x
-	s.ISum += xi
-	d := x - s.Mean
-	s.Mean += d / float64(s.N)
-	s.M2 += d * (x - s.Mean)
-}
-
 func (s *AggState) merge(o AggState) {
 	if !o.HasAny {
 		s.N += o.N // row counts carry no values
@@ -381,23 +367,38 @@ func appendKeyValue(b []byte, v any) []byte {
 	return append(b, s...)
 }
 
-func encodeValues(key []any) string {
-	return fmt.Sprintf("%#v", key)
+func encodeValues(b []byte, key []any) []byte {
+	for _, v := range key {
+		b = appendKeyValue(b, v)
+	}
+	return b
+}
+
+// Empty returns a partial with p's keys and aggregations and no groups.
+func (p *Partial) Empty() *Partial {
+	return &Partial{KeyNames: p.KeyNames, KeyTypes: p.KeyTypes, Aggs: p.Aggs, IsInt: p.IsInt, ValueType: p.ValueType}
+}
+
+// SizeBytes estimates the memory held, for the object store.
+func (p *Partial) SizeBytes() int64 {
+	return int64(len(p.Keys)) * int64(64+len(p.KeyNames)*24+len(p.Aggs)*80)
 }
 
 // Merge folds other into p. Both must come from NewPartial with the same
 // keys and aggregations.
 func (p *Partial) Merge(o *Partial) {
-	byVal := make(map[string]int, len(p.Keys))
-	for g, key := range p.Keys {
-		byVal[encodeValues(key)] = g
+	if p.mergeIdx == nil {
+		p.mergeIdx = make(map[string]int, len(p.Keys))
+		for g, key := range p.Keys {
+			p.mergeIdx[string(encodeValues(p.keyBuf[:0], key))] = g
+		}
 	}
 	for og, key := range o.Keys {
-		k := encodeValues(key)
-		g, ok := byVal[k]
+		p.keyBuf = encodeValues(p.keyBuf[:0], key)
+		g, ok := p.mergeIdx[string(p.keyBuf)]
 		if !ok {
 			g = len(p.Keys)
-			byVal[k] = g
+			p.mergeIdx[string(p.keyBuf)] = g
 			p.Keys = append(p.Keys, key)
 			p.States = append(p.States, make([]AggState, len(p.Aggs)))
 		}
