@@ -95,6 +95,7 @@ type trialContext struct {
 	lastReport time.Time
 	stopped    bool
 	reply      chan Decision
+	reported   map[string]bool // source paths of the checkpoints reported
 }
 
 var _ Context = (*trialContext)(nil)
@@ -105,7 +106,7 @@ func (tc *trialContext) TrialID() string                    { return tc.spec.Tri
 func (tc *trialContext) TrialDir() string                   { return tc.spec.Dir }
 
 // reportEvent carries one result from a trial to the controller, which
-// answers on reply.
+// answers on reply. A nil metrics map only records a checkpoint.
 type reportEvent struct {
 	trial   string
 	run     int
@@ -143,6 +144,7 @@ func (tc *trialContext) Report(metrics map[string]float64, ckpt *checkpoint.Chec
 			return err
 		}
 		ev.ckpt, ev.ckptSeq = dir, tc.ckptSeq
+		tc.markReported(ckpt)
 	}
 	tc.log.add(m)
 	select {
@@ -160,6 +162,48 @@ func (tc *trialContext) Report(metrics map[string]float64, ckpt *checkpoint.Chec
 	case <-tc.Done():
 		return tc.Err()
 	}
+}
+
+func (tc *trialContext) markReported(ckpt *checkpoint.Checkpoint) {
+	if tc.reported == nil {
+		tc.reported = map[string]bool{}
+	}
+	if p, err := filepath.Abs(ckpt.Path()); err == nil {
+		tc.reported[p] = true
+	}
+}
+
+// saveCheckpoint makes ckpt the trial's latest checkpoint without a new
+// result (a trainer's final checkpoint, written after its last report or
+// after it was told to stop). Checkpoints already reported are skipped.
+func (tc *trialContext) saveCheckpoint(ckpt *checkpoint.Checkpoint) error {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if p, err := filepath.Abs(ckpt.Path()); err == nil && tc.reported[p] {
+		return nil
+	}
+	dir, err := tc.persist(ckpt)
+	if err != nil {
+		return err
+	}
+	tc.markReported(ckpt)
+	ev := &reportEvent{trial: tc.spec.TrialID, run: tc.spec.Run, ckpt: dir, ckptSeq: tc.ckptSeq, reply: tc.reply}
+	select {
+	case tc.s.events <- ev:
+	case <-tc.Done():
+		return tc.Err()
+	}
+	select {
+	case <-tc.reply:
+		return nil
+	case <-tc.Done():
+		return tc.Err()
+	}
+}
+
+// checkpointSaver is implemented by trialContext.
+type checkpointSaver interface {
+	saveCheckpoint(ckpt *checkpoint.Checkpoint) error
 }
 
 // persist copies a reported checkpoint into the trial directory, unless

@@ -170,6 +170,12 @@ func defaultConcurrency(r Resources, total map[string]float64) int {
 
 // run is the experiment's run loop.
 func (c *controller) run(ctx context.Context) (*ResultGrid, error) {
+	if c.t.restored == nil {
+		if _, err := os.Stat(filepath.Join(c.expDir, stateFile)); err == nil {
+			return nil, invalid("RunConfig.Name %q: %s already holds an experiment; finish it with tune.Restore or choose another name",
+				c.t.RunConfig.Name, c.expDir)
+		}
+	}
 	if err := os.MkdirAll(c.expDir, 0o755); err != nil {
 		return nil, fmt.Errorf("tune: %w", err)
 	}
@@ -366,6 +372,14 @@ func (c *controller) onReport(ev *reportEvent) {
 	t := c.byID[ev.trial]
 	if t == nil || t.run == nil || t.run.n != ev.run {
 		ev.reply <- Stop
+		return
+	}
+	if ev.metrics == nil { // a checkpoint without a result
+		if ev.ckpt != "" {
+			c.addCheckpoint(t, ev.ckpt, ev.ckptSeq, t.last)
+			c.state.dirty = true
+		}
+		ev.reply <- t.run.decision
 		return
 	}
 	m := ev.metrics

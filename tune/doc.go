@@ -41,6 +41,12 @@
 //   - Other trainers implement ConfigurableTrainer (WithConfig, a deep
 //     merge) to be tuned, and ResumableTrainer (WithResumeFrom) to resume
 //     paused trials without starting over.
+//   - A trainer that cannot continue from a checkpoint (gbdt cannot
+//     warm-start) is wrapped in WithoutResume: paused trials start over.
+//
+// A checkpoint a trainer saves after its last report (train.SaveCheckpoint,
+// e.g. the model of a GBDT run told to stop) becomes the trial's latest, so
+// the best Result's checkpoint predicts.
 //
 // Each trainer report reaches the scheduler: Fit runs with a context
 // carrying train.WithReportFunc (the hook every trainer built on

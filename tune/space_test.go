@@ -145,9 +145,19 @@ func TestBadInput(t *testing.T) {
 		"too many cpus": {Tuner{Trainable: WithResources(noop, Resources{CPU: 64})},
 			"a trial needs 64 CPU but the core runtime has 4"},
 	}
+	existing := t.TempDir()
+	if _, err := (&Tuner{Trainable: noop, RunConfig: RunConfig{StoragePath: existing, Name: "x"}}).Fit(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	cases["existing experiment"] = struct {
+		tuner Tuner
+		want  string
+	}{Tuner{Trainable: noop, RunConfig: RunConfig{StoragePath: existing, Name: "x"}}, "already holds an experiment"}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			tc.tuner.RunConfig.StoragePath = t.TempDir()
+			if tc.tuner.RunConfig.StoragePath == "" {
+				tc.tuner.RunConfig.StoragePath = t.TempDir()
+			}
 			_, err := tc.tuner.Fit(t.Context())
 			if !errors.Is(err, ErrInvalidInput) || !errors.Is(err, core.ErrInvalidInput) {
 				t.Fatalf("got %v, want ErrInvalidInput", err)

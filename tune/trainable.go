@@ -93,6 +93,13 @@ type ResourceRequester interface {
 	TrialResources() Resources
 }
 
+// WithoutResume wraps a trainable whose runs cannot continue from a
+// checkpoint (a trainer that cannot warm-start): a paused, retried or
+// restored trial then starts over from iteration 1 instead of resuming.
+func WithoutResume(trainable any) any { return withoutResume{inner: trainable} }
+
+type withoutResume struct{ inner any }
+
 // WithResources wraps a trainable so that each trial holds r. A function
 // trial's actor holds r (default 1 CPU). For a trainer, r replaces what
 // ResourceRequester or ScalingConfig say, for sizing only (see
@@ -119,13 +126,21 @@ type trainable struct {
 
 func newTrainable(v any, spaceEmpty bool) (*trainable, error) {
 	var res *Resources
-	if w, ok := v.(withResources); ok {
-		if w.res.CPU < 0 || w.res.GPU < 0 {
-			return nil, invalid("WithResources: CPU %v and GPU %v must not be negative", w.res.CPU, w.res.GPU)
+	noResume := false
+unwrap:
+	for {
+		switch w := v.(type) {
+		case withResources:
+			if w.res.CPU < 0 || w.res.GPU < 0 {
+				return nil, invalid("WithResources: CPU %v and GPU %v must not be negative", w.res.CPU, w.res.GPU)
+			}
+			r := w.res
+			res, v = &r, w.inner
+		case withoutResume:
+			noResume, v = true, w.inner
+		default:
+			break unwrap
 		}
-		r := w.res
-		res = &r
-		v = w.inner
 	}
 	tr := &trainable{resumable: true}
 	isTrainer := false
@@ -170,6 +185,9 @@ func newTrainable(v any, spaceEmpty bool) (*trainable, error) {
 	}
 	if !isTrainer {
 		tr.actor = tr.res
+	}
+	if noResume {
+		tr.resumable = false
 	}
 	if i := strings.LastIndex(tr.name, "."); i >= 0 {
 		tr.name = tr.name[i+1:]
@@ -272,8 +290,16 @@ func runTrainer(tc Context, base train.Trainer, ct ConfigurableTrainer, config C
 	if err != nil {
 		return err // ErrTrialStopped included: the trial ends normally
 	}
-	if !reported.Load() && res != nil {
+	switch {
+	case res == nil:
+	case !reported.Load():
 		return tc.Report(res.Metrics, res.Checkpoint)
+	case res.Checkpoint != nil:
+		// A checkpoint saved after the last report (the model of a trainer
+		// that was told to stop) becomes the trial's latest.
+		if cs, ok := tc.(checkpointSaver); ok {
+			return cs.saveCheckpoint(res.Checkpoint)
+		}
 	}
 	return nil
 }
