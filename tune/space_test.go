@@ -168,3 +168,30 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestSeededSweepReproduces(t *testing.T) {
+	configs := func(seed int64) []Config {
+		tuner := Tuner{
+			Trainable:  func(tc Context, c Config) error { return tc.Report(map[string]float64{"x": 1}, nil) },
+			ParamSpace: map[string]any{"lr": LogUniform(1e-4, 1), "d": RandInt(1, 9), "g": GridSearch("a", "b")},
+			TuneConfig: TuneConfig{NumSamples: 4, Seed: seed},
+			RunConfig:  RunConfig{StoragePath: t.TempDir()},
+		}
+		g, err := tuner.Fit(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []Config
+		for _, r := range g.Results() {
+			out = append(out, r.Config)
+		}
+		return out
+	}
+	a, b := configs(5), configs(5)
+	if len(a) != 8 || !reflect.DeepEqual(a, b) {
+		t.Errorf("same seed, different sweeps:\n%v\n%v", a, b)
+	}
+	if reflect.DeepEqual(a, configs(6)) {
+		t.Error("different seeds, same sweep")
+	}
+}
