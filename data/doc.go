@@ -13,7 +13,7 @@
 //	ds, err := data.ReadCSV(ctx, "breast_cancer.csv")
 //	train, valid, err := ds.TrainTestSplit(0.2, true, 42)
 //	test := valid.DropColumns("target")
-//	for batch, err := range train.IterBatches(ctx, data.WithBatchSize(64)) { ... }
+//	for batch, err := range train.IterBatches(ctx, data.BatchSize(64)) { ... }
 //
 // Record ownership: functions passed to MapBatches must not release their
 // input and return a record they own; the executor releases it. Records

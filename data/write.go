@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"path"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -51,7 +52,11 @@ func (ds *Dataset) WriteJSON(ctx context.Context, dir string, opts ...WriteOptio
 		for i := 0; i < int(rec.NumRows()); i++ {
 			row := make(map[string]any, len(names))
 			for c, n := range names {
-				row[n] = block.Value(rec.Column(c), i)
+				v := block.Value(rec.Column(c), i)
+				if f, ok := v.(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
+					v = nil // JSON has no NaN or Inf
+				}
+				row[n] = v
 			}
 			if err := enc.Encode(row); err != nil {
 				return err
