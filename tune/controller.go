@@ -68,7 +68,6 @@ type controller struct {
 	started    time.Time
 	state      *stateWriter
 	progress   *progress
-	totalIters int
 	replaying  bool // restoreTrials is replaying results into the scheduler
 	sess       *session
 	logs       *logSink
@@ -383,7 +382,6 @@ func (c *controller) onReport(ev *reportEvent) {
 		return
 	}
 	m := ev.metrics
-	c.totalIters++
 	if c.metric != "" {
 		if _, ok := m[c.metric]; !ok {
 			c.fail(invalid("trial %s reported %s without TuneConfig.Metric %q", t.id, metricNames(m), c.metric))
