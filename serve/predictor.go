@@ -128,7 +128,7 @@ func (h *PredictorHandler) Predict(ctx context.Context, req *Request) ([]byte, e
 	if out.NumRows() != rec.NumRows() {
 		return nil, fmt.Errorf("predictor returned %d rows for %d inputs", out.NumRows(), rec.NumRows())
 	}
-	return EncodeJSON(nil, out)
+	return EncodeJSON(make([]byte, 0, 32+24*int(out.NumRows())), out)
 }
 
 func (h *PredictorHandler) decode(req *Request) (rec arrow.Record, err error) {

@@ -161,6 +161,10 @@ func (c *columns) record() arrow.Record {
 		slab = make([]uint64, wide*n)
 	}
 	arrs := make([]arrow.Array, len(in.kinds))
+	// The buffers' headers in one allocation too: they are plain structs
+	// that the arrays point into.
+	bufs := make([]memory.Buffer, len(in.kinds))
+	ptrs := make([]*memory.Buffer, 2*len(in.kinds))
 	for j, k := range in.kinds {
 		var buf []byte
 		switch {
@@ -203,7 +207,9 @@ func (c *columns) record() arrow.Record {
 			b.Release()
 			continue
 		}
-		data := array.NewData(k.dt, n, []*memory.Buffer{nil, memory.NewBufferBytes(buf)}, nil, 0, 0)
+		bufs[j] = *memory.NewBufferBytes(buf)
+		ptrs[2*j+1] = &bufs[j]
+		data := array.NewData(k.dt, n, ptrs[2*j:2*j+2:2*j+2], nil, 0, 0)
 		arrs[j] = array.MakeFromData(data)
 		data.Release()
 	}

@@ -478,11 +478,11 @@ func writeResponse(w http.ResponseWriter, resp *Response, err error) int {
 	for k, v := range resp.Header {
 		hdr[k] = v
 	}
-	ct := resp.ContentType
-	if ct == "" {
-		ct = "application/json"
+	if resp.ContentType == "" {
+		hdr["Content-Type"] = jsonContentType
+	} else {
+		hdr["Content-Type"] = []string{resp.ContentType}
 	}
-	hdr["Content-Type"] = []string{ct}
 	code := resp.Status
 	if code == 0 {
 		code = http.StatusOK
@@ -491,6 +491,10 @@ func writeResponse(w http.ResponseWriter, resp *Response, err error) int {
 	w.Write(resp.Body)
 	return code
 }
+
+// jsonContentType is shared by every JSON answer: header values are only
+// read once set (an Add would reallocate: its capacity is 1).
+var jsonContentType = []string{"application/json"}
 
 func writeError(w http.ResponseWriter, code int, msg string) {
 	b, _ := json.Marshal(struct {

@@ -1,0 +1,89 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+func BenchmarkDecodeJSON1Row(b *testing.B) {
+	names, rows := bcData(b)
+	body := []byte(recordsJSON(names, rows[:1]))
+	h, err := NewPredictorHandler(linearCheckpoint(b, b.TempDir(), 1), linearFactory, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		rec, err := h.Schema().DecodeJSON(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rec.Release()
+	}
+}
+
+func BenchmarkPredictorHandler1Row(b *testing.B) {
+	names, rows := bcData(b)
+	body := []byte(recordsJSON(names, rows[:1]))
+	h, err := NewPredictorHandler(linearCheckpoint(b, b.TempDir(), 1), linearFactory, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := h.ServeRequest(ctx, &Request{Method: "POST", Path: "/", Body: body}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkIngressOverhead measures the serving path (HTTP handler, router,
+// actor call, metrics) around a handler that does nothing, without the
+// network.
+func BenchmarkIngressOverhead(b *testing.B) {
+	d := Deployment{Name: "nop", RoutePrefix: "/nop", NumReplicas: 2, MaxOngoingRequests: 64,
+		New: func(ctx context.Context, rc *ReplicaContext) (Handler, error) {
+			return HandlerFunc(func(ctx context.Context, req *Request) (*Response, error) {
+				return &Response{Body: []byte(`{}`)}, nil
+			}), nil
+		}}
+	s := testServer(b, NewApp(d))
+	h := s.httpSrv.Handler
+	body := []byte(`{}`)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest("POST", "/nop", bytes.NewReader(body))
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != http.StatusOK {
+				b.Fatal(w.Code)
+			}
+		}
+	})
+}
+
+// BenchmarkBareHandler is the same request through a plain handler, for
+// comparison with BenchmarkIngressOverhead.
+func BenchmarkBareHandler(b *testing.B) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var buf bytes.Buffer
+		buf.ReadFrom(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{}`))
+	})
+	body := []byte(`{}`)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest("POST", "/nop", bytes.NewReader(body))
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+		}
+	})
+}
