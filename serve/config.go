@@ -348,9 +348,10 @@ func (c *Config) Options() []Option {
 }
 
 // AppFromConfig opens each deployment's checkpoint and builds a
-// PredictorDeployment with the factory registered for its framework (the
-// deployment's framework field, or else the checkpoint's). Errors name
-// the deployment and field.
+// PredictorDeployment with the factory for its framework (the deployment's
+// framework field, or else the checkpoint's), taken from factories or,
+// failing that, from train's registry (train.FactoryFor). factories may be
+// nil. Errors name the deployment and field.
 func AppFromConfig(cfg *Config, factories map[string]train.PredictorFactory) (*App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -371,6 +372,11 @@ func AppFromConfig(cfg *Config, factories map[string]train.PredictorFactory) (*A
 			fw = ckpt.Metadata().Framework
 		}
 		factory := factories[fw]
+		if factory == nil && fw == ckpt.Metadata().Framework {
+			// Fall back on the frameworks registered with train (gbdt and
+			// nn register themselves when imported).
+			factory, _ = train.FactoryFor(ckpt)
+		}
 		if factory == nil {
 			known := make([]string, 0, len(factories))
 			for k := range factories {
