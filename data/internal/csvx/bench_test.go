@@ -44,3 +44,19 @@ func BenchmarkParseChunkFloats(b *testing.B) {
 		rec.Release()
 	}
 }
+
+func BenchmarkParseChunkFloatsParallel(b *testing.B) {
+	buf, schema := floatCSV(20000, 28)
+	b.SetBytes(int64(len(buf)))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			rec, err := ParseChunk(memory.DefaultAllocator, buf, 2, schema, Options{})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			rec.Release()
+		}
+	})
+}
