@@ -405,10 +405,10 @@ func (ex *execution) runTaskStage(ctx context.Context, src *node, ops []*node, i
 			batchRows = n.op.batchSize
 		}
 		if n.op.newActor != nil {
+			// One actor unless Concurrency asks for more: each holds a copy
+			// of the state (a model), so the default is conservative.
 			newActor = n.op.newActor
-			if n.op.concurrency > 0 {
-				maxTasks = n.op.concurrency
-			}
+			maxTasks = max(1, n.op.concurrency)
 		}
 	}
 	var srcStats *opStats

@@ -2,6 +2,7 @@ package data_test
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -269,5 +270,55 @@ func TestEmptyCSV(t *testing.T) {
 	cols, err := ds.Columns(ctx)
 	if err != nil || !slices.Equal(cols, []string{"a", "b"}) {
 		t.Fatalf("cols %v %v", cols, err)
+	}
+}
+
+// prefixFS serves "mock://" paths from a local directory, standing in for
+// object storage.
+type prefixFS struct {
+	root  string
+	opens int
+}
+
+func (p *prefixFS) local(name string) string {
+	return filepath.Join(p.root, strings.TrimPrefix(name, "mock://"))
+}
+func (p *prefixFS) Open(name string) (data.File, error) {
+	p.opens++
+	return data.LocalFS{}.Open(p.local(name))
+}
+func (p *prefixFS) Create(name string) (io.WriteCloser, error) {
+	return data.LocalFS{}.Create(p.local(name))
+}
+func (p *prefixFS) MkdirAll(dir string) error             { return data.LocalFS{}.MkdirAll(p.local(dir)) }
+func (p *prefixFS) Stat(name string) (fs.FileInfo, error) { return data.LocalFS{}.Stat(p.local(name)) }
+func (p *prefixFS) Glob(pattern string) ([]string, error) { return nil, errors.New("no glob") }
+func (p *prefixFS) List(dir string) ([]string, error) {
+	files, err := data.LocalFS{}.List(p.local(dir))
+	for i, f := range files {
+		rel, _ := filepath.Rel(p.root, f)
+		files[i] = "mock://" + filepath.ToSlash(rel)
+	}
+	return files, err
+}
+
+func TestPluggableFileSystem(t *testing.T) {
+	ctx := testCtx(t)
+	fsys := &prefixFS{root: t.TempDir()}
+	ds := multiBlock(t, genRows(100), 40)
+	paths, err := ds.WriteCSV(ctx, "mock://bucket/out", data.WriteFileSystem(fsys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if paths[0] != "mock://bucket/out/part-00000.csv" {
+		t.Fatalf("paths %v", paths)
+	}
+	back, err := data.ReadCSV(ctx, "mock://bucket/out", data.WithFileSystem(fsys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := back.Count(ctx)
+	if err != nil || n != 100 || fsys.opens == 0 {
+		t.Fatalf("count %d %v opens %d", n, err, fsys.opens)
 	}
 }

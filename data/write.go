@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"path"
+	"strings"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/csv"
@@ -94,7 +94,9 @@ func (ds *Dataset) write(ctx context.Context, dir, ext string, opts []WriteOptio
 	var refs []core.Ref[any]
 	var paths []string
 	_, err := ds.run(ctx, func(b *Block) bool {
-		name := path.Join(dir, fmt.Sprintf("part-%05d.%s", len(paths), ext))
+		// Plain concatenation, not path.Join, which would fold the "//" of
+		// a URL such as s3://bucket.
+		name := strings.TrimSuffix(dir, "/") + "/" + fmt.Sprintf("part-%05d.%s", len(paths), ext)
 		paths = append(paths, name)
 		refs = append(refs, fnTask.Remote(ctx, func(ctx context.Context) (any, error) {
 			return writeBlock(ctx, cfg, name, b, enc)
