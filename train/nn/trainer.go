@@ -426,3 +426,59 @@ func fitNormalization(tc train.Context, sh *shard, spec Spec, scale float64) (No
 	}
 	return nm, nil
 }
+
+// WithConfig returns a copy of the trainer with tuned values applied, for
+// tune.Tuner (tune.ConfigurableTrainer). Keys: "lr", "momentum",
+// "weight_decay", "batch_size", "epochs", "seed"; any other key is an error
+// naming it.
+func (t *Trainer) WithConfig(config map[string]any) (train.Trainer, error) {
+	c := *t
+	for k, v := range config {
+		f, ok := toFloat(v)
+		if !ok {
+			return nil, fmt.Errorf("%w: nn.Trainer config %q = %v (%T): want a number", train.ErrInvalidConfig, k, v, v)
+		}
+		switch k {
+		case "lr":
+			c.Config.Optimizer.LR = f
+		case "momentum":
+			c.Config.Optimizer.Momentum = f
+		case "weight_decay":
+			c.Config.Optimizer.WeightDecay = f
+		case "batch_size":
+			c.Config.BatchSize = int(f)
+		case "epochs":
+			c.Config.Epochs = int(f)
+		case "seed":
+			c.Config.Seed = uint64(f)
+		default:
+			return nil, fmt.Errorf("%w: nn.Trainer has no tunable %q (want lr, momentum, weight_decay, batch_size, epochs or seed)", train.ErrInvalidConfig, k)
+		}
+	}
+	if _, err := c.config(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// WithResumeFrom returns a copy that continues from a checkpoint it wrote
+// (tune.ResumableTrainer).
+func (t *Trainer) WithResumeFrom(ckpt *checkpoint.Checkpoint) train.Trainer {
+	c := *t
+	c.ResumeFromCheckpoint = ckpt
+	return &c
+}
+
+func toFloat(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case float32:
+		return float64(x), true
+	case int:
+		return float64(x), true
+	case int64:
+		return float64(x), true
+	}
+	return 0, false
+}
