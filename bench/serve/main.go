@@ -38,6 +38,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/dmitryikh/leaves"
@@ -62,6 +63,7 @@ type config struct {
 	rate             float64
 	data, cpuprofile string
 	replicas         int
+	only             string
 }
 
 func run(ctx context.Context, out io.Writer, args []string) error {
@@ -76,7 +78,8 @@ func run(ctx context.Context, out io.Writer, args []string) error {
 	fs.IntVar(&cfg.replicas, "replicas", 2, "replicas of the PredictorDeployment")
 	fs.Float64Var(&cfg.rate, "rate", 0, "open-loop requests/s for the latency run (0: half the bare throughput)")
 	fs.StringVar(&cfg.data, "data", "train/gbdt/testdata/breast_cancer.csv", "breast cancer CSV (features..., target)")
-	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the serve runs")
+	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the runs")
+	fs.StringVar(&cfg.only, "only", "", "profile one side: bare or serve (closed loop only, no table)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -145,6 +148,12 @@ func run(ctx context.Context, out io.Writer, args []string) error {
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
+	if cfg.only != "" {
+		i := map[string]int{"bare": 0, "serve": 1}[cfg.only]
+		res, err := load(sides[i].addr, "/bc", body, cfg.conns, cfg.warmup, cfg.duration, 0)
+		fmt.Fprintf(out, "%s: %.0f requests/s, p50 %s, p99 %s, CPU/request %v\n", sides[i].name, res.rps, ms(res.p50), ms(res.p99), res.cpuPerReq)
+		return err
+	}
 	closed := make([]result, len(sides))
 	for r := range cfg.rounds {
 		for i, s := range sides {
@@ -178,19 +187,23 @@ func run(ctx context.Context, out io.Writer, args []string) error {
 	table(out, sides[0].name, sides[1].name, closed)
 	fmt.Fprintf(out, "\nopen loop at %.0f requests/s over %d connections (latency from the scheduled send time; best p99 of %d rounds)\n", rate, cfg.conns, cfg.rounds)
 	table(out, sides[0].name, sides[1].name, open)
-	fmt.Fprintf(out, "\ntarget: serve >= 70%% of the bare throughput (got %.0f%%); p99 < 1 ms (open loop: %s)\n",
-		100*closed[1].rps/closed[0].rps, ms(open[1].p99))
+	fmt.Fprintf(out, "\nCPU/request is the process's user+system CPU (server and load generator) divided by requests answered; "+
+		"2-core ceiling = 2 CPU-seconds / CPU per request, the throughput with two cores to ourselves (robust to other programs on the machine).\n")
+	fmt.Fprintf(out, "target: serve >= 70%% of the bare throughput: measured %.0f%%, by CPU per request %.0f%%; p99 < 1 ms: open loop %s\n",
+		100*closed[1].rps/closed[0].rps, 100*float64(closed[0].cpuPerReq)/float64(closed[1].cpuPerReq), ms(open[1].p99))
 	return nil
 }
 
 func table(out io.Writer, bareName, serveName string, res []result) {
-	fmt.Fprintf(out, "  %-46s %12s %10s %10s %10s %8s\n", "", "requests/s", "p50", "p99", "p99.9", "errors")
+	fmt.Fprintf(out, "  %-46s %12s %10s %10s %10s %12s %14s %7s\n", "", "requests/s", "p50", "p99", "p99.9", "CPU/request", "2-core ceiling", "errors")
 	for i, name := range []string{bareName, serveName} {
 		r := res[i]
-		fmt.Fprintf(out, "  %-46s %12.0f %10s %10s %10s %8d\n", name, r.rps, ms(r.p50), ms(r.p99), ms(r.p999), r.errors)
+		fmt.Fprintf(out, "  %-46s %12.0f %10s %10s %10s %10.1fµs %12.0f/s %7d\n", name, r.rps, ms(r.p50), ms(r.p99), ms(r.p999),
+			float64(r.cpuPerReq)/1e3, 2*float64(time.Second)/float64(r.cpuPerReq), r.errors)
 	}
-	fmt.Fprintf(out, "  %-46s %11.2fx %9.2fx %9.2fx %9.2fx\n", "ratio serve/bare", res[1].rps/res[0].rps,
-		ratio(res[1].p50, res[0].p50), ratio(res[1].p99, res[0].p99), ratio(res[1].p999, res[0].p999))
+	fmt.Fprintf(out, "  %-46s %11.2fx %9.2fx %9.2fx %9.2fx %11.2fx %13.2fx\n", "ratio serve/bare", res[1].rps/res[0].rps,
+		ratio(res[1].p50, res[0].p50), ratio(res[1].p99, res[0].p99), ratio(res[1].p999, res[0].p999),
+		ratio(res[1].cpuPerReq, res[0].cpuPerReq), ratio(res[0].cpuPerReq, res[1].cpuPerReq))
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.3fms", float64(d)/1e6) }
@@ -402,6 +415,16 @@ type result struct {
 	rps            float64
 	p50, p99, p999 time.Duration
 	errors         int
+	cpuPerReq      time.Duration // process CPU (user+system) per request, load generator included
+}
+
+// cpuTime is the process's user+system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // load runs conns connections against addr for warmup+dur. rate 0 is a
@@ -416,11 +439,13 @@ func load(addr, path string, body []byte, conns int, warmup, dur time.Duration, 
 		defer c.c.Close()
 		clients[i] = c
 	}
+	cpu0 := cpuTime()
 	start := time.Now()
 	measureFrom := start.Add(warmup)
 	end := measureFrom.Add(dur)
 	lats := make([][]time.Duration, conns)
 	errs := make([]int, conns)
+	total := make([]int, conns)
 	var firstErr error
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -451,6 +476,7 @@ func load(addr, path string, body []byte, conns int, warmup, dur time.Duration, 
 				}
 				_, err := c.do(false)
 				done := time.Now()
+				total[i]++
 				if err != nil {
 					errs[i]++
 					mu.Lock()
@@ -469,8 +495,16 @@ func load(addr, path string, body []byte, conns int, warmup, dur time.Duration, 
 		}()
 	}
 	wg.Wait()
+	cpu := cpuTime() - cpu0
 	all := slices.Concat(lats...)
 	res := result{}
+	n := 0
+	for _, t := range total {
+		n += t
+	}
+	if n > 0 {
+		res.cpuPerReq = cpu / time.Duration(n)
+	}
 	for _, e := range errs {
 		res.errors += e
 	}
