@@ -1,10 +1,10 @@
 package serve
 
 import (
-	"context"
 	"encoding/json"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/goray/goray/checkpoint"
 	"github.com/goray/goray/serve/servepb"
 )
 
@@ -260,4 +261,71 @@ func TestCustomAdapter(t *testing.T) {
 	}
 }
 
-var _ = context.Background
+
+// Rolling a PredictorDeployment to a new checkpoint under continuous load
+// fails no request, and afterwards only the new model answers.
+func TestPredictorRedeployNewCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	v1 := linearCheckpoint(t, dir+"/v1", 1)
+	v2 := linearCheckpoint(t, dir+"/v2", 2)
+	names, rows := bcData(t)
+	p1, _ := linearFactory(v1)
+	p2, _ := linearFactory(v2)
+	want1, want2 := predictRows(t, p1, rows[:1])[0], predictRows(t, p2, rows[:1])[0]
+	deploy := func(ckpt *checkpoint.Checkpoint) Deployment {
+		d := PredictorDeployment(ckpt, linearFactory, nil)
+		d.Name, d.RoutePrefix, d.NumReplicas = "bc", "/bc", 2
+		return d
+	}
+	s := testServer(t, NewApp(deploy(v1)))
+	c := client(t)
+	body := recordsJSON(names, rows[:1])
+	var mu sync.Mutex
+	var failed []string
+	got := map[float64]int{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				r := post(t, c, "http://"+s.Addr()+"/bc", body)
+				mu.Lock()
+				if r.code != 200 {
+					failed = append(failed, r.body)
+				} else {
+					var out struct{ Predictions []float64 }
+					json.Unmarshal([]byte(r.body), &out)
+					got[out.Predictions[0]]++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	eventually(t, "answers from the first checkpoint", func() bool { mu.Lock(); defer mu.Unlock(); return got[want1] > 20 })
+	if err := s.Redeploy(t.Context(), deploy(v2)); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	before := got[want2]
+	mu.Unlock()
+	eventually(t, "answers from the new checkpoint", func() bool { mu.Lock(); defer mu.Unlock(); return got[want2] > before+20 })
+	close(stop)
+	wg.Wait()
+	if len(failed) > 0 {
+		t.Fatalf("%d requests failed during the redeploy, e.g. %s", len(failed), failed[0])
+	}
+	if len(got) != 2 || got[want1] == 0 {
+		t.Errorf("answers %v, want only %v (v1) then %v (v2)", got, want1, want2)
+	}
+	r := post(t, c, "http://"+s.Addr()+"/bc", body)
+	if p := decodePredictions(t, r.body); p[0] != want2 {
+		t.Errorf("after the redeploy: %v, want %v", p[0], want2)
+	}
+}
