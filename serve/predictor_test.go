@@ -261,7 +261,6 @@ func TestCustomAdapter(t *testing.T) {
 	}
 }
 
-
 // Rolling a PredictorDeployment to a new checkpoint under continuous load
 // fails no request, and afterwards only the new model answers.
 func TestPredictorRedeployNewCheckpoint(t *testing.T) {
