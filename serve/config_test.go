@@ -70,8 +70,18 @@ deployments:
 		}
 	}
 
-	_, err = AppFromConfig(cfg, map[string]train.PredictorFactory{"gbdt": linearFactory})
-	if err == nil || !strings.Contains(err.Error(), `deployments[0] (bc).checkpoint: no predictor for framework "linear" (known: gbdt)`) {
+	// With no factories given, train's registry is used.
+	train.RegisterPredictorFactory("linear", linearFactory)
+	if _, err := AppFromConfig(cfg, nil); err != nil {
+		t.Errorf("AppFromConfig with the registry: %v", err)
+	}
+
+	other, err := ParseConfig([]byte("deployments:\n  - name: x\n    framework: nosuch\n    checkpoint: " + filepath.Join(dir, "ckpt") + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = AppFromConfig(other, map[string]train.PredictorFactory{"gbdt": linearFactory})
+	if err == nil || !strings.Contains(err.Error(), `deployments[0] (x).framework: no predictor for framework "nosuch" (known: gbdt)`) {
 		t.Errorf("unknown framework: %v", err)
 	}
 }
