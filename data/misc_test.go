@@ -158,3 +158,45 @@ func TestTypedColumnsNulls(t *testing.T) {
 		t.Fatalf("null float should be NaN: %v", x)
 	}
 }
+
+func TestIterBatchesDropLastAndLocalShuffle(t *testing.T) {
+	ctx := testCtx(t)
+	ds := data.Range(1000)
+	var n int
+	var all []int64
+	for b, err := range ds.IterBatches(ctx, data.BatchSize(300), data.DropLast(), data.LocalShuffle(300, 7)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.NumRows() != 300 {
+			t.Fatalf("batch of %d rows", b.NumRows())
+		}
+		n++
+		all = append(all, b.Column(0).(*array.Int64).Int64Values()...)
+	}
+	if n != 3 {
+		t.Fatalf("%d batches", n)
+	}
+	sorted := append([]int64(nil), all...)
+	slicesSort(sorted)
+	for i, v := range sorted {
+		if v != int64(i) {
+			t.Fatalf("not a permutation of the first 900 rows")
+		}
+	}
+	same := true
+	for i, v := range all {
+		same = same && v == int64(i)
+	}
+	if same {
+		t.Fatal("local shuffle did not shuffle")
+	}
+}
+
+func slicesSort(v []int64) {
+	for i := 1; i < len(v); i++ {
+		for j := i; j > 0 && v[j] < v[j-1]; j-- {
+			v[j], v[j-1] = v[j-1], v[j]
+		}
+	}
+}

@@ -155,27 +155,11 @@ func SplitRows(rec arrow.Record, rowsPer int64) []arrow.Record {
 
 // Take gathers rows by index into a new record.
 func Take(mem memory.Allocator, rec arrow.Record, idx []int) (arrow.Record, error) {
-	ib := array.NewInt64Builder(mem)
-	ib.Reserve(len(idx))
-	for _, i := range idx {
-		ib.UnsafeAppend(int64(i))
+	refs := make([]RowRef, len(idx))
+	for i, j := range idx {
+		refs[i] = RowRef{Row: int32(j)}
 	}
-	ind := ib.NewArray()
-	ib.Release()
-	defer ind.Release()
-	ctx := compute.WithAllocator(context.Background(), mem)
-	cols := make([]arrow.Array, rec.NumCols())
-	for i, c := range rec.Columns() {
-		out, err := compute.TakeArray(ctx, c, ind)
-		if err != nil {
-			releaseAll(cols[:i])
-			return nil, fmt.Errorf("take column %q: %w", rec.ColumnName(i), err)
-		}
-		cols[i] = out
-	}
-	out := array.NewRecord(rec.Schema(), cols, int64(len(idx)))
-	releaseAll(cols)
-	return out, nil
+	return Gather(mem, rec.Schema(), []arrow.Record{rec}, refs)
 }
 
 // Filter keeps the rows whose mask entry is true.
@@ -401,8 +385,31 @@ func gatherColumn(mem memory.Allocator, dt arrow.DataType, parts []arrow.Array, 
 		b := array.NewStringBuilder(mem)
 		defer b.Release()
 		b.Reserve(len(refs))
+		var total int
+		for _, r := range refs {
+			total += len(parts[r.Src].(*array.String).Value(int(r.Row)))
+		}
+		b.ReserveData(total)
 		for _, r := range refs {
 			a := parts[r.Src].(*array.String)
+			if nulls && a.IsNull(int(r.Row)) {
+				b.AppendNull()
+				continue
+			}
+			b.Append(a.Value(int(r.Row)))
+		}
+		return b.NewArray(), nil
+	case arrow.BINARY:
+		b := array.NewBinaryBuilder(mem, arrow.BinaryTypes.Binary)
+		defer b.Release()
+		b.Reserve(len(refs))
+		var total int
+		for _, r := range refs {
+			total += len(parts[r.Src].(*array.Binary).Value(int(r.Row)))
+		}
+		b.ReserveData(total)
+		for _, r := range refs {
+			a := parts[r.Src].(*array.Binary)
 			if nulls && a.IsNull(int(r.Row)) {
 				b.AppendNull()
 				continue
