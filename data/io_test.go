@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -277,14 +278,14 @@ func TestEmptyCSV(t *testing.T) {
 // object storage.
 type prefixFS struct {
 	root  string
-	opens int
+	opens atomic.Int64
 }
 
 func (p *prefixFS) local(name string) string {
 	return filepath.Join(p.root, strings.TrimPrefix(name, "mock://"))
 }
 func (p *prefixFS) Open(name string) (data.File, error) {
-	p.opens++
+	p.opens.Add(1)
 	return data.LocalFS{}.Open(p.local(name))
 }
 func (p *prefixFS) Create(name string) (io.WriteCloser, error) {
@@ -318,7 +319,7 @@ func TestPluggableFileSystem(t *testing.T) {
 		t.Fatal(err)
 	}
 	n, err := back.Count(ctx)
-	if err != nil || n != 100 || fsys.opens == 0 {
-		t.Fatalf("count %d %v opens %d", n, err, fsys.opens)
+	if err != nil || n != 100 || fsys.opens.Load() == 0 {
+		t.Fatalf("count %d %v opens %d", n, err, fsys.opens.Load())
 	}
 }
