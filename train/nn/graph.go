@@ -74,6 +74,7 @@ func newReplica(spec Spec, batch int, dt tensor.Dtype, train bool) (r *replica, 
 	}
 	h := r.x
 	firstWeighted := true
+	fuseNext := false // the next max-pool applies the ReLU before it
 	for i, l := range spec.Layers {
 		in := shapes[i]
 		switch l.Kind {
@@ -90,8 +91,16 @@ func newReplica(spec Spec, batch int, dt tensor.Dtype, train bool) (r *replica, 
 		case KindMaxPool2D:
 			out := shapes[i+1]
 			geom := poolGeom{c: in[0], h: in[1], w: in[2], k: l.Kernel, s: l.Stride, oh: out[1], ow: out[2]}
-			h, err = G.ApplyOp(&maxPoolOp{opBase: newBase(), g: geom}, h)
+			h, err = G.ApplyOp(&maxPoolOp{opBase: newBase(), g: geom, relu: fuseNext}, h)
+			fuseNext = false
 		case KindReLU:
+			// ReLU then max-pool is computed as one pass (the maximum
+			// commutes with ReLU): one read of the activations instead of
+			// three, and no ReLU gradient pass.
+			if i+1 < len(spec.Layers) && spec.Layers[i+1].Kind == KindMaxPool2D {
+				fuseNext = true
+				continue
+			}
 			h, err = G.ApplyOp(&reluOp{opBase: newBase()}, h)
 		case KindDropout:
 			if !train || l.Rate == 0 {

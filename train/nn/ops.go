@@ -503,8 +503,9 @@ type poolGeom struct{ c, h, w, k, s, oh, ow int }
 
 type maxPoolOp struct {
 	opBase
-	g   poolGeom
-	arg []int32 // index into the input plane of each output's maximum, set by Do
+	g    poolGeom
+	relu bool    // computes max-pool(ReLU(x)) = ReLU(max-pool(x))
+	arg  []int32 // index into the input plane of each output's maximum, set by Do
 }
 
 func (o *maxPoolOp) Arity() int            { return 1 }
@@ -526,8 +527,14 @@ func (o *maxPoolOp) Do(in ...G.Value) (G.Value, error) {
 	switch d := x.Data().(type) {
 	case []float32:
 		maxPool(o.g, d, out.Data().([]float32), o.arg, n)
+		if o.relu {
+			relu32(out.Data().([]float32), out.Data().([]float32))
+		}
 	case []float64:
 		maxPool(o.g, d, out.Data().([]float64), o.arg, n)
+		if o.relu {
+			relu(out.Data().([]float64), out.Data().([]float64))
+		}
 	}
 	return out, nil
 }
@@ -591,21 +598,23 @@ func maxPool2x2[T float](g poolGeom, xp, yp []T, ap []int32) {
 
 func (o *maxPoolOp) DiffWRT(int) []bool { return []bool{true} }
 func (o *maxPoolOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(&maxPoolGradOp{opBase: newBase(), g: o.g, fwd: o}, in[0], grad)
+	dx, err := G.ApplyOp(&maxPoolGradOp{opBase: newBase(), g: o.g, fwd: o}, in[0], out, grad)
 	return G.Nodes{dx}, err
 }
 
 // maxPoolGradOp routes each output gradient to its window's maximum, found
-// by the forward op. Input 0 (x) gives the shape and orders it after the
-// forward pass.
+// by the forward op (only where the output is positive when the op applies
+// ReLU). Inputs: x (for the shape), the forward output y, and dy.
 type maxPoolGradOp struct {
 	opBase
 	g   poolGeom
 	fwd *maxPoolOp
 }
 
-func (o *maxPoolGradOp) Arity() int            { return 2 }
-func (o *maxPoolGradOp) Type() hm.Type         { return hm.NewFnType(tensorT(4), tensorT(4), tensorT(4)) }
+func (o *maxPoolGradOp) Arity() int { return 3 }
+func (o *maxPoolGradOp) Type() hm.Type {
+	return hm.NewFnType(tensorT(4), tensorT(4), tensorT(4), tensorT(4))
+}
 func (o *maxPoolGradOp) String() string        { return "MaxPool2DGrad" }
 func (o *maxPoolGradOp) Hashcode() uint32      { return hashOf(o) }
 func (o *maxPoolGradOp) WriteHash(h hash.Hash) { o.hash(h, "MaxPool2DGrad") }
@@ -613,27 +622,56 @@ func (o *maxPoolGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return in[0].(tensor.Shape).Clone(), nil
 }
 func (o *maxPoolGradOp) Do(in ...G.Value) (G.Value, error) {
-	x, dy := dense(in[0]), dense(in[1])
+	x, y, dy := dense(in[0]), dense(in[1]), dense(in[2])
 	out := o.buffer(x.Dtype(), x.Shape()...)
 	switch d := dy.Data().(type) {
 	case []float32:
-		poolScatter(o.g, d, out.Data().([]float32), o.fwd.arg)
+		poolScatter(o.g, y.Data().([]float32), d, out.Data().([]float32), o.fwd.arg, o.fwd.relu)
 	case []float64:
-		poolScatter(o.g, d, out.Data().([]float64), o.fwd.arg)
+		poolScatter(o.g, y.Data().([]float64), d, out.Data().([]float64), o.fwd.arg, o.fwd.relu)
 	}
 	return out, nil
 }
 
-func poolScatter[T float](g poolGeom, dy, dx []T, arg []int32) {
-	clear(dx)
+func poolScatter[T float](g poolGeom, y, dy, dx []T, arg []int32, relu bool) {
 	plane, oplane := g.h*g.w, g.oh*g.ow
+	tiled := g.k == 2 && g.s == 2 && g.h == 2*g.oh && g.w == 2*g.ow
+	if !tiled {
+		clear(dx)
+	}
 	for p := 0; p*oplane < len(dy); p++ {
 		dxp := dx[p*plane : (p+1)*plane]
-		for i, v := range dy[p*oplane : (p+1)*oplane] {
-			dxp[arg[p*oplane+i]] += v
+		yp, dyp, ap := y[p*oplane:(p+1)*oplane], dy[p*oplane:(p+1)*oplane], arg[p*oplane:(p+1)*oplane]
+		if !tiled {
+			for i, v := range dyp {
+				if !relu || yp[i] > 0 {
+					dxp[ap[i]] += v
+				}
+			}
+			continue
+		}
+		// 2×2 windows tile the plane: write every input position once,
+		// without branches on the (unpredictable) position of the maximum.
+		for oy := 0; oy < g.oh; oy++ {
+			r0 := dxp[2*oy*g.w : 2*oy*g.w+g.w]
+			r1 := dxp[(2*oy+1)*g.w : (2*oy+1)*g.w+g.w]
+			base := 2 * oy * g.w
+			for ox := 0; ox < g.ow; ox++ {
+				i := oy*g.ow + ox
+				v := dyp[i]
+				if relu {
+					v *= T(b2i(yp[i] > 0))
+				}
+				a := int(ap[i]) - base - 2*ox // 0, 1, w or w+1
+				m := &onehot[a&1|int(b2i(a>>1 != 0))<<1]
+				r0[2*ox], r0[2*ox+1] = v*T(m[0]), v*T(m[1])
+				r1[2*ox], r1[2*ox+1] = v*T(m[2]), v*T(m[3])
+			}
 		}
 	}
 }
+
+var onehot = [4][4]float32{{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}}
 
 // ---------------------------------------------------------------------------
 // ReLU and its gradient (which reads the forward output: y > 0 ⇔ x > 0).
