@@ -163,11 +163,14 @@ func Train(ctx context.Context, dtrain *Matrix, evals map[string]*Matrix, params
 
 	gr := &grower{
 		c: cfg, F: F, cuts: cuts, bins: bins, nthread: cfg.nthread, red: red,
-		rows: make([]int32, n), scratch: make([]int32, n), gh: make([]binPair, n),
+		binsT: transposeBins(bins, n, F, cfg.nthread), n: n,
+		rows: make([]int32, n), scratch: make([]int32, n), gh: make([]ghPair, n),
 		featMask: make([]bool, F),
 	}
-	gAll := make([]float64, n*K)
-	hAll := make([]float64, n*K)
+	var gAll, hAll []float64
+	if cfg.objective != BinaryLogistic {
+		gAll, hAll = make([]float64, n*K), make([]float64, n*K)
+	}
 	featRng := rand.New(rand.NewPCG(cfg.seed, 0x9e3779b97f4a7c15))
 	rank := 0
 	if red != nil {
@@ -183,12 +186,15 @@ func Train(ctx context.Context, dtrain *Matrix, evals map[string]*Matrix, params
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		parallel(cfg.nthread, nchunks, func(c int) {
-			lo, hi := c*chunk, min(n, (c+1)*chunk)
-			for k := range K {
-				gradients(cfg, dtrain.labels, margin, k, lo, hi, gAll[k*n:(k+1)*n], hAll[k*n:(k+1)*n])
-			}
-		})
+		fused := cfg.objective == BinaryLogistic
+		if !fused {
+			parallel(cfg.nthread, nchunks, func(c int) {
+				lo, hi := c*chunk, min(n, (c+1)*chunk)
+				for k := range K {
+					gradients(cfg, dtrain.labels, margin, k, lo, hi, gAll[k*n:(k+1)*n], hAll[k*n:(k+1)*n])
+				}
+			})
+		}
 		for k := range K {
 			nrows := 0
 			if cfg.subsample < 1 {
@@ -205,7 +211,13 @@ func Train(ctx context.Context, dtrain *Matrix, evals map[string]*Matrix, params
 				nrows = n
 			}
 			b.sampleFeatures(featRng, gr.featMask)
-			if err := gr.quantize(ctx, gAll[k*n:(k+1)*n], hAll[k*n:(k+1)*n], gr.rows[:nrows], nGlobal); err != nil {
+			if fused {
+				scale := gr.setScale(gradBound(cfg), nGlobal)
+				rows := gr.rows[:nrows]
+				parallel(cfg.nthread, (nrows+chunk-1)/chunk, func(c int) {
+					gradientsQuantized(dtrain.labels, margin, rows[c*chunk:min(nrows, (c+1)*chunk)], gr.gh, scale)
+				})
+			} else if err := gr.quantize(ctx, gAll[k*n:(k+1)*n], hAll[k*n:(k+1)*n], gr.rows[:nrows], nGlobal, gradBound(cfg)); err != nil {
 				return nil, err
 			}
 			t, err := gr.grow(ctx, nrows)
@@ -271,6 +283,31 @@ func Train(ctx context.Context, dtrain *Matrix, evals map[string]*Matrix, params
 		b.trees = b.trees[:(b.bestIter+1)*K]
 	}
 	return b, nil
+}
+
+// gradBound is a bound on |g| and h known from the objective, or 0.
+func gradBound(c *config) float64 {
+	switch c.objective {
+	case BinaryLogistic, MultiSoftprob, MultiSoftmax:
+		return 1 // |p - y| <= 1, p(1-p) <= 1/4, 2p(1-p) <= 1/2
+	}
+	return 0
+}
+
+// transposeBins returns the column-major copy of row-major bins.
+func transposeBins(bins []uint8, n, F, nthread int) []uint8 {
+	out := make([]uint8, n*F)
+	const chunk = 4096
+	parallel(nthread, (n+chunk-1)/chunk, func(c int) {
+		lo, hi := c*chunk, min(n, (c+1)*chunk)
+		for j := range F {
+			col := out[j*n+lo : j*n+hi]
+			for i := range col {
+				col[i] = bins[(lo+i)*F+j]
+			}
+		}
+	})
+	return out
 }
 
 // sampleFeatures draws the features of one tree (colsample_bytree). The

@@ -396,3 +396,5 @@ func (p *Predictor) output(preds []float64, n int) (arrow.Record, error) {
 	}, nil)
 	return array.NewRecord(schema, []arrow.Array{pc, lc}, int64(n)), nil
 }
+
+func init() { train.RegisterPredictorFactory(Framework, PredictorFactory) }

@@ -3,11 +3,13 @@ package gbdt_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"sync"
 	"testing"
 
+	"github.com/goray/goray/train"
 	"github.com/goray/goray/train/gbdt"
 )
 
@@ -138,5 +140,55 @@ func TestLocalGroupCancel(t *testing.T) {
 	}
 	if err := group[1].AllReduceSum(t.Context(), []float64{1}); err == nil {
 		t.Fatal("broken group still reduces")
+	}
+}
+
+// fakeContext provides the collectives of a train.Context from a local group.
+type fakeContext struct {
+	trainContext // other methods unused
+	r            gbdt.AllReducer
+}
+
+type trainContext = train.Context
+
+func (f fakeContext) WorldRank() int { return f.r.Rank() }
+func (f fakeContext) WorldSize() int { return f.r.Size() }
+func (f fakeContext) AllGather(b []byte) ([][]byte, error) {
+	return f.r.AllGather(context.Background(), b)
+}
+func (f fakeContext) AllReduce(v []float64, op train.ReduceOp) error {
+	if op != train.Sum {
+		return errors.New("only sum")
+	}
+	return f.r.AllReduceSum(context.Background(), v)
+}
+
+func TestContextReducer(t *testing.T) {
+	dtrain, dtest := breastCancer(t)
+	params := gbdt.Params{"max_depth": 4, "eval_metric": "auc"}
+	one, err := gbdt.Train(t.Context(), dtrain, nil, params, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	group := gbdt.NewLocalGroup(2)
+	out := make([]*gbdt.Booster, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Go(func() {
+			half := dtrain.NumRows() / 2
+			shard := dtrain.Slice(w*half, half+w*(dtrain.NumRows()-half))
+			out[w], errs[w] = gbdt.Train(t.Context(), shard, map[string]*gbdt.Matrix{"test": dtest.Slice(0, 50*w+10)}, params, 5,
+				gbdt.WithAllReducer(gbdt.NewContextReducer(fakeContext{r: group[w]})))
+		})
+	}
+	wg.Wait()
+	for w := range 2 {
+		if errs[w] != nil {
+			t.Fatal(errs[w])
+		}
+		if !bytes.Equal(modelText(t, one), modelText(t, out[w])) {
+			t.Errorf("worker %d: model differs from 1 worker", w)
+		}
 	}
 }

@@ -182,10 +182,8 @@ func orderedKey(v float64) uint64 {
 		v = 0
 	}
 	b := math.Float64bits(v)
-	if b>>63 != 0 {
-		return ^b
-	}
-	return b | 1<<63
+	// Negative: flip every bit; positive: set the sign bit. Branch-free.
+	return b ^ (uint64(int64(b)>>63) | 1<<63)
 }
 
 func keyValue(k uint64) float64 {

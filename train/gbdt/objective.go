@@ -51,7 +51,7 @@ func gradients(c *config, labels, margin []float64, k, lo, hi int, g, h []float6
 		for i := lo; i < hi; i++ {
 			p := sigmoid(margin[i])
 			g[i] = p - labels[i]
-			h[i] = math.Max(p*(1-p), 1e-16)
+			h[i] = max(p*(1-p), 1e-16)
 		}
 	case RegSquaredError:
 		for i := lo; i < hi; i++ {
@@ -75,8 +75,22 @@ func gradients(c *config, labels, margin []float64, k, lo, hi int, g, h []float6
 				y = 1
 			}
 			g[i] = p - y
-			h[i] = math.Max(2*p*(1-p), 1e-16)
+			h[i] = max(2*p*(1-p), 1e-16)
 		}
+	}
+}
+
+// gradientsQuantized is gradients followed by quantization for objectives
+// whose gradients have a known bound (see gradBound): one pass, no float
+// arrays. Only binary:logistic takes this path.
+func gradientsQuantized(labels, margin []float64, rows []int32, gh []ghPair, scale float64) {
+	for _, r := range rows {
+		p := 1 / (1 + math.Exp(-margin[r]))
+		h := p * (1 - p)
+		if h < 1e-16 {
+			h = 1e-16
+		}
+		gh[r] = ghPair{int32((p - labels[r]) * scale), int32(h * scale)}
 	}
 }
 

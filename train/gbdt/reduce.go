@@ -2,10 +2,13 @@ package gbdt
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
 	"sync"
+
+	"github.com/goray/goray/train"
 )
 
 // AllReducer is the collective communication a distributed training run
@@ -170,4 +173,51 @@ func (l *localReducer) AllGather(ctx context.Context, b []byte) ([][]byte, error
 		return nil, err
 	}
 	return res.([][]byte), nil
+}
+
+// NewContextReducer adapts a train.Context (the collectives of a
+// DataParallelTrainer worker group) to an AllReducer. Integer sums go
+// through AllGather and are added up in rank order on every worker, so they
+// are exact and identical everywhere; float sums use the context's
+// AllReduce.
+func NewContextReducer(tc train.Context) AllReducer { return &contextReducer{tc: tc} }
+
+type contextReducer struct{ tc train.Context }
+
+func (c *contextReducer) Size() int { return c.tc.WorldSize() }
+func (c *contextReducer) Rank() int { return c.tc.WorldRank() }
+
+func (c *contextReducer) AllReduceSum(ctx context.Context, buf []float64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return c.tc.AllReduce(buf, train.Sum)
+}
+
+func (c *contextReducer) AllGather(ctx context.Context, b []byte) ([][]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return c.tc.AllGather(b)
+}
+
+func (c *contextReducer) AllReduceSumInt64(ctx context.Context, buf []int64) error {
+	b := make([]byte, 8*len(buf))
+	for i, v := range buf {
+		binary.LittleEndian.PutUint64(b[8*i:], uint64(v))
+	}
+	all, err := c.AllGather(ctx, b)
+	if err != nil {
+		return err
+	}
+	clear(buf)
+	for r, part := range all {
+		if len(part) != len(b) {
+			return fmt.Errorf("gbdt: all-reduce length mismatch: worker %d sent %d bytes, want %d", r, len(part), len(b))
+		}
+		for i := range buf {
+			buf[i] += int64(binary.LittleEndian.Uint64(part[8*i:]))
+		}
+	}
+	return nil
 }

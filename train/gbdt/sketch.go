@@ -13,13 +13,14 @@ import (
 // Each feature's values are summarised by "buckets": the top 24 bits of an
 // order-preserving 64-bit key of the value (sign, exponent and 12 mantissa
 // bits, so a bucket spans a relative width of 2^-12), with the number of
-// values and the largest value in each bucket. A summary is an exact
-// function of the multiset of values, and merging summaries is exact (sum
-// the counts, take the max), so the bins computed from the merged summary
-// of N row shards are the same as those of 1 worker holding all rows. Cuts
-// are placed at bucket maxima so that every bin holds about 1/max_bin of
-// the rows; a feature with at most max_bin distinct buckets (small integers,
-// categories coded as numbers, booleans) gets one bin per value.
+// values in each bucket. A summary is an exact function of the multiset of
+// values and merging summaries is exact (sum the counts), so the bins
+// computed from the merged summary of N row shards are the same as those of
+// one worker holding all rows. Cuts are placed at bucket upper edges so that
+// every bin holds about 1/max_bin of the rows; a feature with at most
+// max_bin occupied buckets (small integers, codes, booleans) gets one bin
+// per value. Because cuts are bucket edges, a value's bin follows from its
+// bucket by table lookup.
 
 // missingBin is the bin index of NaN in every feature; value bins are 0..nb-1 <= 254.
 const missingBin = 255
@@ -27,9 +28,8 @@ const missingBin = 255
 const bucketShift = 40 // key >> 40 = 24-bit bucket
 
 type bucket struct {
-	id     uint32
-	count  int64
-	maxKey uint64
+	id    uint32
+	count int64
 }
 
 type featureSummary struct {
@@ -41,8 +41,13 @@ type featureSummary struct {
 // (cuts[b-1], cuts[b]]; the last bin, nb-1, everything above cuts[nb-2].
 type featureCuts struct {
 	cuts       []float64
-	min, max   float64 // observed range; NaN when the feature has no values
+	cutBuckets []uint32 // bucket whose upper edge is cuts[b]
+	min, max   float64  // observed range (bucket edges); NaN when the feature has no values
 	hasMissing bool
+	// Lookup from bucket to bin: binade[id>>12] is either 0x8000|bin when
+	// the whole binade falls in one bin, or an index into tables.
+	binade [4096]uint16
+	tables [][4096]uint8
 }
 
 func (fc *featureCuts) nb() int { return len(fc.cuts) + 1 }
@@ -60,17 +65,48 @@ func (fc *featureCuts) bin(x float64) uint8 {
 	if x != x { // NaN
 		return missingBin
 	}
-	c := fc.cuts
-	lo, hi := 0, len(c)
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if x > c[mid] {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
+	id := orderedKey(x) >> bucketShift
+	e := fc.binade[id>>12]
+	if e&0x8000 != 0 {
+		return uint8(e)
 	}
-	return uint8(lo)
+	return fc.tables[e][id&4095]
+}
+
+// bucketEdge is the largest value in bucket id.
+func bucketEdge(id uint32) float64 {
+	return keyValue(uint64(id)<<bucketShift | (1<<bucketShift - 1))
+}
+
+// buildLookup fills binade and tables from cutBuckets.
+func (fc *featureCuts) buildLookup() {
+	cb := fc.cutBuckets
+	j := 0 // cuts with bucket < current
+	for t := range uint32(4096) {
+		lo, hi := t<<12, t<<12|4095
+		for j < len(cb) && cb[j] < lo {
+			j++
+		}
+		// Cuts strictly inside [lo, hi) change the bin within this binade.
+		k := j
+		for k < len(cb) && cb[k] < hi {
+			k++
+		}
+		if k == j {
+			fc.binade[t] = 0x8000 | uint16(j)
+			continue
+		}
+		var tab [4096]uint8
+		c := j
+		for i := range uint32(4096) {
+			for c < len(cb) && cb[c] < lo+i {
+				c++
+			}
+			tab[i] = uint8(c)
+		}
+		fc.binade[t] = uint16(len(fc.tables))
+		fc.tables = append(fc.tables, tab)
+	}
 }
 
 // summarize builds the bucket summary of one column.
@@ -93,31 +129,32 @@ func summarize(col []float64) featureSummary {
 			nslots++
 		}
 	}
-	if nslots > 64 {
+	if nslots > 256 {
 		return summarizeSorted(col, s.missing)
 	}
-	counts := make([]int64, nslots*4096)
-	maxk := make([]uint64, nslots*4096)
+	counts := make([]uint32, nslots*4096)
 	for _, v := range col {
 		if v != v {
 			continue
 		}
 		k := orderedKey(v)
-		i := int(slot[k>>52])*4096 + int((k>>bucketShift)&4095)
-		counts[i]++
-		if k > maxk[i] {
-			maxk[i] = k
+		counts[int(slot[k>>52])*4096+int((k>>bucketShift)&4095)]++
+	}
+	nonzero := 0
+	for _, c := range counts {
+		if c > 0 {
+			nonzero++
 		}
 	}
+	s.buckets = make([]bucket, 0, nonzero)
 	for t := range 4096 {
 		sl := slot[t]
 		if sl < 0 {
 			continue
 		}
-		base := int(sl) * 4096
-		for j := range 4096 {
-			if c := counts[base+j]; c > 0 {
-				s.buckets = append(s.buckets, bucket{id: uint32(t)<<12 | uint32(j), count: c, maxKey: maxk[base+j]})
+		for j, c := range counts[int(sl)*4096 : int(sl+1)*4096] {
+			if c > 0 {
+				s.buckets = append(s.buckets, bucket{id: uint32(t)<<12 | uint32(j), count: int64(c)})
 			}
 		}
 	}
@@ -140,7 +177,7 @@ func summarizeSorted(col []float64, missing int64) featureSummary {
 		for j < len(keys) && keys[j]>>bucketShift == id {
 			j++
 		}
-		s.buckets = append(s.buckets, bucket{id: uint32(id), count: int64(j - i), maxKey: keys[j-1]})
+		s.buckets = append(s.buckets, bucket{id: uint32(id), count: int64(j - i)})
 		i = j
 	}
 	return s
@@ -158,9 +195,7 @@ func mergeSummaries(parts []featureSummary) featureSummary {
 	slices.SortFunc(all, func(a, b bucket) int { return int64cmp(int64(a.id), int64(b.id)) })
 	for _, b := range all {
 		if n := len(out.buckets); n > 0 && out.buckets[n-1].id == b.id {
-			last := &out.buckets[n-1]
-			last.count += b.count
-			last.maxKey = max(last.maxKey, b.maxKey)
+			out.buckets[n-1].count += b.count
 			continue
 		}
 		out.buckets = append(out.buckets, b)
@@ -182,32 +217,33 @@ func int64cmp(a, b int64) int {
 func cutsFromSummary(s featureSummary, maxBin int) featureCuts {
 	fc := featureCuts{min: math.NaN(), max: math.NaN(), hasMissing: s.missing > 0}
 	bs := s.buckets
-	if len(bs) == 0 {
-		return fc
-	}
-	fc.max = keyValue(bs[len(bs)-1].maxKey)
-	// The smallest value is not in the summary; its bucket's lower edge is
-	// close enough for feature_infos.
-	fc.min = keyValue(uint64(bs[0].id) << bucketShift)
-	if len(bs) <= maxBin {
-		for _, b := range bs[:len(bs)-1] {
-			fc.cuts = append(fc.cuts, keyValue(b.maxKey))
-		}
-		return fc
-	}
-	var total int64
-	for _, b := range bs {
-		total += b.count
-	}
-	var acc, k int64 = 0, 1
-	mb := int64(maxBin)
-	for _, b := range bs[:len(bs)-1] {
-		acc += b.count
-		if acc*mb >= k*total {
-			fc.cuts = append(fc.cuts, keyValue(b.maxKey))
-			k = acc*mb/total + 1
+	if len(bs) > 0 {
+		fc.max = bucketEdge(bs[len(bs)-1].id)
+		fc.min = keyValue(uint64(bs[0].id) << bucketShift)
+		if len(bs) <= maxBin {
+			for _, b := range bs[:len(bs)-1] {
+				fc.cutBuckets = append(fc.cutBuckets, b.id)
+			}
+		} else {
+			var total int64
+			for _, b := range bs {
+				total += b.count
+			}
+			var acc, k int64 = 0, 1
+			mb := int64(maxBin)
+			for _, b := range bs[:len(bs)-1] {
+				acc += b.count
+				if acc*mb >= k*total {
+					fc.cutBuckets = append(fc.cutBuckets, b.id)
+					k = acc*mb/total + 1
+				}
+			}
 		}
 	}
+	for _, id := range fc.cutBuckets {
+		fc.cuts = append(fc.cuts, bucketEdge(id))
+	}
+	fc.buildLookup()
 	return fc
 }
 
@@ -221,7 +257,6 @@ func encodeSummaries(ss []featureSummary) []byte {
 		for _, bk := range s.buckets {
 			b = binary.AppendUvarint(b, uint64(bk.id))
 			b = binary.AppendUvarint(b, uint64(bk.count))
-			b = binary.LittleEndian.AppendUint64(b, bk.maxKey)
 		}
 	}
 	return b
@@ -253,11 +288,10 @@ func decodeSummaries(b []byte) ([]featureSummary, error) {
 		for j := range out[i].buckets {
 			id, ok1 := next()
 			c, ok2 := next()
-			if !ok1 || !ok2 || len(b) < 8 {
+			if !ok1 || !ok2 || id >= 1<<24 {
 				return nil, bad
 			}
-			out[i].buckets[j] = bucket{id: uint32(id), count: int64(c), maxKey: binary.LittleEndian.Uint64(b)}
-			b = b[8:]
+			out[i].buckets[j] = bucket{id: uint32(id), count: int64(c)}
 		}
 	}
 	return out, nil
@@ -298,11 +332,12 @@ func computeCuts(ctx context.Context, m *Matrix, maxBin, nthread int, red AllRed
 	return cuts, nil
 }
 
-// binMatrix maps m to row-major uint8 bins (row i, feature j at i*F+j).
+// binMatrix maps m to row-major uint8 bins (row i, feature j at i*F+j),
+// with 8 bytes of spare capacity for accumulate's word reads.
 func binMatrix(m *Matrix, cuts []featureCuts, nthread int) []uint8 {
 	F := len(cuts)
 	n := m.nrows
-	out := make([]uint8, n*F)
+	out := make([]uint8, n*F, n*F+8)
 	const chunk = 16384
 	parallel(nthread, (n+chunk-1)/chunk, func(c int) {
 		lo, hi := c*chunk, min(n, (c+1)*chunk)

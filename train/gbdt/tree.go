@@ -2,6 +2,8 @@ package gbdt
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
 	"math"
 	"unsafe"
 )
@@ -79,12 +81,14 @@ type grower struct {
 	c        *config
 	F        int
 	cuts     []featureCuts
-	bins     []uint8 // row-major
+	bins     []uint8 // row-major, 8 bytes of spare capacity
+	binsT    []uint8 // the same bins column-major (feature j of row i at j*n+i), for partitioning
+	n        int     // rows on this worker
 	nthread  int
 	red      AllReducer
 	rows     []int32 // row partition: each node owns rows[begin:end]
 	scratch  []int32
-	gh       []binPair // quantized gradients of the current tree, by row
+	gh       []ghPair // quantized gradients of the current tree, by row
 	invScale float64
 	featMask []bool // features usable by the current tree (colsample_bytree)
 	nodes    []gnode
@@ -136,21 +140,84 @@ func (gr *grower) calcWeight(g, h float64) float64 {
 	return -thresholdL1(g, gr.c.alpha) / (h + gr.c.lambda)
 }
 
-// accumulate adds the gradients of rows to h. This is the hot loop.
-func accumulate(h hist, bins []uint8, F int, rows []int32, gh []binPair) {
-	if F == 0 || len(h) < F {
+// ghPair is one row's quantized gradient and hessian.
+type ghPair struct{ g, h int32 }
+
+// gatherBlock is the number of rows accumulate gathers at a time.
+const gatherBlock = 64
+
+// accumulate adds the gradients of rows (ascending) to h. This is the hot
+// loop. bins must have at least 8 bytes of capacity past its length.
+//
+// Rows close together are read in place. Sparse rows (a deep node's) are
+// first gathered, a block at a time, into a small contiguous buffer: the
+// gather loop is short, so many cache misses are in flight at once, and the
+// adding loop then runs from L1.
+func accumulate(h hist, bins []uint8, F int, rows []int32, gh []ghPair) {
+	if F == 0 || len(h) < F || len(rows) == 0 {
 		return
 	}
 	base := unsafe.Pointer(&h[0])
-	for _, r := range rows {
-		p := gh[r]
-		off := int(r) * F
-		rb := bins[off : off+F : off+F]
-		for f, b := range rb {
-			e := (*binPair)(unsafe.Add(base, (f*256+int(b))*int(unsafe.Sizeof(binPair{}))))
-			e.g += p.g
-			e.h += p.h
+	span := int(rows[len(rows)-1]) - int(rows[0]) + 1
+	if span <= 2*len(rows) || F > 64 {
+		for _, r := range rows {
+			p := gh[r]
+			g, hh := int64(p.g), int64(p.h)
+			off := int(r) * F
+			addRow(base, bins[off:off+F:off+F], g, hh)
 		}
+		return
+	}
+	S := (F + 7) &^ 7 // row stride in the buffer
+	W := S / 8
+	var buf [gatherBlock * 64]byte
+	var gbuf [gatherBlock]ghPair
+	src := unsafe.Pointer(unsafe.SliceData(bins))
+	_ = bins[:cap(bins)][int(rows[len(rows)-1])*F+S-1] // the over-read stays inside the allocation
+	for len(rows) > 0 {
+		m := min(gatherBlock, len(rows))
+		for k, r := range rows[:m] {
+			gbuf[k] = gh[r]
+			s := unsafe.Add(src, int(r)*F)
+			d := unsafe.Pointer(&buf[k*S])
+			for w := range W {
+				*(*uint64)(unsafe.Add(d, w*8)) = *(*uint64)(unsafe.Add(s, w*8))
+			}
+		}
+		rows = rows[m:]
+		for k := range m {
+			p := gbuf[k]
+			g, hh := int64(p.g), int64(p.h)
+			addRow(base, buf[k*S:k*S+F:k*S+F], g, hh)
+		}
+	}
+}
+
+// addRow adds (g, h) to the bins of one row; base is the histogram.
+func addRow(base unsafe.Pointer, rb []uint8, g, h int64) {
+	f := 0
+	p := base
+	for ; f+4 <= len(rb); f += 4 {
+		b := rb[f : f+4 : f+4]
+		e0 := (*binPair)(unsafe.Add(p, int(b[0])*16))
+		e1 := (*binPair)(unsafe.Add(p, 256*16+int(b[1])*16))
+		e2 := (*binPair)(unsafe.Add(p, 2*256*16+int(b[2])*16))
+		e3 := (*binPair)(unsafe.Add(p, 3*256*16+int(b[3])*16))
+		e0.g += g
+		e0.h += h
+		e1.g += g
+		e1.h += h
+		e2.g += g
+		e2.h += h
+		e3.g += g
+		e3.h += h
+		p = unsafe.Add(p, 4*256*16)
+	}
+	for ; f < len(rb); f++ {
+		e := (*binPair)(unsafe.Add(p, int(rb[f])*16))
+		e.g += g
+		e.h += h
+		p = unsafe.Add(p, 256*16)
 	}
 }
 
@@ -362,26 +429,27 @@ func (gr *grower) partition(ids []int) {
 		}
 	}
 	first[len(ids)] = len(tasks)
-	F := gr.F
 	parallel(gr.nthread, len(tasks), func(i int) {
 		t := &tasks[i]
 		n := &gr.nodes[t.node]
 		f := n.split.feature
-		var goLeft [256]bool
+		col := gr.binsT[f*gr.n : (f+1)*gr.n]
+		var goLeft [256]int
 		for b := 0; b <= n.split.bin; b++ {
-			goLeft[b] = true
+			goLeft[b] = 1
 		}
-		goLeft[missingBin] = n.split.defaultLeft
-		nl, nr := 0, 0
+		if n.split.defaultLeft {
+			goLeft[missingBin] = 1
+		}
+		// Branch-free: write each row at both ends, advance one of them.
+		nl, last := 0, t.hi-t.lo-1
 		sc := gr.scratch[t.lo:t.hi]
 		for _, r := range gr.rows[t.lo:t.hi] {
-			if goLeft[gr.bins[int(r)*F+f]] {
-				sc[nl] = r
-				nl++
-			} else {
-				nr++
-				sc[len(sc)-nr] = r
-			}
+			l := goLeft[col[r]]
+			sc[nl] = r
+			sc[last] = r
+			nl += l
+			last -= 1 - l
 		}
 		t.nl = nl
 	})
@@ -414,20 +482,31 @@ func (gr *grower) partition(ids []int) {
 // directly, its sibling by subtraction from the parent) and evaluates them.
 func (gr *grower) expand(ctx context.Context, ids []int) ([]int, error) {
 	children := gr.splitNodes(ids)
-	small := make([]int, len(ids))
-	for i := range ids {
+	// Children at max_depth stay leaves: no histograms needed.
+	var parents, small []int
+	for i, id := range ids {
 		l, r := children[2*i], children[2*i+1]
-		if gr.nodes[l].h <= gr.nodes[r].h {
-			small[i] = l
-		} else {
-			small[i] = r
+		if gr.c.maxDepth > 0 && gr.nodes[l].depth >= gr.c.maxDepth {
+			gr.release(gr.nodes[id].hist)
+			gr.nodes[id].hist = nil
+			continue
 		}
+		parents = append(parents, id)
+		if gr.nodes[l].h <= gr.nodes[r].h {
+			small = append(small, l)
+		} else {
+			small = append(small, r)
+		}
+	}
+	if len(parents) == 0 {
+		return children, nil
 	}
 	if err := gr.buildHists(ctx, small); err != nil {
 		return nil, err
 	}
-	for i, id := range ids {
-		l, r := children[2*i], children[2*i+1]
+	evalIDs := make([]int, 0, 2*len(parents))
+	for i, id := range parents {
+		l, r := gr.nodes[id].left, gr.nodes[id].right
 		big := l
 		if small[i] == l {
 			big = r
@@ -436,8 +515,9 @@ func (gr *grower) expand(ctx context.Context, ids []int) ([]int, error) {
 		gr.nodes[id].hist = nil
 		subHist(ph, gr.nodes[small[i]].hist)
 		gr.nodes[big].hist = ph
+		evalIDs = append(evalIDs, l, r)
 	}
-	gr.evaluate(children)
+	gr.evaluate(evalIDs)
 	return children, nil
 }
 
@@ -558,41 +638,59 @@ func (gr *grower) finish() *tree {
 	return t
 }
 
-// quantize converts float gradients to fixed point with a scale that is
-// the same on every worker and keeps every histogram sum below 2^62.
-func (gr *grower) quantize(ctx context.Context, g, h []float64, rows []int32, nGlobal int64) error {
-	maxAbs := 0.0
-	for _, r := range rows {
-		maxAbs = math.Max(maxAbs, math.Max(math.Abs(g[r]), math.Abs(h[r])))
-	}
-	if gr.red != nil && gr.red.Size() > 1 {
-		var b [8]byte
-		*(*uint64)(unsafe.Pointer(&b[0])) = math.Float64bits(maxAbs)
-		all, err := gr.red.AllGather(ctx, b[:])
-		if err != nil {
-			return err
-		}
-		for _, x := range all {
-			if len(x) == 8 {
-				maxAbs = math.Max(maxAbs, math.Float64frombits(*(*uint64)(unsafe.Pointer(&x[0]))))
-			}
-		}
-	}
+// setScale picks the fixed-point scale for gradients bounded by maxAbs
+// over nGlobal rows: |q| < 2^30 and every sum of q below 2^62. It depends
+// only on values every worker shares.
+func (gr *grower) setScale(maxAbs float64, nGlobal int64) float64 {
 	s := 0
-	if maxAbs > 0 && !math.IsInf(maxAbs, 0) {
+	if maxAbs > 0 {
 		_, e := math.Frexp(maxAbs) // maxAbs < 2^e
 		bitsN := 0
 		for v := nGlobal; v > 0; v >>= 1 {
 			bitsN++
 		}
-		s = 62 - bitsN - e
+		s = min(30-e, 62-bitsN-e)
 	}
-	scale := math.Ldexp(1, s)
 	gr.invScale = math.Ldexp(1, -s)
+	return math.Ldexp(1, s)
+}
+
+// quantize converts float gradients to 31-bit fixed point with a scale
+// that is the same on every worker and keeps every histogram sum below
+// 2^62. bound, if > 0, is a known bound on |g| and h (no data pass needed).
+func (gr *grower) quantize(ctx context.Context, g, h []float64, rows []int32, nGlobal int64, bound float64) error {
+	maxAbs := bound
+	if maxAbs <= 0 {
+		for _, r := range rows {
+			if a := g[r]; a > maxAbs {
+				maxAbs = a
+			} else if -a > maxAbs {
+				maxAbs = -a
+			}
+			if h[r] > maxAbs {
+				maxAbs = h[r]
+			}
+		}
+		if gr.red != nil && gr.red.Size() > 1 {
+			all, err := gr.red.AllGather(ctx, binary.LittleEndian.AppendUint64(nil, math.Float64bits(maxAbs)))
+			if err != nil {
+				return err
+			}
+			for _, x := range all {
+				if len(x) == 8 {
+					maxAbs = math.Max(maxAbs, math.Float64frombits(binary.LittleEndian.Uint64(x)))
+				}
+			}
+		}
+	}
+	if math.IsInf(maxAbs, 0) || math.IsNaN(maxAbs) {
+		return fmt.Errorf("%w: gradients are not finite (labels or base_score too large?)", ErrInvalidInput)
+	}
+	scale := gr.setScale(maxAbs, nGlobal)
 	const chunk = 65536
 	parallel(gr.nthread, (len(rows)+chunk-1)/chunk, func(c int) {
 		for _, r := range rows[c*chunk : min(len(rows), (c+1)*chunk)] {
-			gr.gh[r] = binPair{int64(g[r] * scale), int64(h[r] * scale)}
+			gr.gh[r] = ghPair{int32(g[r] * scale), int32(h[r] * scale)}
 		}
 	})
 	return nil
