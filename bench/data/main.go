@@ -121,20 +121,21 @@ func run(ctx context.Context, w io.Writer, rows, cols int, keep bool) error {
 		}
 	}
 	gb := float64(bytes) / 1e9
-	mapRun := best(3, gc, func() error {
+	// Each goray figure is timed alternately with its baseline (best of
+	// five each), so both see the same machine load.
+	mapRun, plainMap := pair(5, func() error {
 		_, err := ds.MapBatches(scale, data.Name("scale")).Count(ctx)
 		return err
-	})
-	if mapRun.err != nil {
-		return mapRun.err
-	}
-	plainMap := best(3, gc, func() error {
+	}, func() error {
 		for _, r := range recs {
 			s, _ := scale(ctx, r)
 			s.Release()
 		}
 		return nil
 	})
+	if mapRun.err != nil {
+		return mapRun.err
+	}
 	out = append(out, line{"MapBatches (GB/s)", gb / mapRun.secs, gb / plainMap.secs, "GB/s", "plain Go loop 1 thread"})
 
 	if profPath != "" {
@@ -146,14 +147,10 @@ func run(ctx context.Context, w io.Writer, rows, cols int, keep bool) error {
 		defer pprof.StopCPUProfile()
 	}
 	// 3. Sort by c0.
-	sortRun := best(2, gc, func() error {
+	sortRun, plainSort := pair(3, func() error {
 		_, err := ds.Sort("c0", false).Count(ctx)
 		return err
-	})
-	if sortRun.err != nil {
-		return sortRun.err
-	}
-	plainSort := best(2, gc, func() error {
+	}, func() error {
 		var xs []float64
 		for _, r := range recs {
 			xs = append(xs, r.Column(0).(*array.Float64).Float64Values()...)
@@ -184,6 +181,9 @@ func run(ctx context.Context, w io.Writer, rows, cols int, keep bool) error {
 		}
 		return nil
 	})
+	if sortRun.err != nil {
+		return sortRun.err
+	}
 	out = append(out, line{"Sort (Mrows/s)", float64(rows) / sortRun.secs / 1e6, float64(rows) / plainSort.secs / 1e6, "Mrows/s", "Go index sort+gather 1 thread"})
 
 	// 4. GroupBy a 100-valued key, five aggregations.
@@ -191,15 +191,11 @@ func run(ctx context.Context, w io.Writer, rows, cols int, keep bool) error {
 	if err != nil {
 		return err
 	}
-	gbRun := best(2, gc, func() error {
+	gbRun, plainGB := pair(5, func() error {
 		_, err := keyed.GroupBy("k").Aggregate(data.Count(), data.Sum("c1"), data.Mean("c1"), data.Min("c2"), data.Max("c2")).Count(ctx)
 		return err
-	})
-	if gbRun.err != nil {
-		return gbRun.err
-	}
-	plainGB := best(2, gc, func() error {
-		type acc struct{ n, sum, mean, mn, mx float64 }
+	}, func() error {
+		type acc struct{ n, sum, mn, mx float64 }
 		m := map[int64]*acc{}
 		for _, r := range recs {
 			c0 := r.Column(0).(*array.Float64).Float64Values()
@@ -219,6 +215,9 @@ func run(ctx context.Context, w io.Writer, rows, cols int, keep bool) error {
 		}
 		return nil
 	})
+	if gbRun.err != nil {
+		return gbRun.err
+	}
 	out = append(out, line{"GroupBy (Mrows/s)", float64(rows) / gbRun.secs / 1e6, float64(rows) / plainGB.secs / 1e6, "Mrows/s", "Go map 1 thread"})
 
 	fmt.Fprintf(w, "%-22s %12s %12s %8s  %s\n", "benchmark", "goray", "baseline", "ratio", "baseline is")
@@ -244,6 +243,26 @@ type timing struct {
 	secs  float64 // fastest run
 	first float64 // first run (cold: fresh memory, empty pools)
 	err   error
+}
+
+// pair times a and b alternately n times each and keeps the fastest of
+// each.
+func pair(n int, a, b func() error) (ta, tb timing) {
+	ta, tb = timing{secs: 1e18}, timing{secs: 1e18}
+	for i := 0; i < n; i++ {
+		for _, x := range []struct {
+			fn func() error
+			t  *timing
+		}{{a, &ta}, {b, &tb}} {
+			runtime.GC()
+			start := time.Now()
+			if err := x.fn(); err != nil {
+				return timing{err: err}, timing{err: err}
+			}
+			x.t.secs = min(x.t.secs, time.Since(start).Seconds())
+		}
+	}
+	return ta, tb
 }
 
 // best runs fn n times and keeps the fastest; prepare (untimed) runs
