@@ -226,3 +226,19 @@ func TestPredictorAnyBatchSize(t *testing.T) {
 	}
 	t.Logf("predictor accuracy %d/%d", correct, n)
 }
+
+func FuzzDecodeTensors(f *testing.F) {
+	m, _ := NewModel(Sequential([]int{2}, Dense(2, 2)), 1)
+	f.Add(m.MarshalWeights())
+	f.Add([]byte("GORAYNN\x00\x01\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ts, err := DecodeTensors(b, "fuzz")
+		if err != nil {
+			return
+		}
+		var buf bytes.Buffer
+		if err := EncodeTensors(&buf, ts, true); err != nil {
+			t.Fatalf("decoded tensors do not re-encode: %v", err)
+		}
+	})
+}

@@ -27,9 +27,19 @@
 // of the weights. Gradients and Apply expose the two halves of a step for
 // frameworks that run the all-reduce themselves.
 //
+// Trainer runs this on a train.DataParallelTrainer: each worker reads its
+// shard of Datasets["train"] (a list column of inputs and a label column),
+// steps with ContextReducer (the group's AllReduce), evaluates
+// Datasets["valid"] after every epoch and reports the metrics with a
+// checkpoint; it implements tune's ConfigurableTrainer ("lr", "momentum",
+// "batch_size", ...) and ResumableTrainer.
+//
 // Gorgonia graphs have fixed shapes: learners and predictors build one graph
 // per batch size and core, all fed from the same master weights (float64).
-// Graphs compute in float32; the gradient checks use float64 graphs.
+// Graphs compute in float32; the gradient checks use float64 graphs. The
+// layers are custom gorgonia operations (ops.go) calling a packed matrix
+// product with a Go-assembly AVX2/FMA kernel; a ReLU followed by a max-pool
+// runs as one operation.
 //
 // # Checkpoints
 //

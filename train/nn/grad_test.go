@@ -86,17 +86,64 @@ func TestGradients(t *testing.T) {
 		spec  Spec
 		batch int
 	}{
-		"dense":                {Sequential([]int{5}, Dense(5, 4), Dense(4, 3)), 3},
-		"dense+relu":           {Sequential([]int{5}, Dense(5, 6), ReLU(), Dense(6, 3)), 4},
-		"mse":                  {Sequential([]int{4}, Dense(4, 5), ReLU(), Dense(5, 2)).WithLoss(MeanSquaredError), 3},
-		"conv":                 {Sequential([]int{2, 5, 5}, Conv2D(2, 3, 3, 1, 1), Flatten(), Dense(75, 3)), 2},
-		"conv stride 2 no pad": {Sequential([]int{2, 6, 6}, Conv2D(2, 3, 3, 2, 0), Conv2D(3, 2, 1, 1, 0), Flatten(), Dense(8, 2)), 2},
-		"conv+relu+maxpool":    {Sequential([]int{1, 6, 6}, Conv2D(1, 2, 3, 1, 1), ReLU(), MaxPool2D(2), Conv2D(2, 2, 3, 1, 1), Flatten(), Dense(18, 3)), 2},
-		"dropout":              {Sequential([]int{6}, Dense(6, 8), ReLU(), Dropout(0.5), Dense(8, 3)), 3},
-		"batchnorm dense":      {Sequential([]int{4}, Dense(4, 5), BatchNorm(5), ReLU(), Dense(5, 3)), 4},
-		"batchnorm conv":       {Sequential([]int{2, 4, 4}, Conv2D(2, 3, 3, 1, 1), BatchNorm(3), ReLU(), Flatten(), Dense(48, 2)), 3},
+		"dense":                   {Sequential([]int{5}, Dense(5, 4), Dense(4, 3)), 3},
+		"dense+relu":              {Sequential([]int{5}, Dense(5, 6), ReLU(), Dense(6, 3)), 4},
+		"mse":                     {Sequential([]int{4}, Dense(4, 5), ReLU(), Dense(5, 2)).WithLoss(MeanSquaredError), 3},
+		"conv":                    {Sequential([]int{2, 5, 5}, Conv2D(2, 3, 3, 1, 1), Flatten(), Dense(75, 3)), 2},
+		"conv stride 2 no pad":    {Sequential([]int{2, 6, 6}, Conv2D(2, 3, 3, 2, 0), Conv2D(3, 2, 1, 1, 0), Flatten(), Dense(8, 2)), 2},
+		"conv+relu+maxpool":       {Sequential([]int{1, 6, 6}, Conv2D(1, 2, 3, 1, 1), ReLU(), MaxPool2D(2), Conv2D(2, 2, 3, 1, 1), Flatten(), Dense(18, 3)), 2},
+		"relu+maxpool not tiling": {Sequential([]int{1, 5, 5}, Conv2D(1, 2, 3, 1, 1), ReLU(), MaxPool2D(2), Flatten(), Dense(8, 3)), 3},
+		"maxpool 3 stride 3":      {Sequential([]int{1, 6, 6}, Conv2D(1, 2, 3, 1, 1), MaxPool2D(3), ReLU(), Flatten(), Dense(8, 2)), 2},
+		"dropout":                 {Sequential([]int{6}, Dense(6, 8), ReLU(), Dropout(0.5), Dense(8, 3)), 3},
+		"batchnorm dense":         {Sequential([]int{4}, Dense(4, 5), BatchNorm(5), ReLU(), Dense(5, 3)), 4},
+		"batchnorm conv":          {Sequential([]int{2, 4, 4}, Conv2D(2, 3, 3, 1, 1), BatchNorm(3), ReLU(), Flatten(), Dense(48, 2)), 3},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) { gradCheck(t, tc.spec, tc.batch) })
+	}
+}
+
+// TestFloat32MatchesFloat64 checks the float32 kernels (assembly matrix
+// product, branch-free ReLU, fused ReLU+max-pool) against the float64 graph
+// that the finite-difference checks validate.
+func TestFloat32MatchesFloat64(t *testing.T) {
+	spec := Sequential([]int{3, 8, 8},
+		Conv2D(3, 8, 3, 1, 1), ReLU(), MaxPool2D(2),
+		Conv2D(8, 16, 3, 1, 1), ReLU(), MaxPool2D(2),
+		Flatten(), Dense(64, 20), ReLU(), Dense(20, 5))
+	m, _ := NewModel(spec, 3)
+	const batch = 7
+	b := synthBatch(spec, batch, 5)
+	grads := map[tensor.Dtype][]float64{}
+	for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
+		r, err := newReplica(spec, batch, dt, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.load(m)
+		setValues(r.x, b.X)
+		tg := make([]float32, batch*5)
+		for i, y := range b.Labels {
+			tg[i*5+int(y)] = 1
+		}
+		setValues(r.target, tg)
+		if err := r.run(); err != nil {
+			t.Fatal(err)
+		}
+		g := make([]float64, len(m.Params))
+		off := 0
+		for _, n := range r.grads {
+			k := n.Shape().TotalSize()
+			addValues(g[off:off+k], n, 1)
+			off += k
+		}
+		grads[dt] = g
+	}
+	var scale float64
+	for _, v := range grads[tensor.Float64] {
+		scale = math.Max(scale, math.Abs(v))
+	}
+	if d := maxDiff(grads[tensor.Float32], grads[tensor.Float64]); d > 1e-4*scale {
+		t.Fatalf("float32 gradients differ from float64 by %g (largest gradient %g)", d, scale)
 	}
 }
