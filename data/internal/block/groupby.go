@@ -168,7 +168,12 @@ func (p *Partial) Add(rec arrow.Record) error {
 		nulls := col.NullN() > 0
 		switch c := col.(type) {
 		case *array.Float64:
-			for i, x := range c.Float64Values() {
+			vals := c.Float64Values()
+			if !nulls && (kind == AggSum || kind == AggMean || kind == AggMin || kind == AggMax) {
+				addFloats(p.States, gids, vals, a, kind)
+				continue
+			}
+			for i, x := range vals {
 				if !nulls || !c.IsNull(i) {
 					p.States[gids[i]][a].addKind(kind, x, 0)
 				}
@@ -196,6 +201,41 @@ func (p *Partial) Add(rec arrow.Record) error {
 	return nil
 }
 
+// addFloats is the hot loop of Add for a null-free float column, with the
+// aggregation's switch hoisted out of the loop.
+func addFloats(states [][]AggState, gids []int, vals []float64, a int, kind AggKind) {
+	for i, x := range vals {
+		s := &states[gids[i]][a]
+		if !s.HasAny {
+			s.Min, s.Max, s.HasAny = x, x, true
+		}
+		s.N++
+		switch kind {
+		case AggSum, AggMean:
+			s.Sum += x
+		case AggMin:
+			s.Min = fmin(s.Min, x)
+		case AggMax:
+			s.Max = fmax(s.Max, x)
+		}
+	}
+}
+
+// fmin and fmax skip NaN (a NaN is kept only while nothing else is seen).
+func fmin(a, b float64) float64 {
+	if b < a || a != a {
+		return b
+	}
+	return a
+}
+
+func fmax(a, b float64) float64 {
+	if b > a || a != a {
+		return b
+	}
+	return a
+}
+
 // addKind folds a value, updating only what kind needs (merge handles
 // untouched fields, which stay zero).
 func (s *AggState) addKind(kind AggKind, x float64, xi int64) {
@@ -208,10 +248,10 @@ func (s *AggState) addKind(kind AggKind, x float64, xi int64) {
 		s.Sum += x
 		s.ISum += xi
 	case AggMin:
-		s.Min = math.Min(s.Min, x)
+		s.Min = fmin(s.Min, x)
 		s.IMin = min(s.IMin, xi)
 	case AggMax:
-		s.Max = math.Max(s.Max, x)
+		s.Max = fmax(s.Max, x)
 		s.IMax = max(s.IMax, xi)
 	default:
 		d := x - s.Mean
@@ -328,7 +368,7 @@ func (s *AggState) merge(o AggState) {
 	s.N = n
 	s.Sum += o.Sum
 	s.ISum += o.ISum
-	s.Min, s.Max = math.Min(s.Min, o.Min), math.Max(s.Max, o.Max)
+	s.Min, s.Max = fmin(s.Min, o.Min), fmax(s.Max, o.Max)
 	s.IMin, s.IMax = min(s.IMin, o.IMin), max(s.IMax, o.IMax)
 }
 
