@@ -316,6 +316,7 @@ func (c *controller) finishRollout(err error) {
 			delete(c.specs, v)
 		}
 	}
+	c.publish() // Status reflects the outcome before Redeploy returns
 	ro.reply <- err
 }
 
