@@ -22,7 +22,9 @@ type Option func(*trainOptions)
 type trainOptions struct {
 	reducer  AllReducer
 	callback Callback
+	snapshot func(round int, b *Booster) error
 	esSet    string
+	init     *Booster
 }
 
 // WithAllReducer makes Train one worker of a data-parallel group: every
@@ -34,6 +36,20 @@ func WithAllReducer(r AllReducer) Option { return func(o *trainOptions) { o.redu
 // WithCallback reports each round's metrics to cb (on every worker).
 func WithCallback(cb Callback) Option { return func(o *trainOptions) { o.callback = cb } }
 
+// WithSnapshot calls fn after each round (after the Callback) with the
+// booster as trained so far, e.g. to write a checkpoint every few rounds.
+// Snapshots share their trees with the final booster and are cheap.
+// Returning ErrStopTraining ends training without an error.
+func WithSnapshot(fn func(round int, b *Booster) error) Option {
+	return func(o *trainOptions) { o.snapshot = fn }
+}
+
+// WithInitModel continues boosting from init (e.g. LoadBooster of the last
+// checkpoint after a restart): its trees are kept and new rounds are added
+// on top of its predictions. The objective, num_class and features must
+// match. Round numbers passed to callbacks continue from init's.
+func WithInitModel(init *Booster) Option { return func(o *trainOptions) { o.init = init } }
+
 // WithEarlyStoppingSet names the evaluation set early_stopping_rounds
 // watches. Without it, the only evaluation set not named "train" is used.
 func WithEarlyStoppingSet(name string) Option { return func(o *trainOptions) { o.esSet = name } }
@@ -44,7 +60,8 @@ type Booster struct {
 	params     Params
 	features   []string
 	cuts       []featureCuts
-	trees      []*tree // round-major: trees[round*numClass+class]
+	infos      []string // LightGBM feature_infos, one per feature
+	trees      []*tree  // round-major: trees[round*numClass+class]
 	baseMargin float64
 	history    []map[string]float64
 	bestIter   int
@@ -138,12 +155,36 @@ func Train(ctx context.Context, dtrain *Matrix, evals map[string]*Matrix, params
 	}
 	F := len(cuts)
 	K := cfg.numClass
-	b := &Booster{cfg: cfg, params: maps.Clone(params), features: slices.Clone(dtrain.features), cuts: cuts, baseMargin: baseMargin(cfg), bestIter: -1}
+	b := &Booster{cfg: cfg, params: maps.Clone(params), features: slices.Clone(dtrain.features), cuts: cuts, infos: featureInfos(cuts), baseMargin: baseMargin(cfg), bestIter: -1}
+	// initMargins returns the starting margins of m's rows.
+	initMargins := func(m *Matrix) ([]float64, error) {
+		if o.init != nil {
+			return o.init.PredictMargin(m)
+		}
+		out := make([]float64, m.nrows*K)
+		for i := range out {
+			out[i] = b.baseMargin
+		}
+		return out, nil
+	}
+	first := 0 // number of the first new round
+	if init := o.init; init != nil {
+		switch {
+		case init.cfg.objective != cfg.objective || init.cfg.numClass != K:
+			return nil, fmt.Errorf("%w: init model is %s with %d classes, params say %s with %d", ErrInvalidParam, init.cfg.objective, init.cfg.numClass, cfg.objective, K)
+		case !slices.Equal(init.features, b.features):
+			return nil, fmt.Errorf("%w: init model features %v differ from the training data's %v", ErrInvalidInput, init.features, b.features)
+		}
+		b.baseMargin = init.baseMargin
+		b.trees = slices.Clone(init.trees)
+		b.history = init.EvalHistory()
+		first = init.NumRounds()
+	}
 
 	bins := binMatrix(dtrain, cuts, cfg.nthread)
-	margin := make([]float64, n*K)
-	for i := range margin {
-		margin[i] = b.baseMargin
+	margin, err := initMargins(dtrain)
+	if err != nil {
+		return nil, err
 	}
 	sets := make([]*evalSet, len(names))
 	for i, name := range names {
@@ -153,9 +194,8 @@ func Train(ctx context.Context, dtrain *Matrix, evals map[string]*Matrix, params
 			es.margin = margin
 		} else {
 			es.bins = binMatrix(m, cuts, cfg.nthread)
-			es.margin = make([]float64, m.nrows*K)
-			for j := range es.margin {
-				es.margin[j] = b.baseMargin
+			if es.margin, err = initMargins(m); err != nil {
+				return nil, err
 			}
 		}
 		sets[i] = es
@@ -177,12 +217,22 @@ func Train(ctx context.Context, dtrain *Matrix, evals map[string]*Matrix, params
 		rank = red.Rank()
 	}
 	rowRng := rand.New(rand.NewPCG(cfg.seed, uint64(rank)+1))
+	// Replay the random draws of the rounds init made, so resuming gives
+	// the trees an uninterrupted run would have.
+	for range first * K {
+		if cfg.subsample < 1 {
+			for range n {
+				rowRng.Float64()
+			}
+		}
+		b.sampleFeatures(featRng, gr.featMask)
+	}
 	esMetric := cfg.metrics[len(cfg.metrics)-1]
 	best, sinceBest := math.NaN(), 0
 	const chunk = 16384
 	nchunks := (n + chunk - 1) / chunk
 
-	for round := 0; round < rounds; round++ {
+	for round := first; round < first+rounds; round++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -274,6 +324,15 @@ func Train(ctx context.Context, dtrain *Matrix, evals map[string]*Matrix, params
 				return nil, err
 			}
 		}
+		if o.snapshot != nil {
+			snap := &Booster{cfg: cfg, params: b.params, features: b.features, cuts: cuts, infos: b.infos,
+				trees: slices.Clip(b.trees), baseMargin: b.baseMargin, history: b.history, bestIter: -1}
+			if err := o.snapshot(round, snap); err == ErrStopTraining {
+				stop = true
+			} else if err != nil {
+				return nil, err
+			}
+		}
 		if stop {
 			break
 		}
@@ -283,6 +342,19 @@ func Train(ctx context.Context, dtrain *Matrix, evals map[string]*Matrix, params
 		b.trees = b.trees[:(b.bestIter+1)*K]
 	}
 	return b, nil
+}
+
+// featureInfos renders LightGBM's feature_infos ("[min:max]" or "none").
+func featureInfos(cuts []featureCuts) []string {
+	out := make([]string, len(cuts))
+	for j, fc := range cuts {
+		if math.IsNaN(fc.min) {
+			out[j] = "none"
+		} else {
+			out[j] = "[" + fmtFloat(fc.min) + ":" + fmtFloat(fc.max) + "]"
+		}
+	}
+	return out
 }
 
 // gradBound is a bound on |g| and h known from the objective, or 0.

@@ -241,6 +241,34 @@ func LoadCheckpoint(ckpt *checkpoint.Checkpoint) (*Model, []string, error) {
 	return m, names, nil
 }
 
+// BoosterFromCheckpoint loads the booster of a gbdt checkpoint written by
+// SaveCheckpoint (LightGBM format), with its original feature names, e.g.
+// to resume training with WithInitModel.
+func BoosterFromCheckpoint(ckpt *checkpoint.Checkpoint) (*Booster, error) {
+	_, names, err := LoadCheckpoint(ckpt)
+	if err != nil {
+		return nil, err
+	}
+	meta := ckpt.Metadata()
+	if f, _ := meta.Extra[extraModelFormat].(string); f != FormatLightGBM {
+		return nil, fmt.Errorf("%w: checkpoint %s holds a %s model; only LightGBM-format models can be trained further", ErrInvalidInput, ckpt.Path(), f)
+	}
+	file, _ := meta.Extra[extraModelFile].(string)
+	raw, err := ckpt.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	b, err := LoadBooster(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s/%s: %w", checkpoint.ErrCorrupt, ckpt.Path(), file, err)
+	}
+	if len(names) != len(b.features) {
+		return nil, fmt.Errorf("%w: %s: %d feature names for %d model features", checkpoint.ErrCorrupt, ckpt.Path(), len(names), len(b.features))
+	}
+	b.features = names
+	return b, nil
+}
+
 // Predictor scores Arrow record batches with a gbdt checkpoint; it
 // implements train.Predictor and is safe for concurrent use.
 type Predictor struct {

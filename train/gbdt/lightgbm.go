@@ -2,9 +2,10 @@ package gbdt
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
-	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -47,22 +48,19 @@ func (b *Booster) SaveLightGBM(w io.Writer) error {
 		if i < K {
 			add = b.baseMargin
 		}
-		blocks[i] = fmt.Sprintf("Tree=%d\n", i) + lightgbmTree(t, add, b.cfg.eta) + "\n"
+		blocks[i] = fmt.Sprintf("Tree=%d\n", i) + lightgbmTree(t, add) + "\n"
 		sizes[i] = strconv.Itoa(len(blocks[i]))
 	}
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "tree\nversion=v3\nnum_class=%d\nnum_tree_per_iteration=%d\nlabel_index=0\nmax_feature_idx=%d\n", K, K, len(b.features)-1)
 	fmt.Fprintf(bw, "objective=%s\n", lightgbmObjective(b.cfg.objective, K))
 	names := make([]string, len(b.features))
-	infos := make([]string, len(b.features))
 	for j, f := range b.features {
 		names[j] = lightgbmName(f)
-		fc := b.cuts[j]
-		if math.IsNaN(fc.min) {
-			infos[j] = "none"
-		} else {
-			infos[j] = "[" + fmtFloat(fc.min) + ":" + fmtFloat(fc.max) + "]"
-		}
+	}
+	infos := b.infos
+	if len(infos) != len(b.features) {
+		infos = slices.Repeat([]string{"none"}, len(b.features))
 	}
 	fmt.Fprintf(bw, "feature_names=%s\nfeature_infos=%s\ntree_sizes=%s\n\n", strings.Join(names, " "), strings.Join(infos, " "), strings.Join(sizes, " "))
 	for _, blk := range blocks {
@@ -81,7 +79,7 @@ func (b *Booster) SaveLightGBM(w io.Writer) error {
 }
 
 // lightgbmTree renders one tree's body, ending in "shrinkage=...\n\n".
-func lightgbmTree(t *tree, add, eta float64) string {
+func lightgbmTree(t *tree, add float64) string {
 	// Number internal nodes and leaves in depth-first order; the root is
 	// internal node 0. Children: internal index, or ^leaf for a leaf.
 	internal := map[int]int{}
@@ -139,6 +137,182 @@ func lightgbmTree(t *tree, add, eta float64) string {
 	} else {
 		fmt.Fprintf(&sb, "leaf_value=%s\n", leafVals[0])
 	}
-	fmt.Fprintf(&sb, "is_linear=0\nshrinkage=%s\n\n", fmtFloat(eta))
+	fmt.Fprintf(&sb, "is_linear=0\nshrinkage=%s\n\n", fmtFloat(t.shrinkage))
 	return sb.String()
+}
+
+// LoadBooster reads a model written by SaveLightGBM (or a LightGBM model
+// whose splits are all numerical with NaN as the missing type) back into a
+// Booster, e.g. to continue training with WithInitModel. Feature names are
+// those of the file, where SaveLightGBM replaced spaces and punctuation by
+// "_"; BoosterFromCheckpoint restores the original names.
+func LoadBooster(r io.Reader) (*Booster, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: LightGBM model: %s", ErrInvalidInput, fmt.Sprintf(format, a...))
+	}
+	blocks := strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n\n")
+	kv := func(block string) map[string]string {
+		m := map[string]string{}
+		for _, line := range strings.Split(strings.TrimSpace(block), "\n") {
+			k, v, _ := strings.Cut(strings.TrimSpace(line), "=")
+			m[k] = v
+		}
+		return m
+	}
+	header := kv(blocks[0])
+	if _, ok := header["tree"]; !ok {
+		return nil, bad("no \"tree\" header")
+	}
+	K, err := strconv.Atoi(header["num_class"])
+	if err != nil || K < 1 {
+		return nil, bad("num_class %q", header["num_class"])
+	}
+	params := Params{}
+	switch obj := header["objective"]; {
+	case strings.HasPrefix(obj, "binary"):
+		params["objective"] = BinaryLogistic
+	case strings.HasPrefix(obj, "multiclass"):
+		params["objective"], params["num_class"] = MultiSoftprob, K
+	case strings.HasPrefix(obj, "regression"):
+		params["objective"] = RegSquaredError
+	default:
+		return nil, bad("objective %q cannot be trained further", obj)
+	}
+	cfg, err := parseParams(params)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.numClass != K {
+		return nil, bad("objective %q with num_class %d", header["objective"], K)
+	}
+	b := &Booster{cfg: cfg, params: params, features: strings.Fields(header["feature_names"]), bestIter: -1}
+	if infos := strings.Fields(header["feature_infos"]); len(infos) == len(b.features) {
+		b.infos = infos
+	}
+	for _, blk := range blocks[1:] {
+		blk = strings.TrimSpace(blk)
+		if blk == "" {
+			continue
+		}
+		if strings.HasPrefix(blk, "end of trees") {
+			break
+		}
+		m := kv(blk)
+		if _, ok := m["Tree"]; !ok {
+			return nil, bad("expected a Tree= block, got %.40q", blk)
+		}
+		t, err := parseLightGBMTree(m, len(b.features))
+		if err != nil {
+			return nil, bad("tree %s: %v", m["Tree"], err)
+		}
+		b.trees = append(b.trees, t)
+	}
+	if len(b.trees) == 0 || len(b.trees)%K != 0 {
+		return nil, bad("%d trees for %d classes", len(b.trees), K)
+	}
+	return b, nil
+}
+
+func parseLightGBMTree(m map[string]string, F int) (*tree, error) {
+	L, err := strconv.Atoi(m["num_leaves"])
+	if err != nil || L < 1 {
+		return nil, fmt.Errorf("num_leaves %q", m["num_leaves"])
+	}
+	if c := m["num_cat"]; c != "" && c != "0" {
+		return nil, fmt.Errorf("categorical splits are not supported")
+	}
+	floats := func(key string, n int, required bool) ([]float64, error) {
+		f := strings.Fields(m[key])
+		if len(f) == 0 && !required {
+			return make([]float64, n), nil
+		}
+		if len(f) != n {
+			return nil, fmt.Errorf("%s has %d values, want %d", key, len(f), n)
+		}
+		out := make([]float64, n)
+		for i, s := range f {
+			if out[i], err = strconv.ParseFloat(s, 64); err != nil {
+				return nil, fmt.Errorf("%s: %v", key, err)
+			}
+		}
+		return out, nil
+	}
+	ints := func(key string, n int) ([]int, error) {
+		f := strings.Fields(m[key])
+		if len(f) != n {
+			return nil, fmt.Errorf("%s has %d values, want %d", key, len(f), n)
+		}
+		out := make([]int, n)
+		for i, s := range f {
+			if out[i], err = strconv.Atoi(s); err != nil {
+				return nil, fmt.Errorf("%s: %v", key, err)
+			}
+		}
+		return out, nil
+	}
+	t := &tree{shrinkage: 1}
+	if sh, err := strconv.ParseFloat(m["shrinkage"], 64); err == nil {
+		t.shrinkage = sh
+	}
+	leafVal, err := floats("leaf_value", L, true)
+	if err != nil {
+		return nil, err
+	}
+	leafW, err := floats("leaf_weight", L, false)
+	if err != nil {
+		return nil, err
+	}
+	if L == 1 {
+		t.nodes = []tnode{{left: -1, right: -1, value: leafVal[0], hess: leafW[0]}}
+		return t, nil
+	}
+	N := L - 1
+	feat, err1 := ints("split_feature", N)
+	dt, err2 := ints("decision_type", N)
+	lc, err3 := ints("left_child", N)
+	rc, err4 := ints("right_child", N)
+	thr, err5 := floats("threshold", N, true)
+	gain, err6 := floats("split_gain", N, false)
+	ival, err7 := floats("internal_value", N, false)
+	iw, err8 := floats("internal_weight", N, false)
+	if err := errors.Join(err1, err2, err3, err4, err5, err6, err7, err8); err != nil {
+		return nil, err
+	}
+	// Internal node i is nodes[i]; leaf j is nodes[N+j].
+	t.nodes = make([]tnode, N+L)
+	ref := func(c int) (int32, error) {
+		if c >= 0 && c < N {
+			return int32(c), nil
+		}
+		if c < 0 && ^c < L {
+			return int32(N + ^c), nil
+		}
+		return 0, fmt.Errorf("child %d out of range", c)
+	}
+	for i := range N {
+		if dt[i]&1 != 0 || (dt[i]>>2)&3 != 2 {
+			return nil, fmt.Errorf("node %d: decision_type %d (only numerical splits with missing type NaN)", i, dt[i])
+		}
+		if feat[i] < 0 || feat[i] >= F {
+			return nil, fmt.Errorf("node %d: feature %d out of range", i, feat[i])
+		}
+		l, err := ref(lc[i])
+		if err != nil {
+			return nil, err
+		}
+		r, err := ref(rc[i])
+		if err != nil {
+			return nil, err
+		}
+		t.nodes[i] = tnode{left: l, right: r, feature: int32(feat[i]), threshold: thr[i], defaultLeft: dt[i]&2 != 0,
+			gain: gain[i], hess: iw[i], value: ival[i]}
+	}
+	for j := range L {
+		t.nodes[N+j] = tnode{left: -1, right: -1, value: leafVal[j], hess: leafW[j]}
+	}
+	return t, nil
 }

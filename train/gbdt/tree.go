@@ -39,7 +39,8 @@ type gnode struct {
 
 // tree is a finished regression tree; nodes[0] is the root.
 type tree struct {
-	nodes []tnode
+	nodes     []tnode
+	shrinkage float64 // eta the tree was trained with
 }
 
 type tnode struct {
@@ -193,16 +194,19 @@ func accumulate(h hist, bins []uint8, F int, rows []int32, gh []ghPair) {
 	}
 }
 
-// addRow adds (g, h) to the bins of one row; base is the histogram.
+// addRow adds (g, h) to the bins of one row; base is the histogram. Four
+// features per step; offsets stay inside the histogram (checkptr-clean).
 func addRow(base unsafe.Pointer, rb []uint8, g, h int64) {
+	const fs = 256 * int(unsafe.Sizeof(binPair{})) // bytes per feature
+	const bs = int(unsafe.Sizeof(binPair{}))
 	f := 0
-	p := base
 	for ; f+4 <= len(rb); f += 4 {
 		b := rb[f : f+4 : f+4]
-		e0 := (*binPair)(unsafe.Add(p, int(b[0])*16))
-		e1 := (*binPair)(unsafe.Add(p, 256*16+int(b[1])*16))
-		e2 := (*binPair)(unsafe.Add(p, 2*256*16+int(b[2])*16))
-		e3 := (*binPair)(unsafe.Add(p, 3*256*16+int(b[3])*16))
+		o := f * fs
+		e0 := (*binPair)(unsafe.Add(base, o+int(b[0])*bs))
+		e1 := (*binPair)(unsafe.Add(base, o+fs+int(b[1])*bs))
+		e2 := (*binPair)(unsafe.Add(base, o+2*fs+int(b[2])*bs))
+		e3 := (*binPair)(unsafe.Add(base, o+3*fs+int(b[3])*bs))
 		e0.g += g
 		e0.h += h
 		e1.g += g
@@ -211,13 +215,11 @@ func addRow(base unsafe.Pointer, rb []uint8, g, h int64) {
 		e2.h += h
 		e3.g += g
 		e3.h += h
-		p = unsafe.Add(p, 4*256*16)
 	}
 	for ; f < len(rb); f++ {
-		e := (*binPair)(unsafe.Add(p, int(rb[f])*16))
+		e := (*binPair)(unsafe.Add(base, f*fs+int(rb[f])*bs))
 		e.g += g
 		e.h += h
-		p = unsafe.Add(p, 256*16)
 	}
 }
 
@@ -619,7 +621,7 @@ func (gr *grower) growLossguide(ctx context.Context) error {
 
 // finish converts the grown nodes into a tree (same indices).
 func (gr *grower) finish() *tree {
-	t := &tree{nodes: make([]tnode, len(gr.nodes))}
+	t := &tree{nodes: make([]tnode, len(gr.nodes)), shrinkage: gr.c.eta}
 	for i := range gr.nodes {
 		n := &gr.nodes[i]
 		G, H := gr.toFloat(n.g), gr.toFloat(n.h)
