@@ -28,7 +28,11 @@ func (ds *Dataset) runMeta(ctx context.Context, yield func(blockRef) bool) (*Sta
 	ex := newExecution(ctx, dc)
 	start := time.Now()
 	out := ex.stream(ex.ctx, ds.node)
-	for it := range out {
+	for {
+		it, ok, err := recv(ctx, out)
+		if err != nil || !ok {
+			break
+		}
 		cont := yield(it.b)
 		ex.release(it)
 		if !cont {

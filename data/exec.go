@@ -105,9 +105,14 @@ type execution struct {
 	err   error
 }
 
-func newExecution(ctx context.Context, dc *Context) *execution {
-	ctx, cancel := context.WithCancel(ctx)
-	return &execution{ctx: ctx, cancel: cancel, dc: dc, budget: newBudget(dc.MemoryBudget), stats: newStatsCollector()}
+// newExecution starts an execution whose context ends with parent's but
+// carries none of its values: a consumer running inside a core task or
+// actor lends its CPUs back only while it itself waits for a block (see
+// recv), not whenever one of the executor's goroutines waits on a task.
+func newExecution(parent context.Context, dc *Context) *execution {
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := context.AfterFunc(parent, cancel)
+	return &execution{ctx: ctx, cancel: func() { stop(); cancel() }, dc: dc, budget: newBudget(dc.MemoryBudget), stats: newStatsCollector()}
 }
 
 func (ex *execution) fail(err error) {
@@ -775,8 +780,12 @@ func (ds *Dataset) run(ctx context.Context, yield func(*Block) bool) (*Stats, er
 		}
 		ex.wg.Wait()
 	}
-	for it := range out {
-		b, err := core.Get(ex.ctx, it.b.Ref)
+	for {
+		it, ok, err := recv(ctx, out)
+		if err != nil || !ok {
+			break
+		}
+		b, err := core.Get(ctx, it.b.Ref)
 		if err != nil {
 			ex.release(it)
 			ex.stageFail(ctx, err)
@@ -808,7 +817,11 @@ func (ds *Dataset) collect(ctx context.Context) ([]blockRef, *Stats, error) {
 	start := time.Now()
 	out := ex.stream(ex.ctx, ds.node)
 	var refs []blockRef
-	for it := range out {
+	for {
+		it, ok, err := recv(ctx, out)
+		if err != nil || !ok {
+			break
+		}
 		// Kept blocks leave the in-flight budget: they live in the store.
 		ex.budget.add(-it.b.Size)
 		if !it.owned {
