@@ -2,6 +2,8 @@ package serve
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -326,5 +328,25 @@ func TestPredictorRedeployNewCheckpoint(t *testing.T) {
 	r := post(t, c, "http://"+s.Addr()+"/bc", body)
 	if p := decodePredictions(t, r.body); p[0] != want2 {
 		t.Errorf("after the redeploy: %v, want %v", p[0], want2)
+	}
+}
+
+// A chunked body (no Content-Length) over the limit is refused too.
+func TestOversizedChunkedBody(t *testing.T) {
+	app, _, _, _ := predictorApp(t)
+	s := testServer(t, app)
+	big := strings.NewReader("[" + strings.Repeat(" ", DefaultMaxBodyBytes+10) + "]")
+	req, err := http.NewRequest("POST", "http://"+s.Addr()+"/bc", struct{ io.Reader }{big})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client(t).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 413 || !strings.Contains(string(b), "exceeds the limit") {
+		t.Fatalf("%d %s", resp.StatusCode, b)
 	}
 }
