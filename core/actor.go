@@ -17,6 +17,7 @@ type ActorDirectory interface {
 
 type actorDirectory struct {
 	mu     sync.Mutex
+	closed bool
 	byName map[string]*actor
 	all    map[*actor]struct{}
 }
@@ -37,9 +38,14 @@ func (d *actorDirectory) Names() []string {
 	return out
 }
 
+// add registers a and counts its loop in the runtime's wait group; after
+// shutdown began (killAll took this lock) it refuses.
 func (d *actorDirectory) add(a *actor) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.closed {
+		return fmt.Errorf("%w: cannot start actor %q", ErrShutdown, a.class)
+	}
 	if a.name != "" {
 		if _, dup := d.byName[a.name]; dup {
 			return fmt.Errorf("%w: an actor named %q already exists", ErrInvalidInput, a.name)
@@ -47,6 +53,7 @@ func (d *actorDirectory) add(a *actor) error {
 		d.byName[a.name] = a
 	}
 	d.all[a] = struct{}{}
+	a.rt.wg.Add(1)
 	return nil
 }
 
@@ -67,6 +74,7 @@ func (d *actorDirectory) lookup(name string) *actor {
 
 func (d *actorDirectory) killAll(err error) {
 	d.mu.Lock()
+	d.closed = true
 	all := make([]*actor, 0, len(d.all))
 	for a := range d.all {
 		all = append(all, a)
@@ -135,10 +143,11 @@ type actor struct {
 	opts  options
 	ctor  func(ctx context.Context) (any, error)
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	ready  chan struct{} // closed once the first constructor attempt ended
-	wake   chan struct{}
+	ctx     context.Context
+	cancel  context.CancelFunc
+	ready   chan struct{} // closed once the first constructor attempt ended
+	stopped chan struct{} // closed when the run loop has exited
+	wake    chan struct{}
 
 	blocked atomic.Int32 // calls blocked in Get that gave the CPUs back
 
@@ -174,10 +183,10 @@ func spawnActor(ctx context.Context, class string, typ reflect.Type, opts option
 	a := &actor{rt: rt, class: class, name: opts.name, typ: typ, opts: opts, ctor: ctor,
 		ready: make(chan struct{}), wake: make(chan struct{}, 1)}
 	a.ctx, a.cancel = context.WithCancel(rt.ctx)
+	a.stopped = make(chan struct{})
 	if err := rt.actors.add(a); err != nil {
 		return nil, err
 	}
-	rt.wg.Add(1)
 	go a.run()
 	return a, nil
 }
@@ -226,6 +235,7 @@ func (a *actor) construct() (any, error) {
 
 func (a *actor) run() {
 	defer a.rt.wg.Done()
+	defer close(a.stopped)
 	defer a.rt.actors.remove(a)
 	if !a.rt.sched.acquire(a.ctx.Done(), &a.opts.res) {
 		a.kill(fmt.Errorf("%w: actor %q stopped before it started", ErrActorDied, a.class))
@@ -323,7 +333,7 @@ func (a *actor) invoke(c *actorCall) bool {
 		if err != nil {
 			c.out.complete(nil, &TaskError{Task: c.method, Attempts: c.attempt, Cause: err, kind: ErrTaskFailed})
 		} else {
-			a.rt.finish(c.out, v, nil)
+			a.rt.finish(c.out, v)
 		}
 		return true
 	}
@@ -468,6 +478,21 @@ func Kill[T any](h *ActorHandle[T]) error {
 	h.a.kill(fmt.Errorf("%w: actor %q was killed", ErrActorDied, h.a.class))
 	h.a.rt.actors.remove(h.a)
 	return nil
+}
+
+// KillAndWait kills the actor and waits until its loop has exited: no call
+// of it runs any more when it returns nil (a running call must return for
+// that, so user code should watch its context).
+func KillAndWait[T any](ctx context.Context, h *ActorHandle[T]) error {
+	if err := Kill(h); err != nil {
+		return err
+	}
+	select {
+	case <-h.a.stopped:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // callActor queues a method call and returns the ref to its result.

@@ -466,14 +466,26 @@ func TestActorTaskRetryAfterRestart(t *testing.T) {
 
 type Gate struct{ inside atomic.Int32 }
 
-var gatePeak atomic.Int32
+var (
+	gatePeak atomic.Int32
+	gateOpen chan struct{} // closed once 4 calls are inside at once
+	gateOnce *sync.Once
+)
+
 var gateClass = core.Actor0("test.Gate", func(ctx context.Context) (*Gate, error) { return &Gate{}, nil })
 var gateEnter = core.Method0("test.Gate.Enter", func(g *Gate, ctx context.Context) (int32, error) {
 	n := g.inside.Add(1)
+	defer g.inside.Add(-1)
 	storeMax(&gatePeak, n)
-	time.Sleep(20 * time.Millisecond)
-	g.inside.Add(-1)
-	return n, nil
+	if n == 4 {
+		gateOnce.Do(func() { close(gateOpen) })
+	}
+	select {
+	case <-gateOpen:
+		return n, nil
+	case <-ctx.Done():
+		return n, ctx.Err()
+	}
 })
 
 func storeMax(p *atomic.Int32, n int32) {
@@ -488,20 +500,22 @@ func storeMax(p *atomic.Int32, n int32) {
 func TestActorMaxConcurrency(t *testing.T) {
 	ctx := setup(t)
 	gatePeak.Store(0)
-	peak, enter := &gatePeak, gateEnter
+	gateOpen, gateOnce = make(chan struct{}), &sync.Once{}
 	h, err := gateClass.Options(core.MaxConcurrency(4)).Remote(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Every call waits until four are inside at once: with fewer than four
+	// slots this never happens and the test fails on its deadline.
 	var refs []core.Ref[int32]
 	for range 8 {
-		refs = append(refs, enter.Remote(ctx, h))
+		refs = append(refs, gateEnter.Remote(ctx, h))
 	}
 	if _, err := core.GetAll(ctx, refs); err != nil {
 		t.Fatal(err)
 	}
-	if p := peak.Load(); p < 2 || p > 4 {
-		t.Fatalf("peak concurrency %d, want 2..4", p)
+	if p := gatePeak.Load(); p != 4 {
+		t.Fatalf("peak concurrency %d, want 4", p)
 	}
 }
 
@@ -776,7 +790,7 @@ func TestGarbageCollectedRefsFreeObjects(t *testing.T) {
 			}
 		}
 	}()
-	for range 50 {
+	for ctx.Err() == nil {
 		runtime.GC()
 		if st := core.ObjectStoreStats(); st.MemoryBytes == 0 && st.SpilledFiles == 0 {
 			return
@@ -885,6 +899,54 @@ var driverFanOut = core.Method1("test.Driver.FanOut", func(d *Driver, ctx contex
 	}
 	return s, nil
 })
+
+func TestKillAndWaitStopsTheLoop(t *testing.T) {
+	ctx := setup(t)
+	h, err := counterClass.Remote(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := counterIncr.Remote(ctx, h)
+	if _, err := core.Get(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := core.KillAndWait(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := core.Get(ctx, counterIncr.Remote(ctx, h)); !errors.Is(err, core.ErrActorDied) {
+		t.Fatalf("call after KillAndWait: %v", err)
+	}
+}
+
+func TestRepeatedWaitDoesNotLeak(t *testing.T) {
+	ctx := setup(t, core.WithNumCPUs(1))
+	slow := sleepFor.Remote(ctx, 300)
+	for range 2000 {
+		if _, _, err := core.Wait(ctx, []core.Ref[int]{slow}, core.WaitOptions{Timeout: time.Microsecond}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, err := core.Get(ctx, slow); err != nil || v != 300 {
+		t.Fatalf("got %v %v", v, err)
+	}
+}
+
+func TestSubmitAfterShutdownFails(t *testing.T) {
+	ctx := setup(t)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				_ = square.Remote(ctx, i)
+			}
+		}()
+	}
+	core.Shutdown()
+	wg.Wait()
+	core.Shutdown()
+}
 
 func TestActorHoldingAllCPUsCanWaitOnTasks(t *testing.T) {
 	ctx := setup(t, core.WithNumCPUs(2))

@@ -29,7 +29,7 @@ func Map[T, R any](ctx context.Context, fn *RemoteFunc1[T, R], items []T, opts .
 		if r.h == nil {
 			continue
 		}
-		r.h.obj.onDone(func() { doneCh <- i })
+		defer r.h.obj.onDone(func() { doneCh <- i })()
 	}
 	for range refs {
 		select {

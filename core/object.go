@@ -19,8 +19,10 @@ type object struct {
 	mu        sync.Mutex
 	value     any
 	err       error
-	callbacks []func()
-	producer  *task // the task that fills it, for Cancel; nil for Put
+	callbacks []*waiter
+	waiters   int        // callbacks not cancelled
+	restoreMu sync.Mutex // one reader restores a spilled value at a time
+	producer  *task      // the task that fills it, for Cancel; nil for Put
 
 	// Store bookkeeping, guarded by the store's lock.
 	refs      atomic.Int64
@@ -54,36 +56,89 @@ func (o *object) waitCh() <-chan struct{} {
 	return o.ch
 }
 
+// waiter is a callback registered with onDone; a nil fn was cancelled.
+type waiter struct{ fn func() }
+
 // onDone runs f once the object is complete: at once if it already is.
-// f must not block.
-func (o *object) onDone(f func()) {
+// f must not block. The returned cancel drops f if it has not run, so
+// repeated Waits on a pending object do not pile callbacks up.
+func (o *object) onDone(f func()) (cancel func()) {
 	o.mu.Lock()
 	if o.isDone() {
 		o.mu.Unlock()
 		f()
-		return
+		return func() {}
 	}
-	o.callbacks = append(o.callbacks, f)
+	w := &waiter{fn: f}
+	o.waiters++
+	if len(o.callbacks) >= 8 && o.waiters*2 < len(o.callbacks) {
+		live := o.callbacks[:0]
+		for _, c := range o.callbacks {
+			if c.fn != nil {
+				live = append(live, c)
+			}
+		}
+		clear(o.callbacks[len(live):])
+		o.callbacks = live
+	}
+	o.callbacks = append(o.callbacks, w)
+	o.mu.Unlock()
+	return func() {
+		o.mu.Lock()
+		if w.fn != nil {
+			w.fn = nil
+			o.waiters--
+		}
+		o.mu.Unlock()
+	}
+}
+
+// setValue stores a task's value before the object is marked complete, so
+// the store can account (or spill) it before anyone can read it.
+func (o *object) setValue(v any) {
+	o.mu.Lock()
+	o.value = v
 	o.mu.Unlock()
 }
 
 // complete sets the result. Only the first call has an effect; it reports
 // whether it was the first.
 func (o *object) complete(value any, err error) bool {
+	return o.finish(func() { o.value, o.err = value, err })
+}
+
+// completeErr marks the object complete with err, keeping a value set by
+// setValue when err is nil.
+func (o *object) completeErr(err error) bool {
+	return o.finish(func() {
+		if err != nil {
+			o.value, o.err = nil, err
+		}
+	})
+}
+
+func (o *object) finish(set func()) bool {
 	o.mu.Lock()
 	if o.isDone() {
 		o.mu.Unlock()
 		return false
 	}
-	o.value, o.err = value, err
+	set()
 	o.finished.Store(true)
 	if o.ch != nil {
 		close(o.ch)
 	}
 	cbs := o.callbacks
 	o.callbacks = nil
+	var fns []func()
+	for _, c := range cbs {
+		if c.fn != nil {
+			fns = append(fns, c.fn)
+			c.fn = nil
+		}
+	}
 	o.mu.Unlock()
-	for _, f := range cbs {
+	for _, f := range fns {
 		f()
 	}
 	return true

@@ -153,12 +153,18 @@ func Wait[T any](ctx context.Context, refs []Ref[T], opts WaitOptions) (ready, n
 		signal := make(chan struct{}, len(refs))
 		var remaining atomic.Int64
 		remaining.Store(int64(n))
+		cancels := make([]func(), 0, len(refs))
+		defer func() {
+			for _, c := range cancels {
+				c()
+			}
+		}()
 		for _, r := range refs {
-			r.h.obj.onDone(func() {
+			cancels = append(cancels, r.h.obj.onDone(func() {
 				if remaining.Add(-1) == 0 {
 					signal <- struct{}{}
 				}
-			})
+			}))
 		}
 		var timeout <-chan time.Time
 		if opts.Timeout > 0 {

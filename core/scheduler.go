@@ -62,12 +62,23 @@ func (s *scheduler) feasible(kind, name string, req *resources) error {
 }
 
 // submit queues t, starting it at once if it fits and nothing waits ahead.
+// A task submitted after shutdown began fails with ErrShutdown; the check
+// and the worker count happen under the lock that drain takes, so Shutdown
+// never waits on a worker it did not count.
 func (s *scheduler) submit(t *task) {
 	s.mu.Lock()
-	if len(s.queue) == s.head && s.avail.fits(&t.opts.res) {
-		s.avail.sub(&t.opts.res)
+	if s.rt.closed.Load() {
 		s.mu.Unlock()
-		s.rt.startWorker(t)
+		if t.state.CompareAndSwap(taskQueued, taskCancelled) {
+			t.out.complete(nil, fmt.Errorf("%w: task %q submitted during shutdown", ErrShutdown, t.name))
+		}
+		return
+	}
+	if len(s.queue) == s.head && len(s.waiter) == 0 && s.avail.fits(&t.opts.res) {
+		s.avail.sub(&t.opts.res)
+		s.rt.wg.Add(1)
+		s.mu.Unlock()
+		s.rt.runWorker(t)
 		return
 	}
 	s.queue = append(s.queue, t)

@@ -290,35 +290,44 @@ func (s *store) spill(obj *object) error {
 }
 
 // load returns obj's value, reading it back from disk if it was spilled.
+// The file is read and decoded without the store's lock (one reader per
+// object at a time), so a large restore does not stall the store.
 func (s *store) load(obj *object) (any, error) {
 	v, err := obj.result()
 	if err != nil || v != nil {
 		return v, err
+	}
+	obj.restoreMu.Lock()
+	defer obj.restoreMu.Unlock()
+	if v, err := obj.result(); err != nil || v != nil {
+		return v, err // restored by another reader meanwhile
 	}
 	s.mu.Lock()
 	if obj.freed.Load() {
 		s.mu.Unlock()
 		return nil, fmt.Errorf("%w: obj-%016x", ErrObjectFreed, obj.id)
 	}
-	path := obj.spillPath
-	if path == "" { // a nil value, or restored by another reader meanwhile
-		s.mu.Unlock()
+	path, typ := obj.spillPath, obj.typ
+	s.mu.Unlock()
+	if path == "" { // a nil value
 		return obj.result()
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		s.mu.Unlock()
 		return nil, fmt.Errorf("restore spilled obj-%016x from %s: %w", obj.id, path, err)
 	}
-	v, err = decodeValue(bytes.NewReader(b), obj.typ)
+	v, err = decodeValue(bytes.NewReader(b), typ)
 	if err != nil {
-		s.mu.Unlock()
 		return nil, fmt.Errorf("restore spilled obj-%016x from %s: %w", obj.id, path, err)
+	}
+	s.mu.Lock()
+	if obj.freed.Load() || obj.spillPath != path {
+		s.mu.Unlock()
+		return v, nil // freed meanwhile: hand the value over, keep no books
 	}
 	obj.mu.Lock()
 	obj.value = v
 	obj.mu.Unlock()
-	os.Remove(path)
 	obj.spillPath = ""
 	s.spilled -= obj.size
 	s.files--
@@ -326,6 +335,7 @@ func (s *store) load(obj *object) (any, error) {
 	s.addMemory(obj)
 	victims := s.pickVictimsExcept(obj)
 	s.mu.Unlock()
+	os.Remove(path)
 	for _, o := range victims {
 		if err := s.spill(o); err != nil {
 			s.mu.Lock()

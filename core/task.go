@@ -107,9 +107,15 @@ type worker struct {
 	pos   int
 }
 
-// startWorker runs t and then whatever the scheduler hands it.
+// startWorker runs t and then whatever the scheduler hands it. Callers
+// are running runtime goroutines, so the wait group is never at zero here.
 func (rt *Runtime) startWorker(t *task) {
 	rt.wg.Add(1)
+	rt.runWorker(t)
+}
+
+// runWorker starts a worker already counted in rt.wg.
+func (rt *Runtime) runWorker(t *task) {
 	go func() {
 		defer rt.wg.Done()
 		w := &worker{batch: make([]*task, 0, maxBatch)}
@@ -162,7 +168,7 @@ func (rt *Runtime) execute(t *task, w *worker) {
 	}
 	if err == nil && !panicked {
 		t.state.Store(taskDone)
-		rt.finish(t.out, v, nil)
+		rt.finish(t.out, v)
 		return
 	}
 	if rt.closed.Load() {
@@ -195,15 +201,15 @@ func callSafely(ctx context.Context, f func(context.Context) (any, error)) (v an
 	return v, err, false, ""
 }
 
-// finish stores a successful result and accounts it in the store.
-func (rt *Runtime) finish(obj *object, v any, err error) {
-	if obj.complete(v, err) && err == nil {
-		if aerr := rt.store.admit(obj); aerr != nil {
-			obj.mu.Lock()
-			obj.value, obj.err = nil, aerr
-			obj.mu.Unlock()
-		}
+// finish stores a successful result: the store accounts (and may spill)
+// the value before the object completes, so every reader sees the same
+// outcome.
+func (rt *Runtime) finish(obj *object, v any) {
+	if obj.isDone() {
+		return
 	}
+	obj.setValue(v)
+	obj.completeErr(rt.store.admit(obj))
 }
 
 // submit sends a task to the scheduler once its ref arguments are ready.
