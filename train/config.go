@@ -3,6 +3,7 @@ package train
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -40,11 +41,11 @@ type ScalingConfig struct {
 // Validate checks the config and names the bad field.
 func (s ScalingConfig) Validate() error {
 	if s.NumWorkers < 0 {
-		return fmt.Errorf("%w: ScalingConfig.NumWorkers = %d: must be >= 1", ErrInvalidConfig, s.NumWorkers)
+		return fmt.Errorf("%w: ScalingConfig.NumWorkers = %d: must be >= 0 (0 means 1)", ErrInvalidConfig, s.NumWorkers)
 	}
 	for k, v := range s.ResourcesPerWorker {
-		if v < 0 {
-			return fmt.Errorf("%w: ScalingConfig.ResourcesPerWorker[%q] = %v: must be >= 0", ErrInvalidConfig, k, v)
+		if !(v >= 0) || math.IsInf(v, 0) {
+			return fmt.Errorf("%w: ScalingConfig.ResourcesPerWorker[%q] = %v: must be a finite number >= 0", ErrInvalidConfig, k, v)
 		}
 	}
 	switch s.PlacementStrategy {

@@ -43,14 +43,15 @@ type Context interface {
 
 // workerContext is the Context of one worker.
 type workerContext struct {
-	ctx    context.Context
-	rank   int
-	size   int
-	group  *core.ActorHandle[*group]
-	seq    int
-	shards map[string]*data.Dataset
-	ckpt   *checkpoint.Checkpoint
-	sink   *runState
+	ctx     context.Context
+	rank    int
+	size    int
+	group   *core.ActorHandle[*group]
+	seq     int
+	shards  map[string]*data.Dataset
+	ckpt    *checkpoint.Checkpoint
+	sink    *runState
+	attempt int
 }
 
 var _ Context = (*workerContext)(nil)
@@ -111,8 +112,12 @@ func (w *workerContext) Barrier() error {
 func (w *workerContext) Report(metrics map[string]float64, ckpt *checkpoint.Checkpoint) error {
 	stop := 0.0
 	if w.rank == 0 {
-		s, err := w.sink.report(w.ctx, metrics, ckpt)
+		s, err := w.sink.report(w.ctx, w.attempt, metrics, ckpt)
 		if err != nil {
+			// The other ranks wait in the decision below: fail them now.
+			if w.size > 1 {
+				groupAbort.Remote(w.ctx, w.group, fmt.Sprintf("rank 0 could not report: %v", err))
+			}
 			return err
 		}
 		if s {
@@ -142,5 +147,5 @@ func SaveCheckpoint(tc Context, ckpt *checkpoint.Checkpoint) error {
 	if w.rank != 0 || ckpt == nil {
 		return nil
 	}
-	return w.sink.saveLate(ckpt)
+	return w.sink.saveLate(w.attempt, ckpt)
 }

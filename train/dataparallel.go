@@ -252,18 +252,25 @@ func (t *DataParallelTrainer) runGroup(ctx context.Context, n int, res []core.Op
 	if err != nil {
 		return err
 	}
-	defer core.Kill(g)
+	attempt := st.newAttempt()
 	workers := make([]*core.ActorHandle[*worker], n)
 	defer func() {
+		// Reports of this group are ignored from now on, and no loop of it
+		// runs once this returns (unless user code ignores its context).
+		st.endAttempt(attempt)
+		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		groupAbort.Remote(stopCtx, g, "the worker group is being torn down")
 		for _, w := range workers {
 			if w != nil {
-				core.Kill(w)
+				core.KillAndWait(stopCtx, w)
 			}
 		}
+		core.KillAndWait(stopCtx, g)
 	}()
 	refs := make([]core.Ref[bool], n)
 	for rank := range n {
-		tc := &workerContext{rank: rank, size: n, group: g, shards: shards[rank], ckpt: resume, sink: st}
+		tc := &workerContext{rank: rank, size: n, group: g, shards: shards[rank], ckpt: resume, sink: st, attempt: attempt}
 		w, err := workerActor.Options(res...).Remote(ctx, workerSpec{loop: t.TrainLoop, config: t.Config, tc: tc})
 		if err != nil {
 			return fmt.Errorf("train: start worker %d: %w", rank, err)
@@ -314,6 +321,8 @@ type runState struct {
 	iterBase int // training_iteration of the checkpoint resumed from
 
 	mu      sync.Mutex
+	attempt int  // the live worker group; reports of older ones are dropped
+	live    bool // a group is running
 	history []map[string]float64
 	kept    []keptCheckpoint
 	nCkpt   int
@@ -325,8 +334,31 @@ type keptCheckpoint struct {
 	seq   int
 }
 
-func (s *runState) report(ctx context.Context, metrics map[string]float64, ckpt *checkpoint.Checkpoint) (bool, error) {
+func (s *runState) newAttempt() int {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.attempt++
+	s.live = true
+	return s.attempt
+}
+
+func (s *runState) endAttempt(a int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.attempt == a {
+		s.live = false
+	}
+}
+
+// errStaleGroup: a report from a worker group that was already torn down.
+var errStaleGroup = fmt.Errorf("%w: report from a worker group that was torn down", ErrGroupAborted)
+
+func (s *runState) report(ctx context.Context, attempt int, metrics map[string]float64, ckpt *checkpoint.Checkpoint) (bool, error) {
+	s.mu.Lock()
+	if attempt != s.attempt || !s.live {
+		s.mu.Unlock()
+		return false, errStaleGroup
+	}
 	m := make(map[string]float64, len(metrics)+2)
 	for k, v := range metrics {
 		m[k] = v
@@ -363,8 +395,12 @@ func (s *runState) report(ctx context.Context, metrics map[string]float64, ckpt 
 }
 
 // saveLate persists a checkpoint that arrives after the last report.
-func (s *runState) saveLate(ckpt *checkpoint.Checkpoint) error {
+func (s *runState) saveLate(attempt int, ckpt *checkpoint.Checkpoint) error {
 	s.mu.Lock()
+	if attempt != s.attempt || !s.live {
+		s.mu.Unlock()
+		return errStaleGroup
+	}
 	var m map[string]float64
 	if len(s.history) > 0 {
 		m = s.history[len(s.history)-1]
@@ -433,23 +469,21 @@ func (s *runState) persist(ckpt *checkpoint.Checkpoint, m map[string]float64) (*
 	defer s.mu.Unlock()
 	s.kept = append(s.kept, keptCheckpoint{ckpt: out, score: score, seq: seq})
 	if k := s.cfg.CheckpointConfig.NumToKeep; k > 0 && len(s.kept) > k {
-		sorted := s.sortedLocked()
-		drop := sorted[k:]
-		keep := sorted[:k]
-		// The latest checkpoint is always kept: it is what a restart resumes from.
+		// Keep k in all: the latest (a restart resumes from it) and the
+		// best k-1 of the others.
 		latest := s.kept[len(s.kept)-1]
-		s.kept = s.kept[:0]
-		for _, c := range keep {
-			s.kept = append(s.kept, c)
-		}
-		for _, c := range drop {
-			if c.seq == latest.seq {
-				s.kept = append(s.kept, c)
-				continue
+		var others []keptCheckpoint
+		for _, c := range s.sortedLocked() {
+			if c.seq != latest.seq {
+				others = append(others, c)
 			}
+		}
+		keep := append(others[:min(k-1, len(others)):min(k-1, len(others))], latest)
+		for _, c := range others[min(k-1, len(others)):] {
 			os.RemoveAll(c.ckpt.Path())
 		}
-		sort.Slice(s.kept, func(i, j int) bool { return s.kept[i].seq < s.kept[j].seq })
+		sort.Slice(keep, func(i, j int) bool { return keep[i].seq < keep[j].seq })
+		s.kept = keep
 	}
 	return out, nil
 }

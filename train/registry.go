@@ -14,13 +14,16 @@ var factories struct {
 }
 
 // RegisterPredictorFactory makes f the predictor for checkpoints whose
-// metadata names framework. Model packages (gbdt, nn) register at init, so
+// metadata names framework; a second registration of one framework panics. Model packages (gbdt, nn) register at init, so
 // tools such as `goray predict` can load any checkpoint.
 func RegisterPredictorFactory(framework string, f PredictorFactory) {
 	factories.Lock()
 	defer factories.Unlock()
 	if factories.byFramework == nil {
 		factories.byFramework = map[string]PredictorFactory{}
+	}
+	if _, dup := factories.byFramework[framework]; dup {
+		panic(fmt.Sprintf("train: predictor factory for framework %q registered twice", framework))
 	}
 	factories.byFramework[framework] = f
 }

@@ -165,7 +165,11 @@ func runPredict(ctx context.Context, stdout io.Writer, args []string) error {
 	}
 	var keepCols []string
 	if *keep != "" {
-		keepCols = strings.Split(*keep, ",")
+		for _, c := range strings.Split(*keep, ",") {
+			if c = strings.TrimSpace(c); c != "" {
+				keepCols = append(keepCols, c)
+			}
+		}
 		for _, c := range keepCols {
 			if !have[c] {
 				return usagef("goray predict: --keep-columns: column %q is not in %s", c, *input)
