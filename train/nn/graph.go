@@ -29,6 +29,7 @@ type replica struct {
 	state     []*G.Node // running statistics (inference only)
 	masks     []dropoutMask
 	bns       []*batchNormOp // training only, in layer order
+	version   int64          // weights version loaded (Learner), -1 before the first load
 }
 
 type dropoutMask struct {
@@ -57,7 +58,7 @@ func newReplica(spec Spec, batch int, dt tensor.Dtype, train bool) (r *replica, 
 		return nil, err
 	}
 	infos, _ := spec.Params()
-	r = &replica{spec: spec, batch: batch, dt: dt, train: train, g: G.NewGraph()}
+	r = &replica{spec: spec, batch: batch, dt: dt, train: train, g: G.NewGraph(), version: -1}
 	g := r.g
 	r.x = newTensorNode(g, dt, "x", append([]int{batch}, spec.Input...)...)
 	pi := 0

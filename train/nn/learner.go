@@ -8,9 +8,13 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"gorgonia.org/tensor"
 )
+
+// chunksPerCore is how many pieces per core a worker's batch is cut into.
+const chunksPerCore = 2
 
 // ErrInvalidBatch reports a batch whose sizes or labels do not fit the model.
 var ErrInvalidBatch = errors.New("nn: invalid batch")
@@ -185,28 +189,49 @@ func (l *Learner) Gradients(ctx context.Context, b Batch) ([]float64, error) {
 	for _, i := range l.bnIdx {
 		size += 2 * spec.Layers[i].In
 	}
-	parts := min(l.cores, n)
+	// With several cores the batch is cut into chunksPerCore chunks per core,
+	// taken by whichever core is free, so a core slowed down by other work
+	// on the machine does not hold the whole step back. Chunk c always
+	// covers the same examples and the sums are added in chunk order, so
+	// the result does not depend on which core ran which chunk.
+	parts := 1
+	if l.cores > 1 {
+		parts = min(n, l.cores*chunksPerCore)
+	}
 	for len(l.parts) < parts {
 		l.parts = append(l.parts, nil)
 	}
-	var wg sync.WaitGroup
-	errs := make([]error, parts)
+	los, cnts := make([]int, parts), make([]int, parts)
 	lo := 0
 	for p := 0; p < parts; p++ {
 		cnt := n / parts
 		if p < n%parts {
 			cnt++
 		}
+		los[p], cnts[p] = lo, cnt
+		lo += cnt
 		if len(l.parts[p]) != size {
 			l.parts[p] = make([]float64, size)
 		}
 		clear(l.parts[p])
+	}
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	errs := make([]error, parts)
+	for w := 0; w < min(l.cores, parts); w++ {
 		wg.Add(1)
-		go func(p, lo, cnt int) {
+		go func(core int) {
 			defer wg.Done()
-			errs[p] = l.runPart(ctx, p, b, lo, cnt, l.parts[p])
-		}(p, lo, cnt)
-		lo += cnt
+			for {
+				p := int(next.Add(1) - 1)
+				if p >= parts {
+					return
+				}
+				if errs[p] = l.runPart(ctx, core, b, los[p], cnts[p], l.parts[p]); errs[p] != nil {
+					return
+				}
+			}
+		}(w)
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -239,7 +264,10 @@ func (l *Learner) runPart(ctx context.Context, p int, b Batch, lo, cnt int, acc 
 		}
 		l.graphs[p][cnt] = r
 	}
-	r.load(l.model)
+	if r.version != l.version {
+		r.load(l.model)
+		r.version = l.version
+	}
 	in, out := spec.InputSize(), spec.OutputSize()
 	setValues(r.x, b.X[lo*in:(lo+cnt)*in])
 	tg := r.target.Value().Data().([]float32)

@@ -13,9 +13,9 @@ import (
 const (
 	mr = 6   // rows of the micro-kernel tile
 	nr = 16  // columns of the micro-kernel tile
-	kc = 256 // depth of a packed block
+	kc = 384 // depth of a packed block (a 16-column B panel is 24 KiB: L1)
 	mc = 96  // rows of a packed A block (multiple of mr)
-	nc = 512 // columns of a packed B block (multiple of nr)
+	nc = 384 // columns of a packed B block (multiple of nr; 576 KiB: L2)
 )
 
 // Impl computes C = alpha·op(A)·op(B) + beta·C, op(X) = Xᵀ when the flag is
@@ -124,11 +124,18 @@ func packA(tA bool, a []float32, lda, i0, p0, mb, kb int, alpha float32, dst []f
 				continue
 			}
 			i := i0 + q + r
-			if tA { // op(A)[i][p] = A[p][i]
+			switch {
+			case tA: // op(A)[i][p] = A[p][i]
 				for p := 0; p < kb; p++ {
 					panel[p*mr+r] = alpha * a[(p0+p)*lda+i]
 				}
-			} else {
+			case alpha == 1:
+				src := a[i*lda+p0 : i*lda+p0+kb]
+				dst := panel[r:]
+				for p, v := range src {
+					dst[p*mr] = v
+				}
+			default:
 				src := a[i*lda+p0 : i*lda+p0+kb]
 				for p, v := range src {
 					panel[p*mr+r] = alpha * v
