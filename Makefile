@@ -28,6 +28,7 @@ bench:
 	$(GO) run ./bench/data
 	$(GO) run ./bench/preprocess
 	$(GO) run ./bench/tune
+	$(GO) run ./bench/serve
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

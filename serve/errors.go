@@ -13,7 +13,7 @@ var (
 	// ErrInvalidInput: the request (or a Deployment, App or Config) is
 	// malformed. Requests failing with it are answered 400 unless an *Error
 	// in the chain says otherwise.
-	ErrInvalidInput = errors.New("serve: invalid input")
+	ErrInvalidInput = fmt.Errorf("serve: %w", core.ErrInvalidInput)
 	// ErrOverloaded: every replica is at MaxOngoingRequests and the queue
 	// is at MaxQueuedRequests. HTTP answers 503 with Retry-After.
 	ErrOverloaded = errors.New("serve: deployment overloaded")

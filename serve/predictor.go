@@ -13,7 +13,6 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/array"
 
 	"github.com/goray/goray/checkpoint"
-	"github.com/goray/goray/core"
 	"github.com/goray/goray/train"
 )
 
@@ -119,7 +118,7 @@ func (h *PredictorHandler) Predict(ctx context.Context, req *Request) ([]byte, e
 	defer rec.Release()
 	out, err := h.pred.Predict(ctx, rec)
 	if err != nil {
-		if errors.Is(err, ErrInvalidInput) || errors.Is(err, core.ErrInvalidInput) {
+		if errors.Is(err, ErrInvalidInput) {
 			return nil, &Error{Status: http.StatusBadRequest, Message: err.Error(), Err: err}
 		}
 		return nil, fmt.Errorf("predictor: %w", err)
@@ -134,7 +133,8 @@ func (h *PredictorHandler) Predict(ctx context.Context, req *Request) ([]byte, e
 func (h *PredictorHandler) decode(req *Request) (rec arrow.Record, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			rec, err = nil, fmt.Errorf("adapter panicked: %v", p)
+			// The adapter choked on the client's payload: a bad request.
+			rec, err = nil, &Error{Status: http.StatusBadRequest, Message: fmt.Sprintf("cannot decode the request body: adapter panicked: %v", p), Err: ErrInvalidInput}
 		}
 	}()
 	rec, err = h.adapter(req, h.in)
