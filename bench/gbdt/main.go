@@ -12,7 +12,13 @@
 // dependency. Data: 28 float32 features, the first 21 N(0,1) "low-level"
 // ones, 7 "high-level" nonlinear functions of them, and a label drawn from
 // a logistic model with interactions (like HIGGS); the first 80% of rows
-// train, the last 20% test. Finishes in well under 3 minutes on 2 cores.
+// train, the last 20% test.
+//
+// For `make bench`: `go run ./bench/gbdt` takes about 50 s on 2 idle cores
+// and about 100 s on a heavily shared machine (a second repeat only starts
+// if the first finished within 60 s), so it stays under 3 minutes. Under
+// load wall-clock ratios swing run to run; the CPU-seconds column is the
+// steadier comparison.
 package main
 
 import (
@@ -66,7 +72,7 @@ func run(ctx context.Context, out io.Writer, args []string) error {
 	fs.IntVar(&c.maxBin, "max_bin", 256, "max_bin")
 	fs.Float64Var(&c.eta, "eta", 0.3, "eta")
 	fs.Uint64Var(&c.seed, "seed", 1, "data seed")
-	fs.IntVar(&c.repeat, "repeat", 2, "training runs per library, alternating (best run reported; stops repeating after 100s)")
+	fs.IntVar(&c.repeat, "repeat", 2, "training runs per library, alternating (best run reported); no new repeat starts after 60s")
 	fs.BoolVar(&c.xgboost, "xgboost", true, "also run XGBoost (if python3 with xgboost is found)")
 	fs.StringVar(&c.python, "python", "", "python interpreter with xgboost (default: first of python3, /usr/bin/python3 that imports it)")
 	fs.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the goray training to this file")
@@ -90,7 +96,7 @@ func run(ctx context.Context, out io.Writer, args []string) error {
 	var g, x *result
 	start := time.Now()
 	for i := 0; i < max(c.repeat, 1); i++ {
-		if i > 0 && time.Since(start) > 100*time.Second {
+		if i > 0 && time.Since(start) > 60*time.Second {
 			break
 		}
 		r, err := runGoray(ctx, c, cols, labels, nTrain, i == 0)

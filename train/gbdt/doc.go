@@ -26,6 +26,20 @@
 // the same trees, bit for bit, as one worker holding every row (with
 // subsample 1). NewLocalGroup connects workers in one process.
 //
+// Inside a train.DataParallelTrainer worker (tc is its train.Context), each
+// worker trains on its shard, reports every round and resumes after a
+// restart:
+//
+//	opts := []gbdt.Option{
+//		gbdt.WithAllReducer(gbdt.NewContextReducer(tc)),
+//		gbdt.WithCallback(func(round int, m map[string]float64) error { return tc.Report(m, nil) }),
+//	}
+//	if c := tc.Checkpoint(); c != nil {
+//		init, err := gbdt.BoosterFromCheckpoint(c)
+//		... opts = append(opts, gbdt.WithInitModel(init)); rounds -= init.NumRounds()
+//	}
+//	b, err := gbdt.Train(tc.Context(), shard, evals, params, rounds, opts...)
+//
 // Models trained elsewhere (LightGBM text, XGBoost legacy binary) load with
 // LoadLightGBM/LoadXGBoost and become checkpoints with CheckpointFromModel.
 package gbdt
