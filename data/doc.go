@@ -3,11 +3,6 @@
 // executor that bounds the bytes in flight, so a dataset larger than memory
 // streams through.
 //
-// Nothing runs until a dataset is consumed (Count, Take, IterBatches,
-// Materialize, a writer...). Blocks are core objects, at most
-// Context.TargetMaxBlockSize bytes each (512 MiB by default); when the object
-// store is full they spill to disk through an Arrow IPC codec.
-//
 // The first call a user makes is a reader:
 //
 //	ds, err := data.ReadCSV(ctx, "breast_cancer.csv")
@@ -15,9 +10,31 @@
 //	test := valid.DropColumns("target")
 //	for batch, err := range train.IterBatches(ctx, data.BatchSize(64)) { ... }
 //
+// Nothing runs until a dataset is consumed (Count, Take, IterBatches,
+// Materialize, a writer...). Consuming compiles the plan into stages: a
+// source fused with the map operators after it runs one core task per read
+// task (a byte range of a CSV file, a Parquet row group...); map operators
+// after a barrier run one task per bundle of blocks, or calls on a pool of
+// actors (WithActorPool); all-to-all operators (Sort, RandomShuffle,
+// GroupBy, Repartition, Zip) run map/reduce tasks. Stages launch no task that
+// would push the bytes produced-but-not-consumed past Context.MemoryBudget.
+// Blocks are core objects of at most Context.TargetMaxBlockSize bytes (512
+// MiB by default); when the object store is full they spill to disk through
+// an Arrow IPC codec.
+//
+// A consumer running inside a core task or actor (a training worker that
+// holds its CPUs for life) lends its CPUs back while it waits for the next
+// block, as core.Get does, so data tasks can run even when workers hold
+// every CPU.
+//
 // Record ownership: functions passed to MapBatches must not release their
 // input and return a record they own; the executor releases it. Records
 // yielded by IterBatches are valid until the next iteration; Retain one to
 // keep it. Blocks held by the object store use the Go allocator and are freed
 // by the garbage collector once no ref reaches them.
+//
+// Errors: bad input (a ragged CSV row, an unknown column, a value that does
+// not convert) is ErrInvalidInput, naming the file, line and column or the
+// operator; an error returned by a user function fails the dataset with
+// ErrOperatorFailed naming the operator and wrapping the function's error.
 package data
