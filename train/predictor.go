@@ -56,11 +56,13 @@ var (
 // RegisterPreprocessorLoader installs the function that rebuilds
 // preprocessors from checkpoints. The preprocess package registers itself at
 // init, so train and checkpoint need not import it. A later call replaces
-// the earlier loader; nil removes it.
-func RegisterPreprocessorLoader(l PreprocessorLoader) {
+// the earlier loader (nil removes it) and returns the one it replaced, so a
+// test can put it back.
+func RegisterPreprocessorLoader(l PreprocessorLoader) (previous PreprocessorLoader) {
 	loaderMu.Lock()
-	loader = l
+	previous, loader = loader, l
 	loaderMu.Unlock()
+	return previous
 }
 
 // LoadPreprocessor returns the preprocessor stored in ckpt's

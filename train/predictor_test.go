@@ -25,14 +25,14 @@ func TestLoadPreprocessor(t *testing.T) {
 	if err := c.WriteFile(checkpoint.PreprocessorFile, []byte(`{"s":1}`)); err != nil {
 		t.Fatal(err)
 	}
-	train.RegisterPreprocessorLoader(nil)
+	prev := train.RegisterPreprocessorLoader(nil)
+	defer train.RegisterPreprocessorLoader(prev) // other tests in the binary may rely on it
 	if _, err := train.LoadPreprocessor(c); !errors.Is(err, train.ErrNoPreprocessorLoader) {
 		t.Fatalf("no loader: %v", err)
 	}
 	train.RegisterPreprocessorLoader(func(state []byte) (train.BatchTransformer, error) {
 		return identity{string(state)}, nil
 	})
-	defer train.RegisterPreprocessorLoader(nil)
 	p, err := train.LoadPreprocessor(c)
 	if err != nil {
 		t.Fatal(err)

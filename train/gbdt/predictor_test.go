@@ -188,7 +188,8 @@ func TestPredictorAppliesPreprocessor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	train.RegisterPreprocessorLoader(nil)
+	prev := train.RegisterPreprocessorLoader(nil)
+	defer train.RegisterPreprocessorLoader(prev) // the preprocess package's, if linked in
 	if _, err := gbdt.NewPredictor(ckpt); !errors.Is(err, train.ErrNoPreprocessorLoader) {
 		t.Fatalf("no loader registered: %v", err)
 	}
@@ -197,7 +198,6 @@ func TestPredictorAppliesPreprocessor(t *testing.T) {
 		gotState = string(state)
 		return doubler{}, nil
 	})
-	defer train.RegisterPreprocessorLoader(nil)
 	p, err := gbdt.NewPredictor(ckpt)
 	if err != nil {
 		t.Fatal(err)
