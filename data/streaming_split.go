@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sync"
+
+	"github.com/goray/goray/core"
 )
 
 // StreamingSplit returns n disjoint shards of ds for n training workers.
@@ -12,11 +14,18 @@ import (
 // be consumed concurrently (each by one worker) or one after another. Each
 // new iteration of a shard joins the next epoch: the k-th iteration of every
 // shard shares the k-th execution.
-func (ds *Dataset) StreamingSplit(n int) ([]*Dataset, error) {
+//
+// With Equal(), as Ray's equal=True, every block is cut into n row slices
+// instead, one per shard, so shards get the same number of rows (within
+// one row per block) even when ds has fewer blocks than shards.
+func (ds *Dataset) StreamingSplit(n int, opts ...SplitOption) ([]*Dataset, error) {
 	if n <= 0 {
 		return nil, invalid("StreamingSplit: n = %d, must be > 0", n)
 	}
 	c := &splitCoord{ds: ds, n: n, epochs: map[int]*splitEpoch{}, next: make([]int, n)}
+	for _, o := range opts {
+		o(c)
+	}
 	out := make([]*Dataset, n)
 	for i := range out {
 		out[i] = newDataset(&node{kind: kindShard, name: fmt.Sprintf("StreamingSplit[%d/%d]", i, n), shard: func(ctx context.Context, ex *execution, emit func(blockRef) bool) error {
@@ -26,9 +35,16 @@ func (ds *Dataset) StreamingSplit(n int) ([]*Dataset, error) {
 	return out, nil
 }
 
+// SplitOption configures StreamingSplit.
+type SplitOption func(*splitCoord)
+
+// Equal makes StreamingSplit give every shard the same number of rows.
+func Equal() SplitOption { return func(c *splitCoord) { c.equal = true } }
+
 type splitCoord struct {
 	ds     *Dataset
 	n      int
+	equal  bool
 	mu     sync.Mutex
 	epochs map[int]*splitEpoch
 	next   []int // next epoch per shard
@@ -72,6 +88,23 @@ func (c *splitCoord) produce(ctx context.Context, e *splitEpoch) {
 		// the in-flight budget so that shards consumed one after another
 		// cannot deadlock.
 		ex.budget.add(-it.b.Size)
+		if c.equal {
+			parts, err := slicesOf(ctx, it.b, c.n, refs)
+			if err != nil {
+				ex.fail(fmt.Errorf("StreamingSplit: %w", err))
+				break
+			}
+			e.mu.Lock()
+			for shard, p := range parts {
+				if p.Rows > 0 {
+					e.queues[shard] = append(e.queues[shard], p)
+				}
+			}
+			e.cond.Broadcast()
+			e.mu.Unlock()
+			refs++
+			continue
+		}
 		e.mu.Lock()
 		e.queues[refs%c.n] = append(e.queues[refs%c.n], it.b)
 		e.cond.Broadcast()
@@ -127,4 +160,36 @@ func (c *splitCoord) consume(ctx context.Context, shard int, emit func(blockRef)
 			return nil
 		}
 	}
+}
+
+// slicesOf cuts block b into n contiguous row slices, one per shard. The
+// remainder rows go to shards chosen by rotating with the block's index, so
+// shards stay within one row of each other per block.
+func slicesOf(ctx context.Context, b blockRef, n, index int) ([]blockRef, error) {
+	blk, err := core.Get(ctx, b.Ref)
+	if err != nil {
+		return nil, err
+	}
+	rows := blk.Rec.NumRows()
+	base, extra := rows/int64(n), rows%int64(n)
+	out := make([]blockRef, n)
+	var lo int64
+	for j := 0; j < n; j++ {
+		shard := (j + index) % n
+		size := base
+		if int64(j) < extra {
+			size++
+		}
+		if size == 0 {
+			continue
+		}
+		part := blk.Rec.NewSlice(lo, lo+size)
+		ref, err := putBlock(ctx, part)
+		if err != nil {
+			return nil, err
+		}
+		out[shard] = ref
+		lo += size
+	}
+	return out, nil
 }

@@ -131,3 +131,11 @@ func (r RunConfig) RunDir(kind string) string {
 }
 
 var runSeq atomic.Int64
+
+// ScaledTrainer is a Trainer that says what one Fit holds: its workers and
+// their resources. A tuner sizes concurrent trials by it, so trials never
+// hold part of their workers each and wait on one another for the rest.
+type ScaledTrainer interface {
+	Trainer
+	ScalingConfig() ScalingConfig
+}

@@ -136,10 +136,7 @@ func (t *DataParallelTrainer) Fit(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	st := &runState{runDir: runDir, cfg: t.Run, ppState: ppState, hook: reportFuncFrom(ctx), start: time.Now()}
-	if c := t.ResumeFromCheckpoint; c != nil {
-		// Iterations continue the numbering of the checkpoint's run.
-		st.iterBase = int(c.Metadata().Metrics["training_iteration"])
-	}
+
 	n := t.Scaling.workers()
 	res := workerResources(t.Scaling)
 
@@ -240,7 +237,7 @@ func (t *DataParallelTrainer) runGroup(ctx context.Context, n int, res []core.Op
 			shards[0][name] = ds
 			continue
 		}
-		parts, err := ds.StreamingSplit(n)
+		parts, err := ds.StreamingSplit(n, data.Equal())
 		if err != nil {
 			return fmt.Errorf("train: split dataset %q into %d shards: %w", name, n, err)
 		}
@@ -252,7 +249,7 @@ func (t *DataParallelTrainer) runGroup(ctx context.Context, n int, res []core.Op
 	if err != nil {
 		return err
 	}
-	attempt := st.newAttempt()
+	attempt := st.newAttempt(resume)
 	workers := make([]*core.ActorHandle[*worker], n)
 	defer func() {
 		// Reports of this group are ignored from now on, and no loop of it
@@ -318,14 +315,15 @@ type runState struct {
 	ppState  []byte
 	hook     ReportFunc
 	start    time.Time
-	iterBase int // training_iteration of the checkpoint resumed from
+	iterBase int // training_iteration of the checkpoint the live group resumed from
 
-	mu      sync.Mutex
-	attempt int  // the live worker group; reports of older ones are dropped
-	live    bool // a group is running
-	history []map[string]float64
-	kept    []keptCheckpoint
-	nCkpt   int
+	mu             sync.Mutex
+	attempt        int  // the live worker group; reports of older ones are dropped
+	live           bool // a group is running
+	attemptReports int  // reports of the live group
+	history        []map[string]float64
+	kept           []keptCheckpoint
+	nCkpt          int
 }
 
 type keptCheckpoint struct {
@@ -334,11 +332,19 @@ type keptCheckpoint struct {
 	seq   int
 }
 
-func (s *runState) newAttempt() int {
+// newAttempt starts a worker group resuming from resume (nil: from
+// scratch). Its iterations continue the numbering of resume's run, as in
+// Ray: after a restart, the iterations since that checkpoint are reported
+// again.
+func (s *runState) newAttempt(resume *checkpoint.Checkpoint) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.attempt++
 	s.live = true
+	s.iterBase, s.attemptReports = 0, 0
+	if resume != nil {
+		s.iterBase = int(resume.Metadata().Metrics["training_iteration"])
+	}
 	return s.attempt
 }
 
@@ -363,7 +369,8 @@ func (s *runState) report(ctx context.Context, attempt int, metrics map[string]f
 	for k, v := range metrics {
 		m[k] = v
 	}
-	m["training_iteration"] = float64(s.iterBase + len(s.history) + 1)
+	s.attemptReports++
+	m["training_iteration"] = float64(s.iterBase + s.attemptReports)
 	m["time_total_s"] = time.Since(s.start).Seconds()
 	s.history = append(s.history, m)
 	s.mu.Unlock()

@@ -170,6 +170,9 @@ unwrap:
 		case isDP:
 			tr.res = scalingResources(dp.Scaling)
 		}
+		if st, ok := f.(train.ScaledTrainer); ok && !isDP {
+			tr.res = scalingResources(st.ScalingConfig())
+		}
 		if rr, ok := f.(ResourceRequester); ok {
 			tr.res = rr.TrialResources()
 		}
