@@ -107,14 +107,35 @@ func TestGradients(t *testing.T) {
 // product, branch-free ReLU, fused ReLU+max-pool) against the float64 graph
 // that the finite-difference checks validate.
 func TestFloat32MatchesFloat64(t *testing.T) {
-	spec := Sequential([]int{3, 8, 8},
-		Conv2D(3, 8, 3, 1, 1), ReLU(), MaxPool2D(2),
-		Conv2D(8, 16, 3, 1, 1), ReLU(), MaxPool2D(2),
-		Flatten(), Dense(64, 20), ReLU(), Dense(20, 5))
+	specs := map[string]Spec{
+		"small images": Sequential([]int{3, 8, 8},
+			Conv2D(3, 8, 3, 1, 1), ReLU(), MaxPool2D(2),
+			Conv2D(8, 16, 3, 1, 1), ReLU(), MaxPool2D(2),
+			Flatten(), Dense(64, 20), ReLU(), Dense(20, 5)),
+		// Output rows of 16 and 32 take the direct packed-im2col path.
+		"panel-wide rows": Sequential([]int{2, 32, 32},
+			Conv2D(2, 4, 3, 1, 1), ReLU(), MaxPool2D(2),
+			Conv2D(4, 6, 3, 1, 1), ReLU(), MaxPool2D(2),
+			Flatten(), Dense(384, 5)),
+		"pad 0, stride 2, 5x5": Sequential([]int{2, 18, 18},
+			Conv2D(2, 3, 3, 1, 0), ReLU(), Conv2D(3, 4, 5, 2, 2), ReLU(),
+			Flatten(), Dense(256, 5)),
+	}
+	for name, spec := range specs {
+		t.Run(name, func(t *testing.T) { compareFloat32(t, spec) })
+	}
+}
+
+func compareFloat32(t *testing.T, spec Spec) {
 	m, _ := NewModel(spec, 3)
+	rng := rand.New(rand.NewPCG(4, 4))
+	for i := range m.Params { // non-zero biases
+		m.Params[i] += 0.05 * rng.NormFloat64()
+	}
 	const batch = 7
 	b := synthBatch(spec, batch, 5)
 	grads := map[tensor.Dtype][]float64{}
+	outs := map[tensor.Dtype][]float64{}
 	for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
 		r, err := newReplica(spec, batch, dt, true)
 		if err != nil {
@@ -138,10 +159,18 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 			off += k
 		}
 		grads[dt] = g
+		outs[dt] = make([]float64, batch*5)
+		addValues(outs[dt], r.out, 1)
 	}
-	var scale float64
+	var scale, oscale float64
 	for _, v := range grads[tensor.Float64] {
 		scale = math.Max(scale, math.Abs(v))
+	}
+	for _, v := range outs[tensor.Float64] {
+		oscale = math.Max(oscale, math.Abs(v))
+	}
+	if d := maxDiff(outs[tensor.Float32], outs[tensor.Float64]); d > 1e-4*oscale {
+		t.Fatalf("float32 outputs differ from float64 by %g (largest output %g)", d, oscale)
 	}
 	if d := maxDiff(grads[tensor.Float32], grads[tensor.Float64]); d > 1e-4*scale {
 		t.Fatalf("float32 gradients differ from float64 by %g (largest gradient %g)", d, scale)

@@ -264,6 +264,12 @@ type conv2dOp struct {
 	g         convGeom
 	inputGrad bool
 	col       any // scratch im2col buffer ([]float32 or []float64)
+
+	// float32 fast path: [W | b] packed once per run, each image's im2col
+	// written straight into packed panels (with a row of ones for the bias).
+	wb []float32
+	pa sgemm.PackedA
+	pb sgemm.PackedB
 }
 
 func (o *conv2dOp) Arity() int { return 3 }
@@ -293,11 +299,113 @@ func (o *conv2dOp) Do(in ...G.Value) (G.Value, error) {
 	out := o.buffer(x.Dtype(), n, o.g.o, o.g.oh, o.g.ow)
 	switch xd := x.Data().(type) {
 	case []float32:
+		if sgemm.HaveKernel() {
+			o.fwd32(xd, w.Data().([]float32), b.Data().([]float32), out.Data().([]float32), n)
+			break
+		}
 		convFwd(o.g, xd, w.Data().([]float32), b.Data().([]float32), out.Data().([]float32), scratch[float32](&o.col, o.g.colRows()*o.g.colCols()), n)
 	case []float64:
 		convFwd(o.g, xd, w.Data().([]float64), b.Data().([]float64), out.Data().([]float64), scratch[float64](&o.col, o.g.colRows()*o.g.colCols()), n)
 	}
 	return out, nil
+}
+
+// fwd32 computes y_i = [W | b]·[im2col(x_i); 1] for every image.
+func (o *conv2dOp) fwd32(x, w, b, y []float32, n int) {
+	g := o.g
+	k := g.colRows()
+	if len(o.wb) != g.o*(k+1) {
+		o.wb = make([]float32, g.o*(k+1))
+	}
+	for r := 0; r < g.o; r++ {
+		copy(o.wb[r*(k+1):r*(k+1)+k], w[r*k:(r+1)*k])
+		o.wb[r*(k+1)+k] = b[r]
+	}
+	sgemm.PackA(&o.pa, false, g.o, k+1, o.wb, k+1, 1)
+	in, outSz := g.c*g.h*g.w, g.o*g.oh*g.ow
+	row := scratch[float32](&o.col, g.colCols())
+	for i := 0; i < n; i++ {
+		im2colPacked(g, x[i*in:(i+1)*in], &o.pb, row)
+		sgemm.MulPacked(&o.pa, &o.pb, y[i*outSz:(i+1)*outSz], g.colCols(), false)
+	}
+}
+
+// im2colPacked writes [im2col(x); 1] (colRows+1 × colCols) into pb's panels.
+// With stride 1 and output rows a multiple of the panel width, each panel
+// row is a run of consecutive input pixels copied directly; otherwise each
+// im2col row goes through the scratch row.
+func im2colPacked(g convGeom, x []float32, pb *sgemm.PackedB, row []float32) {
+	k, cols := g.colRows(), g.colCols()
+	const nr = sgemm.NR
+	data := sgemm.ResizeB(pb, k+1, cols)
+	depth := (k + 1) * nr // floats per panel
+	direct := g.stride == 1 && g.ow%nr == 0
+	for c := 0; c < g.c; c++ {
+		xc := x[c*g.h*g.w : (c+1)*g.h*g.w]
+		for ki := 0; ki < g.k; ki++ {
+			for kj := 0; kj < g.k; kj++ {
+				r := (c*g.k+ki)*g.k + kj
+				if !direct {
+					im2colRow(g, xc, ki, kj, row)
+					for q := 0; q*nr < cols; q++ {
+						d := data[q*depth+r*nr : q*depth+r*nr+nr]
+						m := copy(d, row[q*nr:min(cols, q*nr+nr)])
+						clear(d[m:])
+					}
+					continue
+				}
+				for oy := 0; oy < g.oh; oy++ {
+					iy := oy - g.pad + ki
+					for ox0 := 0; ox0 < g.ow; ox0 += nr {
+						q := (oy*g.ow + ox0) / nr
+						d := data[q*depth+r*nr : q*depth+r*nr+nr]
+						if iy < 0 || iy >= g.h {
+							clear(d)
+							continue
+						}
+						src := xc[iy*g.w : (iy+1)*g.w]
+						// ix = ox0+t-pad+kj for t < nr; copy the part inside the row.
+						lo := max(0, g.pad-kj-ox0)
+						hi := min(nr, g.w+g.pad-kj-ox0)
+						clear(d[:lo])
+						if hi > lo {
+							copy(d[lo:hi], src[ox0+lo-g.pad+kj:ox0+hi-g.pad+kj])
+						} else {
+							hi = lo
+						}
+						clear(d[hi:])
+					}
+				}
+			}
+		}
+	}
+	for q := 0; q*nr < cols; q++ {
+		d := data[q*depth+k*nr : q*depth+k*nr+nr]
+		for j := range d {
+			d[j] = 1
+		}
+	}
+}
+
+// im2colRow writes row (c, ki, kj) of im2col for channel plane xc.
+func im2colRow(g convGeom, xc []float32, ki, kj int, d []float32) {
+	for oy := 0; oy < g.oh; oy++ {
+		iy := oy*g.stride - g.pad + ki
+		dr := d[oy*g.ow : (oy+1)*g.ow]
+		if iy < 0 || iy >= g.h {
+			clear(dr)
+			continue
+		}
+		src := xc[iy*g.w : (iy+1)*g.w]
+		for ox := range dr {
+			ix := ox*g.stride - g.pad + kj
+			if ix < 0 || ix >= g.w {
+				dr[ox] = 0
+			} else {
+				dr[ox] = src[ix]
+			}
+		}
+	}
 }
 
 func convFwd[T float](g convGeom, x, w, b, y, col []T, n int) {
@@ -416,6 +524,8 @@ type convGradXOp struct {
 	opBase
 	g   convGeom
 	col any
+	pa  sgemm.PackedA // Wᵀ, packed once per run (float32 fast path)
+	pb  sgemm.PackedB
 }
 
 func (o *convGradXOp) Arity() int            { return 2 }
@@ -433,11 +543,30 @@ func (o *convGradXOp) Do(in ...G.Value) (G.Value, error) {
 	out := o.buffer(dy.Dtype(), n, o.g.c, o.g.h, o.g.w)
 	switch d := dy.Data().(type) {
 	case []float32:
-		convGradX(o.g, w.Data().([]float32), d, out.Data().([]float32), scratch[float32](&o.col, o.g.colRows()*o.g.colCols()), n)
+		col := scratch[float32](&o.col, o.g.colRows()*o.g.colCols())
+		if sgemm.HaveKernel() && !(o.g.k == 1 && o.g.stride == 1 && o.g.pad == 0) {
+			o.gradX32(w.Data().([]float32), d, out.Data().([]float32), col, n)
+			break
+		}
+		convGradX(o.g, w.Data().([]float32), d, out.Data().([]float32), col, n)
 	case []float64:
 		convGradX(o.g, w.Data().([]float64), d, out.Data().([]float64), scratch[float64](&o.col, o.g.colRows()*o.g.colCols()), n)
 	}
 	return out, nil
+}
+
+// gradX32 is convGradX with Wᵀ packed once for all images.
+func (o *convGradXOp) gradX32(w, dy, dx, col []float32, n int) {
+	g := o.g
+	in, outSz := g.c*g.h*g.w, g.o*g.oh*g.ow
+	cols, rows := g.colCols(), g.colRows()
+	sgemm.PackA(&o.pa, true, rows, g.o, w, rows, 1)
+	clear(dx)
+	for i := 0; i < n; i++ {
+		sgemm.PackB(&o.pb, false, g.o, cols, dy[i*outSz:(i+1)*outSz], cols)
+		sgemm.MulPacked(&o.pa, &o.pb, col, cols, false)
+		col2im(g, col, dx[i*in:(i+1)*in])
+	}
 }
 
 func convGradX[T float](g convGeom, w, dy, dx, col []T, n int) {

@@ -23,8 +23,7 @@ import (
 func init() {
 	os.Setenv("OPENBLAS_NUM_THREADS", "1")
 	C.openblas_set_num_threads(1)
-	sgemm.Impl = OpenBLAS
-	sgemm.Name = "OpenBLAS (cgo, 1 thread per call)"
+	sgemm.Replace(OpenBLAS, "OpenBLAS (cgo, 1 thread per call)")
 }
 
 // OpenBLAS calls cblas_sgemm on row-major matrices.

@@ -1,7 +1,8 @@
 #include "textflag.h"
 
-// func kernel6x16(k int, a, b, c *float32, ldc int)
-TEXT ·kernel6x16(SB), NOSPLIT, $0-40
+// func kernel6x16(k int, a, b, c *float32, ldc int, load int)
+// load != 0: C += A·B; load == 0: C = A·B.
+TEXT ·kernel6x16(SB), NOSPLIT, $0-48
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -52,6 +53,9 @@ loop:
 	JNE          loop
 
 store:
+	MOVQ load+40(FP), R9
+	TESTQ R9, R9
+	JE   overwrite
 	VADDPS  (DX), Y0, Y0
 	VMOVUPS Y0, (DX)
 	VADDPS  32(DX), Y1, Y1
@@ -80,6 +84,27 @@ store:
 	VADDPS  (DX), Y10, Y10
 	VMOVUPS Y10, (DX)
 	VADDPS  32(DX), Y11, Y11
+	VMOVUPS Y11, 32(DX)
+	VZEROUPPER
+	RET
+
+overwrite:
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y2, (DX)
+	VMOVUPS Y3, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y4, (DX)
+	VMOVUPS Y5, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y6, (DX)
+	VMOVUPS Y7, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y8, (DX)
+	VMOVUPS Y9, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y10, (DX)
 	VMOVUPS Y11, 32(DX)
 	VZEROUPPER
 	RET

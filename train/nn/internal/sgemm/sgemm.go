@@ -175,3 +175,119 @@ func packB(tB bool, b []float32, ldb, p0, j0, kb, nb int, dst []float32) {
 		}
 	}
 }
+
+// PackedA is op(A) (m×k) stored as panels of mr rows over the whole depth:
+// panel q holds, for each p < k, the mr values of rows q·mr.., zero-padded.
+// Pack it once and reuse it across products (a layer's weights across the
+// images of a batch).
+type PackedA struct {
+	M, K int
+	Data []float32
+}
+
+// PackedB is op(B) (k×n) stored as panels of nr columns over the whole
+// depth: panel q holds, for each p < k, the nr values of columns q·nr..,
+// zero-padded. Layers may fill it directly (im2col into panels).
+type PackedB struct {
+	K, N int
+	Data []float32
+}
+
+// PanelsA is the number of mr-row panels of an m-row matrix; PanelsB the
+// number of nr-column panels of an n-column one.
+func PanelsA(m int) int { return (m + mr - 1) / mr }
+func PanelsB(n int) int { return (n + nr - 1) / nr }
+
+// NR is the width of a B panel.
+const NR = nr
+
+// PackA packs alpha·op(A) into p, reusing p.Data when it is large enough.
+func PackA(p *PackedA, tA bool, m, k int, a []float32, lda int, alpha float32) {
+	p.M, p.K = m, k
+	need := PanelsA(m) * mr * k
+	if cap(p.Data) < need {
+		p.Data = make([]float32, need)
+	}
+	p.Data = p.Data[:need]
+	packA(tA, a, lda, 0, 0, m, k, alpha, p.Data)
+}
+
+// ResizeB sizes p for a k×n matrix and returns its data for the caller to
+// fill panel by panel (panel q starts at q·k·NR; element (p, j) of the
+// panel at p·NR+j).
+func ResizeB(p *PackedB, k, n int) []float32 {
+	p.K, p.N = k, n
+	need := PanelsB(n) * nr * k
+	if cap(p.Data) < need {
+		p.Data = make([]float32, need)
+	}
+	p.Data = p.Data[:need]
+	return p.Data
+}
+
+// PackB packs op(B) into p.
+func PackB(p *PackedB, tB bool, k, n int, b []float32, ldb int) {
+	packB(tB, b, ldb, 0, 0, k, n, ResizeB(p, k, n))
+}
+
+// MulPacked computes C = A·B (accumulate false) or C += A·B (true) from
+// packed operands with the assembly kernel; callers check HaveKernel.
+func MulPacked(a *PackedA, b *PackedB, c []float32, ldc int, accumulate bool) {
+	m, n, k := a.M, b.N, a.K
+	if a.K != b.K {
+		panic("sgemm: MulPacked depth mismatch")
+	}
+	if k == 0 {
+		if !accumulate {
+			for i := 0; i < m; i++ {
+				clear(c[i*ldc : i*ldc+n])
+			}
+		}
+		return
+	}
+	var tile [mr * nr]float32
+	for pc := 0; pc < k; pc += kc {
+		kb := min(kc, k-pc)
+		add := accumulate || pc > 0
+		for q := 0; q*nr < n; q++ {
+			bp := b.Data[q*nr*k+pc*nr:]
+			cols := min(nr, n-q*nr)
+			for r := 0; r*mr < m; r++ {
+				ap := a.Data[r*mr*k+pc*mr:]
+				rows := min(mr, m-r*mr)
+				ci := r*mr*ldc + q*nr
+				if rows == mr && cols == nr {
+					if add {
+						kernel(kb, &ap[0], &bp[0], &c[ci], ldc)
+					} else {
+						kernelStore(kb, &ap[0], &bp[0], &c[ci], ldc)
+					}
+					continue
+				}
+				kernelStore(kb, &ap[0], &bp[0], &tile[0], nr)
+				for i := 0; i < rows; i++ {
+					dst := c[ci+i*ldc : ci+i*ldc+cols]
+					if add {
+						for j := range dst {
+							dst[j] += tile[i*nr+j]
+						}
+					} else {
+						copy(dst, tile[i*nr:i*nr+cols])
+					}
+				}
+			}
+		}
+	}
+}
+
+// HaveKernel reports whether the packed products (MulPacked) are the ones in
+// use: amd64 with AVX2 and FMA, and Impl not replaced.
+func HaveKernel() bool { return haveKernel && !replaced }
+
+var replaced bool
+
+// Replace installs another implementation (OpenBLAS) for every product,
+// packed ones included; call it from an init function.
+func Replace(impl func(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int), name string) {
+	Impl, Name, replaced = impl, name, true
+}

@@ -87,3 +87,42 @@ func BenchmarkSgemm(b *testing.B) {
 		}
 	}
 }
+
+func TestMulPackedMatchesNaive(t *testing.T) {
+	if !HaveKernel() {
+		t.Skip("no kernel")
+	}
+	rng := rand.New(rand.NewPCG(2, 2))
+	for _, sz := range [][3]int{{1, 1, 1}, {7, 17, 5}, {64, 256, 289}, {32, 1024, 28}, {13, 40, 800}} {
+		for _, acc := range []bool{false, true} {
+			m, n, k := sz[0], sz[1], sz[2]
+			a, b := make([]float32, m*k), make([]float32, k*n)
+			c := make([]float32, m*(n+1))
+			for i := range a {
+				a[i] = float32(rng.NormFloat64())
+			}
+			for i := range b {
+				b[i] = float32(rng.NormFloat64())
+			}
+			for i := range c {
+				c[i] = float32(rng.NormFloat64())
+			}
+			want := append([]float32(nil), c...)
+			beta := float32(0)
+			if acc {
+				beta = 1
+			}
+			naive(false, false, m, n, k, 1, a, k, b, n, beta, want, n+1)
+			var pa PackedA
+			var pb PackedB
+			PackA(&pa, false, m, k, a, k, 1)
+			PackB(&pb, false, k, n, b, n)
+			MulPacked(&pa, &pb, c, n+1, acc)
+			for i := range c {
+				if math.Abs(float64(c[i]-want[i])) > 1e-3*math.Sqrt(float64(k)) {
+					t.Fatalf("%v acc=%v: c[%d]=%v want %v", sz, acc, i, c[i], want[i])
+				}
+			}
+		}
+	}
+}
