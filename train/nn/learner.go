@@ -76,8 +76,10 @@ type LearnerConfig struct {
 	Optimizer OptimizerConfig
 	// Schedule sets the learning rate of each step; nil uses Optimizer.LR.
 	Schedule Schedule
-	// Replicas is the number of graphs run at once on one worker, each on
-	// its share of the batch (one per core). 0 means min(GOMAXPROCS, 4).
+	// Replicas is the number of graphs run at once on one worker (one per
+	// core), each with its own copy of the weights. With more than one, the
+	// batch is cut into 2 chunks per graph, taken by whichever graph is
+	// free. 0 means min(GOMAXPROCS, 4).
 	Replicas int
 	// Seed draws dropout masks.
 	Seed uint64
