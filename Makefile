@@ -18,7 +18,7 @@ race:
 
 # The main job on the embedded runtime.
 demo:
-	$(GO) run ./examples/quickstart
+	$(GO) run ./examples/breast_cancer
 
 # Benchmarks: testing.B figures, then programs that print tables with a
 # baseline measured in the same run beside each figure.
