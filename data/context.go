@@ -45,7 +45,7 @@ func NewContext() *Context {
 		TargetMinBlockSize:  1 << 20,
 		MemoryBudget:        2 << 30,
 		MaxTasksPerOperator: 8,
-		ReadChunkBytes:      16 << 20,
+		ReadChunkBytes:      8 << 20,
 		DefaultBatchSize:    1024,
 		Warn:                log.Printf,
 		Allocator:           memory.DefaultAllocator,
