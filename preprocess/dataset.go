@@ -7,7 +7,6 @@ import (
 	"github.com/apache/arrow/go/v15/arrow"
 
 	"github.com/goray/goray/data"
-	"github.com/goray/goray/train"
 )
 
 // ErrInvalidInput reports bad input: a missing column, a column of the
@@ -39,8 +38,6 @@ type Preprocessor interface {
 	TypeName() string
 }
 
-var _ train.BatchTransformer = Preprocessor(nil)
-
 func init() {
 	for name, newFn := range map[string]func() Preprocessor{
 		"StandardScaler":         func() Preprocessor { return &StandardScaler{} },
@@ -67,18 +64,6 @@ func init() {
 	} {
 		Register(name, newFn)
 	}
-	// Checkpoints store preprocessor.json; train loads it through this hook.
-	train.RegisterPreprocessorLoader(func(state []byte) (train.BatchTransformer, error) {
-		return Unmarshal(state)
-	})
-	// Trainers save the fitted preprocessor into every checkpoint through this one.
-	train.RegisterPreprocessorMarshaler(func(p train.Preprocessor) ([]byte, error) {
-		pp, ok := p.(Preprocessor)
-		if !ok {
-			return nil, fmt.Errorf("%w: %T is not a preprocess.Preprocessor, so it cannot be saved in a checkpoint", ErrInvalidInput, p)
-		}
-		return Marshal(pp)
-	})
 }
 
 // fit is every preprocessor's Fit: one task per block computes a partial

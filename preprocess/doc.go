@@ -118,8 +118,7 @@
 // BatchMapper stores the name its function was registered under with
 // RegisterBatchMapper, and a custom tokenization function the name given
 // to RegisterTokenizer; a process that loads such a checkpoint must register
-// the same functions under the same names before Unmarshal. Importing this
-// package registers Unmarshal as train's preprocessor loader
-// (train.RegisterPreprocessorLoader), so train.LoadPreprocessor can rebuild
-// a checkpoint's preprocessor.json.
+// the same functions under the same names before Unmarshal. Trainers store
+// Marshal's output as a checkpoint's preprocessor.json, and
+// train.LoadPreprocessor rebuilds it with Unmarshal.
 package preprocess

@@ -10,7 +10,6 @@ import (
 
 	"github.com/goray/goray/checkpoint"
 	"github.com/goray/goray/data"
-	"github.com/goray/goray/train"
 )
 
 // The breast cancer CSV read by data.ReadCSV, fitted as a Dataset (several
@@ -52,7 +51,7 @@ func listValues(t *testing.T, rec arrow.Record, name string, row int) arrow.Arra
 }
 
 // A fitted preprocessor saved in a checkpoint's preprocessor.json is
-// rebuilt by train.LoadPreprocessor (the loader this package registers)
+// rebuilt from it (train.LoadPreprocessor does the same, tested in train)
 // and transforms like the original.
 func TestCheckpointRoundTrip(t *testing.T) {
 	ctx := testCtx(t)
@@ -79,7 +78,11 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bt, err := train.LoadPreprocessor(ck)
+	b, err := ck.ReadFile(checkpoint.PreprocessorFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bt, err := Unmarshal(b)
 	if err != nil {
 		t.Fatal(err)
 	}

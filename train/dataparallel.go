@@ -15,6 +15,7 @@ import (
 	"github.com/goray/goray/checkpoint"
 	"github.com/goray/goray/core"
 	"github.com/goray/goray/data"
+	"github.com/goray/goray/preprocess"
 )
 
 // LoopFunc is a training loop run on every worker.
@@ -26,23 +27,6 @@ type LoopFunc func(tc Context, config map[string]any) error
 type Preprocessor interface {
 	Fit(ctx context.Context, ds *data.Dataset) error
 	Transform(ctx context.Context, ds *data.Dataset) (*data.Dataset, error)
-}
-
-// PreprocessorMarshaler turns a fitted preprocessor into the bytes stored
-// as a checkpoint's preprocessor.json. The preprocess package registers it.
-type PreprocessorMarshaler func(p Preprocessor) ([]byte, error)
-
-var (
-	marshalMu sync.RWMutex
-	marshaler PreprocessorMarshaler
-)
-
-// RegisterPreprocessorMarshaler installs the function that serialises
-// preprocessors into checkpoints (the preprocess package does it at init).
-func RegisterPreprocessorMarshaler(m PreprocessorMarshaler) {
-	marshalMu.Lock()
-	marshaler = m
-	marshalMu.Unlock()
 }
 
 // ReportFunc observes every report of a run (rank 0's), after its
@@ -209,13 +193,11 @@ func (t *DataParallelTrainer) preprocess(ctx context.Context) (map[string]*data.
 		}
 		out[name] = tds
 	}
-	marshalMu.RLock()
-	m := marshaler
-	marshalMu.RUnlock()
-	if m == nil {
-		return nil, nil, fmt.Errorf("%w: no preprocessor marshaler registered (import the preprocess package)", ErrInvalidConfig)
+	pp, ok := t.Preprocessor.(preprocess.Preprocessor)
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: Preprocessor %T is not a preprocess.Preprocessor, so it cannot be saved in checkpoints", ErrInvalidConfig, t.Preprocessor)
 	}
-	state, err := m(t.Preprocessor)
+	state, err := preprocess.Marshal(pp)
 	if err != nil {
 		return nil, nil, fmt.Errorf("train: save preprocessor state: %w", err)
 	}

@@ -7,13 +7,12 @@ package train
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/apache/arrow/go/v15/arrow"
 
 	"github.com/goray/goray/checkpoint"
+	"github.com/goray/goray/preprocess"
 )
 
 // Predictor scores batches with a trained model.
@@ -40,31 +39,6 @@ type BatchTransformer interface {
 	TransformBatch(batch arrow.Record) (arrow.Record, error)
 }
 
-// PreprocessorLoader rebuilds a fitted preprocessor from the bytes of a
-// checkpoint's preprocessor.json.
-type PreprocessorLoader func(state []byte) (BatchTransformer, error)
-
-// ErrNoPreprocessorLoader: a checkpoint has a preprocessor.json but no
-// PreprocessorLoader has been registered (import the preprocess package).
-var ErrNoPreprocessorLoader = errors.New("train: no preprocessor loader registered")
-
-var (
-	loaderMu sync.RWMutex
-	loader   PreprocessorLoader
-)
-
-// RegisterPreprocessorLoader installs the function that rebuilds
-// preprocessors from checkpoints. The preprocess package registers itself at
-// init, so train and checkpoint need not import it. A later call replaces
-// the earlier loader (nil removes it) and returns the one it replaced, so a
-// test can put it back.
-func RegisterPreprocessorLoader(l PreprocessorLoader) (previous PreprocessorLoader) {
-	loaderMu.Lock()
-	previous, loader = loader, l
-	loaderMu.Unlock()
-	return previous
-}
-
 // LoadPreprocessor returns the preprocessor stored in ckpt's
 // preprocessor.json, or nil (and no error) if the checkpoint has none.
 func LoadPreprocessor(ckpt *checkpoint.Checkpoint) (BatchTransformer, error) {
@@ -75,13 +49,7 @@ func LoadPreprocessor(ckpt *checkpoint.Checkpoint) (BatchTransformer, error) {
 	if err != nil {
 		return nil, err
 	}
-	loaderMu.RLock()
-	l := loader
-	loaderMu.RUnlock()
-	if l == nil {
-		return nil, fmt.Errorf("%w: checkpoint %s has %s", ErrNoPreprocessorLoader, ckpt.Path(), checkpoint.PreprocessorFile)
-	}
-	t, err := l(state)
+	t, err := preprocess.Unmarshal(state)
 	if err != nil {
 		return nil, fmt.Errorf("train: load %s of checkpoint %s: %w", checkpoint.PreprocessorFile, ckpt.Path(), err)
 	}

@@ -59,7 +59,7 @@ func WithInputFeatures(f []checkpoint.Feature) CheckpointOption {
 
 // WithPreprocessorState stores a fitted preprocessor's state as
 // preprocessor.json; NewPredictor rebuilds it with the loader registered
-// through train.RegisterPreprocessorLoader.
+// through train.LoadPreprocessor.
 func WithPreprocessorState(state []byte) CheckpointOption {
 	return func(o *ckptOptions) { o.preprocessor = bytes.Clone(state) }
 }
@@ -313,7 +313,7 @@ func WithAllocator(mem memory.Allocator) PredictorOption {
 
 // NewPredictor loads a gbdt checkpoint for prediction. If the checkpoint
 // has a preprocessor.json, it is rebuilt with the loader registered via
-// train.RegisterPreprocessorLoader (or replaced with WithPreprocessor).
+// train.LoadPreprocessor (or replaced with WithPreprocessor).
 func NewPredictor(ckpt *checkpoint.Checkpoint, opts ...PredictorOption) (*Predictor, error) {
 	m, names, err := LoadCheckpoint(ckpt)
 	if err != nil {

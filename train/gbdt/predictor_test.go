@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/memory"
 
 	"github.com/goray/goray/checkpoint"
+	"github.com/goray/goray/preprocess"
 	"github.com/goray/goray/train"
 	"github.com/goray/goray/train/gbdt"
 )
@@ -151,6 +152,10 @@ func TestPredictorMulticlassAndNulls(t *testing.T) {
 	}
 }
 
+func init() {
+	preprocess.RegisterBatchMapper("gbdt_test.double_x0", doubler{}.TransformBatch)
+}
+
 // doubler is a stand-in preprocessor: it doubles column "x0".
 type doubler struct{}
 
@@ -184,26 +189,25 @@ func TestPredictorAppliesPreprocessor(t *testing.T) {
 		t.Fatal(err)
 	}
 	want, _ := b.Predict(pre)
-	ckpt, err := b.SaveCheckpoint(t.TempDir(), gbdt.WithPreprocessorState([]byte(`{"double":"x0"}`)))
+	state, err := preprocess.Marshal(&preprocess.BatchMapper{Name: "gbdt_test.double_x0"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	prev := train.RegisterPreprocessorLoader(nil)
-	defer train.RegisterPreprocessorLoader(prev) // the preprocess package's, if linked in
-	if _, err := gbdt.NewPredictor(ckpt); !errors.Is(err, train.ErrNoPreprocessorLoader) {
-		t.Fatalf("no loader registered: %v", err)
+	ckpt, err := b.SaveCheckpoint(t.TempDir(), gbdt.WithPreprocessorState(state))
+	if err != nil {
+		t.Fatal(err)
 	}
-	var gotState string
-	train.RegisterPreprocessorLoader(func(state []byte) (train.BatchTransformer, error) {
-		gotState = string(state)
-		return doubler{}, nil
-	})
 	p, err := gbdt.NewPredictor(ckpt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if gotState != `{"double":"x0"}` {
-		t.Errorf("loader got state %q", gotState)
+	// A damaged preprocessor.json is an error that names the file.
+	bad, err := b.SaveCheckpoint(t.TempDir(), gbdt.WithPreprocessorState([]byte(`{"type":"NoSuchPreprocessor"}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gbdt.NewPredictor(bad); err == nil || !strings.Contains(err.Error(), "preprocessor.json") {
+		t.Fatalf("damaged preprocessor.json: %v", err)
 	}
 	rec := toRecord(raw, "")
 	defer rec.Release()
