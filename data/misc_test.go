@@ -200,3 +200,32 @@ func slicesSort(v []int64) {
 		}
 	}
 }
+
+func TestStreamingSplitEqual(t *testing.T) {
+	ctx := testCtx(t)
+	items := make([]map[string]any, 1000)
+	for i := range items {
+		items[i] = map[string]any{"id": i}
+	}
+	ds, err := data.FromItems(items) // one block: fewer blocks than shards
+	if err != nil {
+		t.Fatal(err)
+	}
+	shards, err := ds.StreamingSplit(3, data.Equal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var counts []int64
+	var total int64
+	for _, sh := range shards {
+		n, err := sh.Count(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts = append(counts, n)
+		total += n
+	}
+	if total != 1000 || counts[0]-counts[2] > 1 || counts[2]-counts[0] > 1 || counts[1] < 333 {
+		t.Fatalf("shard rows %v", counts)
+	}
+}

@@ -94,6 +94,9 @@ func (c *splitCoord) produce(ctx context.Context, e *splitEpoch) {
 				ex.fail(fmt.Errorf("StreamingSplit: %w", err))
 				break
 			}
+			if it.owned {
+				it.b.Ref.Release() // the slices hold what they need
+			}
 			e.mu.Lock()
 			for shard, p := range parts {
 				if p.Rows > 0 {
