@@ -2,7 +2,7 @@
 GO      ?= go
 PKGS    := ./...
 
-.PHONY: test demo bench lint race build
+.PHONY: test demo bench lint race build cifar
 
 build:
 	$(GO) build $(PKGS)
@@ -20,6 +20,10 @@ race:
 demo:
 	$(GO) run ./examples/breast_cancer
 
+# The neural-network example: CIFAR-10 from --data-dir, or a synthetic set.
+cifar:
+	$(GO) run ./examples/cifar
+
 # Benchmarks: testing.B figures, then programs that print tables with a
 # baseline measured in the same run beside each figure.
 bench:
@@ -27,8 +31,10 @@ bench:
 	$(GO) run ./bench/core
 	$(GO) run ./bench/data
 	$(GO) run ./bench/preprocess
+	$(GO) run ./bench/gbdt
 	$(GO) run ./bench/tune
 	$(GO) run ./bench/serve
+	$(GO) run ./bench/nn
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
