@@ -7,11 +7,12 @@ PKGS    := ./...
 build:
 	$(GO) build $(PKGS)
 
-# The whole suite, then the runtime again under the race detector.
+# The whole suite, then the runtime and the train framework again under the
+# race detector.
 test:
 	$(GO) vet $(PKGS)
 	$(GO) test -timeout 14m $(PKGS)
-	$(GO) test -race -timeout 10m ./core/...
+	$(GO) test -race -timeout 10m ./core/... ./train/
 
 race:
 	$(GO) test -race -timeout 14m $(PKGS)
