@@ -29,6 +29,7 @@ cifar:
 # baseline measured in the same run beside each figure.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20000x ./core/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 5x ./data/ ./data/internal/csvx/
 	$(GO) run ./bench/core
 	$(GO) run ./bench/data
 	$(GO) run ./bench/preprocess
