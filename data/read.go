@@ -368,6 +368,18 @@ func inferJSON(file string, head []byte, override map[string]arrow.DataType) (*a
 		}
 		fields = append(fields, arrow.Field{Name: k, Type: t, Nullable: true})
 	}
+	// Keys typed by WithColumnTypes but absent from the sampled lines are
+	// columns too: that is how a key first seen later is declared.
+	extra := make([]string, 0, len(override))
+	for k := range override {
+		if _, seen := types[k]; !seen {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(extra)
+	for _, k := range extra {
+		fields = append(fields, arrow.Field{Name: k, Type: override[k], Nullable: true})
+	}
 	return arrow.NewSchema(fields, nil), nil
 }
 
@@ -414,6 +426,12 @@ func parseJSONLines(mem memory.Allocator, file string, buf []byte, line0 int, sc
 	rb := array.NewRecordBuilder(mem, schema)
 	defer rb.Release()
 	for _, l := range lines {
+		for k := range l.obj {
+			if len(schema.FieldIndices(k)) == 0 {
+				return nil, invalid("file %q line %d: key %q is not in the schema inferred from the first lines (%v); give its type with WithColumnTypes",
+					file, l.line, k, schema.Fields())
+			}
+		}
 		for c, f := range schema.Fields() {
 			v, ok := l.obj[f.Name]
 			if !ok {
