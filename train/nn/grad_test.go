@@ -176,3 +176,38 @@ func compareFloat32(t *testing.T, spec Spec) {
 		t.Fatalf("float32 gradients differ from float64 by %g (largest gradient %g)", d, scale)
 	}
 }
+
+// TestInferenceMatchesTraining checks that inference graphs (max-pool
+// without recorded positions, ReLU folded in) compute the training graphs'
+// outputs.
+func TestInferenceMatchesTraining(t *testing.T) {
+	spec := Sequential([]int{2, 32, 32},
+		Conv2D(2, 4, 3, 1, 1), ReLU(), MaxPool2D(2),
+		Conv2D(4, 6, 3, 1, 1), MaxPool2D(2), ReLU(),
+		Flatten(), Dense(384, 5))
+	m, _ := NewModel(spec, 3)
+	rng := rand.New(rand.NewPCG(6, 6))
+	for i := range m.Params {
+		m.Params[i] += 0.05 * rng.NormFloat64()
+	}
+	b := synthBatch(spec, 5, 8)
+	for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
+		var outs [2][]float64
+		for i, train := range []bool{true, false} {
+			r, err := newReplica(spec, 5, dt, train)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.load(m)
+			setValues(r.x, b.X)
+			if err := r.run(); err != nil {
+				t.Fatal(err)
+			}
+			outs[i] = make([]float64, 25)
+			addValues(outs[i], r.out, 1)
+		}
+		if d := maxDiff(outs[0], outs[1]); d != 0 {
+			t.Fatalf("%v: inference outputs differ from training outputs by %g", dt, d)
+		}
+	}
+}

@@ -92,7 +92,7 @@ func newReplica(spec Spec, batch int, dt tensor.Dtype, train bool) (r *replica, 
 		case KindMaxPool2D:
 			out := shapes[i+1]
 			geom := poolGeom{c: in[0], h: in[1], w: in[2], k: l.Kernel, s: l.Stride, oh: out[1], ow: out[2]}
-			h, err = G.ApplyOp(&maxPoolOp{opBase: newBase(), g: geom, relu: fuseNext}, h)
+			h, err = G.ApplyOp(&maxPoolOp{opBase: newBase(), g: geom, relu: fuseNext, infer: !train}, h)
 			fuseNext = false
 		case KindReLU:
 			// ReLU then max-pool is computed as one pass (the maximum

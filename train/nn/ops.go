@@ -367,6 +367,10 @@ func im2colPacked(g convGeom, x []float32, pb *sgemm.PackedB, row []float32) {
 						// ix = ox0+t-pad+kj for t < nr; copy the part inside the row.
 						lo := max(0, g.pad-kj-ox0)
 						hi := min(nr, g.w+g.pad-kj-ox0)
+						if lo == 0 && hi == nr { // interior: a fixed-size move, no calls
+							*(*[nr]float32)(d) = *(*[nr]float32)(src[ox0-g.pad+kj:])
+							continue
+						}
 						clear(d[:lo])
 						if hi > lo {
 							copy(d[lo:hi], src[ox0+lo-g.pad+kj:ox0+hi-g.pad+kj])
@@ -632,9 +636,10 @@ type poolGeom struct{ c, h, w, k, s, oh, ow int }
 
 type maxPoolOp struct {
 	opBase
-	g    poolGeom
-	relu bool    // computes max-pool(ReLU(x)) = ReLU(max-pool(x))
-	arg  []int32 // index into the input plane of each output's maximum, set by Do
+	g     poolGeom
+	relu  bool    // computes max-pool(ReLU(x)) = ReLU(max-pool(x))
+	infer bool    // no gradient: skip recording the maxima's positions
+	arg   []int32 // index into the input plane of each output's maximum, set by Do
 }
 
 func (o *maxPoolOp) Arity() int            { return 1 }
@@ -655,6 +660,10 @@ func (o *maxPoolOp) Do(in ...G.Value) (G.Value, error) {
 	}
 	switch d := x.Data().(type) {
 	case []float32:
+		if o.infer && o.g.k == 2 && o.g.s == 2 {
+			maxPool2x2Infer(o.g, d, out.Data().([]float32), n, o.relu)
+			break
+		}
 		maxPool(o.g, d, out.Data().([]float32), o.arg, n)
 		if o.relu {
 			relu32(out.Data().([]float32), out.Data().([]float32))
@@ -704,6 +713,26 @@ func b2i(b bool) int32 {
 		return 1
 	}
 	return 0
+}
+
+// maxPool2x2Infer is the inference pass: maxima only, ReLU folded in.
+func maxPool2x2Infer(g poolGeom, x, y []float32, n int, relu bool) {
+	plane, oplane := g.h*g.w, g.oh*g.ow
+	floor := float32(math.Inf(-1))
+	if relu {
+		floor = 0
+	}
+	for p := 0; p < n*g.c; p++ {
+		xp, yp := x[p*plane:(p+1)*plane], y[p*oplane:(p+1)*oplane]
+		for oy := 0; oy < g.oh; oy++ {
+			r0 := xp[2*oy*g.w : 2*oy*g.w+2*g.ow]
+			r1 := xp[(2*oy+1)*g.w : (2*oy+1)*g.w+2*g.ow]
+			yr := yp[oy*g.ow : (oy+1)*g.ow]
+			for ox := range yr {
+				yr[ox] = max(r0[2*ox], r0[2*ox+1], r1[2*ox], r1[2*ox+1], floor)
+			}
+		}
+	}
 }
 
 func maxPool2x2[T float](g poolGeom, xp, yp []T, ap []int32) {
