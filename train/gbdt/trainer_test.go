@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -202,5 +206,64 @@ func TestTrainerWithConfigMergesParams(t *testing.T) {
 	}
 	if _, err := tr.WithConfig(map[string]any{"params": map[string]any{"bogus": 1}}); !errors.Is(err, gbdt.ErrInvalidParam) {
 		t.Fatalf("bad param via WithConfig: %v", err)
+	}
+}
+
+// TestCheckpointInFreshProcess loads a trainer's checkpoint (model plus the
+// fitted StandardScaler) in a new process and checks that it predicts
+// exactly what this process predicts.
+func TestCheckpointInFreshProcess(t *testing.T) {
+	if os.Getenv("GORAY_FRESH_CKPT") != "" {
+		return // the child's half runs in TestFreshProcessChild
+	}
+	ctx := trainerSetup(t)
+	trainDS, testDS := splitBreastCancer(t, ctx)
+	tr := bcTrainer(t, trainDS, testDS, 2, t.TempDir())
+	res, err := tr.Fit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, want := scoreCheckpoint(t, ctx, res.Checkpoint, testDS)
+	out := filepath.Join(t.TempDir(), "child.txt")
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestFreshProcessChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "GORAY_FRESH_CKPT="+res.Checkpoint.Path(), "GORAY_FRESH_OUT="+out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child: %v\n%s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Fields(string(b))
+	if len(lines) != len(want) {
+		t.Fatalf("child predicted %d rows, want %d", len(lines), len(want))
+	}
+	for i, l := range lines {
+		got, err := strconv.ParseFloat(l, 64)
+		if err != nil || got != want[i] {
+			t.Fatalf("row %d: fresh process %v, this process %v (%v)", i, l, want[i], err)
+		}
+	}
+}
+
+// TestFreshProcessChild is the child of TestCheckpointInFreshProcess.
+func TestFreshProcessChild(t *testing.T) {
+	dir := os.Getenv("GORAY_FRESH_CKPT")
+	if dir == "" {
+		t.Skip("runs only as the child of TestCheckpointInFreshProcess")
+	}
+	ctx := trainerSetup(t)
+	_, testDS := splitBreastCancer(t, ctx)
+	ckpt, err := checkpoint.FromDirectory(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, probs := scoreCheckpoint(t, ctx, ckpt, testDS)
+	var sb strings.Builder
+	for _, p := range probs {
+		sb.WriteString(strconv.FormatFloat(p, 'g', -1, 64) + "\n")
+	}
+	if err := os.WriteFile(os.Getenv("GORAY_FRESH_OUT"), []byte(sb.String()), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
