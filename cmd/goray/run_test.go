@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 
 	"github.com/goray/goray/checkpoint"
 	"github.com/goray/goray/core"
 	"github.com/goray/goray/data"
+	"github.com/goray/goray/preprocess"
 	"github.com/goray/goray/train"
 	"github.com/goray/goray/train/gbdt"
 	"github.com/goray/goray/tune"
@@ -29,8 +29,9 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-// trainCheckpoint fits a small model on the breast cancer CSV and writes it
-// as a gbdt checkpoint.
+// trainCheckpoint trains the way the demo does (80/20 split,
+// StandardScaler on two columns, 2-worker GBDT trainer) and returns the
+// checkpoint directory: model plus fitted preprocessor.
 func trainCheckpoint(t *testing.T, ctx context.Context) string {
 	t.Helper()
 	core.Shutdown()
@@ -39,27 +40,30 @@ func trainCheckpoint(t *testing.T, ctx context.Context) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var recs []arrow.Record
-	for rec, err := range ds.IterBatches(ctx) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec.Retain()
-		recs = append(recs, rec)
-	}
-	m, err := gbdt.MatrixFromRecords(recs, "target", nil)
+	trainDS, _, err := ds.TrainTestSplit(0.2, true, 42)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := gbdt.Train(ctx, m, nil, gbdt.Params{"objective": "binary:logistic", "max_depth": 3}, 5)
+	tr, err := gbdt.NewTrainer(gbdt.Config{
+		LabelColumn:   "target",
+		Params:        map[string]any{"objective": "binary:logistic", "max_depth": 3},
+		NumBoostRound: 5,
+		Datasets:      map[string]*data.Dataset{"train": trainDS},
+		Preprocessor:  &preprocess.StandardScaler{Columns: []string{"mean radius", "mean texture"}},
+		ScalingConfig: train.ScalingConfig{NumWorkers: 2},
+		RunConfig:     train.RunConfig{StoragePath: t.TempDir()},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(t.TempDir(), "ckpt")
-	if _, err := b.SaveCheckpoint(dir); err != nil {
+	res, err := tr.Fit(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return dir
+	if !res.Checkpoint.HasFile(checkpoint.PreprocessorFile) {
+		t.Fatal("checkpoint without the preprocessor")
+	}
+	return res.Checkpoint.Path()
 }
 
 func TestVersionAndUsage(t *testing.T) {
