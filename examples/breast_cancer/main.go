@@ -231,7 +231,12 @@ func runJob(ctx context.Context, stdout io.Writer, args []string) (*Summary, err
 		return nil, fmt.Errorf("POST %s: %s: %s", url, resp.Status, answer)
 	}
 	stage("POST first test row → %s", bytes.TrimSpace(answer))
-	fmt.Fprintf(stdout, "\ntry it:\n  curl -s -X POST %s -H 'Content-Type: application/json' -d '%s'\n\n", url, shortRow(row[0]))
+	curl := fmt.Sprintf("curl -s -X POST %s -H 'Content-Type: application/json' -d '%s'", url, shortRow(row[0]))
+	if *keep {
+		fmt.Fprintf(stdout, "\ntry it:\n  %s\n\n", curl)
+	} else {
+		fmt.Fprintf(stdout, "\nto try it yourself, keep the endpoint up with\n  go run ./examples/breast_cancer --serve\nthen, from another shell:\n  %s\n\n", curl)
+	}
 
 	sum := &Summary{Accuracy: acc, AUC: auc, BestDepth: depth, Served: string(bytes.TrimSpace(answer)), Checkpoint: best.Checkpoint.Path()}
 	if *keep {
