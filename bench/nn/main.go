@@ -4,7 +4,7 @@
 // threads on the same images in the same run, when a python3 with torch is
 // installed (Debian: apt-get install python3-torch).
 //
-//	go run ./bench/nn [-images 10000] [-rounds 8] [-single=false] [-no-torch]
+//	go run ./bench/nn [-images 10000] [-rounds 16] [-single=false] [-no-torch]
 //
 // The machine this runs on is shared, and its load changes from second to
 // second. So the contenders take turns: in each round every contender trains
@@ -69,9 +69,9 @@ type tally struct {
 func run(ctx context.Context, stdout io.Writer, args []string) error {
 	fs := flag.NewFlagSet("nn-bench", flag.ContinueOnError)
 	images := fs.Int("images", 10000, "synthetic images (the epoch)")
-	rounds := fs.Int("rounds", 8, "turns each contender takes")
-	trainBatches := fs.Int("train-batches", 10, "training batches per turn")
-	inferBatches := fs.Int("infer-batches", 20, "inference batches per turn")
+	rounds := fs.Int("rounds", 16, "turns each contender takes")
+	trainBatches := fs.Int("train-batches", 5, "training batches per turn")
+	inferBatches := fs.Int("infer-batches", 10, "inference batches per turn")
 	skipTorch := fs.Bool("no-torch", false, "do not run the PyTorch baseline")
 	single := fs.Bool("single", true, "also measure one graph per worker and PyTorch with 1 thread (what the second core gives each)")
 	if err := fs.Parse(args); err != nil {
@@ -154,7 +154,7 @@ func run(ctx context.Context, stdout io.Writer, args []string) error {
 	}
 
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "run\ttrain img/s\ts/epoch\tinfer img/s\tacc\tepoch time ÷ PyTorch\tinfer speed ÷ PyTorch\t")
+	fmt.Fprintln(tw, "run\ttrain img/s\ts/epoch\tinfer img/s\ttrain acc\tepoch time ÷ PyTorch\tinfer speed ÷ PyTorch\t")
 	for k, c := range cs {
 		t := tallies[k]
 		trainRate := float64(t.trainImages) / t.trainTime.Seconds()
@@ -170,7 +170,7 @@ func run(ctx context.Context, stdout io.Writer, args []string) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "each contender trained %d and inferred %d images in %d alternating turns; acc: first 2,000 images after that training\n",
+	fmt.Fprintf(stdout, "each contender trained %d and inferred %d images in %d alternating turns; train acc: first 2,000 images after that training\n",
 		*rounds**trainBatches*batch, *rounds**inferBatches*batch, *rounds)
 	if load, err := os.ReadFile("/proc/loadavg"); err == nil {
 		fmt.Fprintf(stdout, "load average at the end: %s", load)
