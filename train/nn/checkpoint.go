@@ -248,8 +248,11 @@ func describeMismatch(want, got Spec) error {
 // Resume rebuilds a Learner from a checkpoint written by Learner.Save:
 // weights, optimizer state, step count and dropout seed, so that training
 // continues exactly as if it had not stopped. cfg.Schedule and cfg.Replicas
-// apply; cfg.Optimizer and cfg.Seed are taken from the checkpoint. If want is
-// non-nil the architecture must match it.
+// apply; cfg.Seed is taken from the checkpoint. cfg.Optimizer, when set,
+// replaces the saved hyperparameters (a tuner changing the learning rate of
+// a resumed trial); it must be of the saved kind, whose state carries over.
+// When unset the saved optimizer config is used. If want is non-nil the
+// architecture must match it.
 func Resume(ckpt *checkpoint.Checkpoint, want *Spec, cfg LearnerConfig) (*Learner, error) {
 	m, _, err := LoadModel(ckpt, want)
 	if err != nil {
@@ -263,7 +266,15 @@ func Resume(ckpt *checkpoint.Checkpoint, want *Spec, cfg LearnerConfig) (*Learne
 	if err := json.Unmarshal(b, &oj); err != nil {
 		return nil, fmt.Errorf("%w: %s/%s: %v", checkpoint.ErrCorrupt, ckpt.Path(), OptimizerFile, err)
 	}
-	opt, err := NewOptimizer(oj.Config, len(m.Params))
+	oc := oj.Config
+	if cfg.Optimizer.Kind != "" {
+		if cfg.Optimizer.Kind != oc.Kind {
+			return nil, fmt.Errorf("%w: checkpoint %s holds %s optimizer state, the config asks for %s",
+				ErrArchitectureMismatch, ckpt.Path(), oc.Kind, cfg.Optimizer.Kind)
+		}
+		oc = cfg.Optimizer
+	}
+	opt, err := NewOptimizer(oc, len(m.Params))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s/%s: %v", checkpoint.ErrCorrupt, ckpt.Path(), OptimizerFile, err)
 	}
@@ -277,13 +288,14 @@ func Resume(ckpt *checkpoint.Checkpoint, want *Spec, cfg LearnerConfig) (*Learne
 		return nil, err
 	}
 	for _, t := range ts {
-		slot, ok := opt.Slots[t.Name]
-		if !ok || len(t.Data) != len(slot) {
-			return nil, fmt.Errorf("%w: %s/%s: slot %q with %d values does not fit %s with %d parameters",
-				ErrArchitectureMismatch, ckpt.Path(), OptimizerSlotFile, t.Name, len(t.Data), oj.Config.Kind, len(m.Params))
+		if len(t.Data) != len(m.Params) {
+			return nil, fmt.Errorf("%w: %s/%s: slot %q has %d values, the model has %d parameters",
+				ErrArchitectureMismatch, ckpt.Path(), OptimizerSlotFile, t.Name, len(t.Data), len(m.Params))
 		}
-		copy(slot, t.Data)
+		if slot, ok := opt.Slots[t.Name]; ok { // a slot the new config does not use is dropped
+			copy(slot, t.Data)
+		}
 	}
-	cfg.Optimizer, cfg.Seed = oj.Config, oj.Seed
+	cfg.Optimizer, cfg.Seed = oc, oj.Seed
 	return newLearner(m, opt, cfg)
 }

@@ -90,3 +90,48 @@ func TestTrainerTwoWorkers(t *testing.T) {
 		t.Fatalf("predictor accuracy %v", acc)
 	}
 }
+
+func TestTrainerResumeAndConfig(t *testing.T) {
+	spec := Sequential([]int{2, 4, 4}, Conv2D(2, 4, 3, 1, 1), ReLU(), MaxPool2D(2), Flatten(), Dense(16, 4))
+	var recs []arrow.Record
+	for i := 0; i < 4; i++ {
+		recs = append(recs, record(spec, synthBatch(spec, 32, uint64(i))))
+		defer recs[i].Release()
+	}
+	base := &Trainer{
+		Config:   TrainerConfig{Spec: spec, Optimizer: SGD(0.05, 0.9), BatchSize: 16, Epochs: 1, Seed: 1},
+		Scaling:  train.ScalingConfig{NumWorkers: 2, ResourcesPerWorker: map[string]float64{"CPU": 0.5}},
+		Run:      train.RunConfig{Name: "first", StoragePath: t.TempDir()},
+		Datasets: map[string]*data.Dataset{"train": data.FromArrow(recs...)},
+	}
+	first, err := base.Fit(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := base.WithConfig(map[string]any{"epochs": 3, "lr": 0.02})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resumed := tr.(*Trainer).WithResumeFrom(first.Checkpoint).(*Trainer)
+	resumed.Run.Name = "resumed"
+	res, err := resumed.Fit(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.MetricsHistory) != 2 || res.Metrics["epoch"] != 3 {
+		t.Fatalf("resumed run reported %d epochs ending at epoch %v, want epochs 2 and 3", len(res.MetricsHistory), res.Metrics["epoch"])
+	}
+	l, err := Resume(res.Checkpoint, &spec, LearnerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Optimizer().Config.LR != 0.02 || l.Steps() != 3*8 { // 64 examples per worker, 8 per step
+		t.Fatalf("checkpoint after resume: lr %v, %d steps", l.Optimizer().Config.LR, l.Steps())
+	}
+	if _, err := base.WithConfig(map[string]any{"learning_rate": 0.1}); err == nil {
+		t.Fatal("unknown tunable accepted")
+	}
+	if _, err := base.WithConfig(map[string]any{"batch_size": 15}); err == nil {
+		t.Fatal("batch size not divisible by the workers accepted")
+	}
+}
