@@ -3,10 +3,12 @@ package gbdt
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
@@ -365,28 +367,90 @@ func (p *Predictor) Predict(ctx context.Context, batch arrow.Record) (arrow.Reco
 		in = out
 	}
 	n := int(in.NumRows())
-	F := len(p.names)
-	x := make([]float64, n*F)
-	var tmp []float64
+	cols := make([][]float64, len(p.names))
 	for j, name := range p.names {
 		idx := in.Schema().FieldIndices(name)
 		if len(idx) == 0 {
 			return nil, fmt.Errorf("%w: batch has no column %q (model columns: %s; batch columns: %v)",
 				ErrInvalidInput, name, strings.Join(p.names, ", "), fieldNames(in.Schema()))
 		}
+		col := in.Column(idx[0])
+		if c, ok := col.(*array.Float64); ok && c.NullN() == 0 {
+			cols[j] = c.Float64Values() // no copy
+			continue
+		}
 		var err error
-		if tmp, err = appendFloats(tmp[:0], in.Column(idx[0]), name, 0, false); err != nil {
+		if cols[j], err = appendFloats(nil, col, name, 0, false); err != nil {
 			return nil, err
 		}
-		for i, v := range tmp {
-			x[i*F+j] = v
-		}
 	}
-	preds, err := p.model.PredictDense(x, n, F, p.threads, false)
+	preds, err := p.predictColumns(cols, n)
 	if err != nil {
 		return nil, err
 	}
 	return p.output(preds, n)
+}
+
+// predictTile is the rows predictColumns copies into a row-major buffer at
+// a time: 128 rows of 30 features are 30 KiB, which stays in L1/L2. (Copying
+// a whole batch row-major first costs about as much as a fifth of the trees'
+// work: every column's pass writes to every cache line of a buffer of
+// megabytes.)
+const predictTile = 128
+
+// predictColumns scores n rows given as columns (NaN = missing), as
+// Model.PredictDense does for the same rows row-major, on p.threads
+// goroutines.
+func (p *Predictor) predictColumns(cols [][]float64, n int) ([]float64, error) {
+	m := p.model
+	K, F := m.numClass, len(cols)
+	if F < m.NumFeatures() {
+		return nil, fmt.Errorf("%w: %d columns given, model reads %d", ErrInvalidInput, F, m.NumFeatures())
+	}
+	out := make([]float64, n*K)
+	if n == 0 {
+		return out, nil
+	}
+	ens := m.ens
+	if m.softmax {
+		ens = m.raw
+	}
+	score := func(lo, hi int) error {
+		x := make([]float64, min(predictTile, hi-lo)*F)
+		for t := lo; t < hi; t += predictTile {
+			rows := min(predictTile, hi-t)
+			for j, c := range cols {
+				for i, v := range c[t : t+rows] {
+					x[i*F+j] = v
+				}
+			}
+			if err := ens.PredictDense(x[:rows*F], rows, F, out[t*K:(t+rows)*K], 0, 1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tiles := (n + predictTile - 1) / predictTile
+	if workers := min(p.threads, tiles); workers <= 1 {
+		if err := score(0, n); err != nil {
+			return nil, err
+		}
+	} else {
+		errs := make([]error, workers)
+		var wg sync.WaitGroup
+		for w := range workers {
+			lo, hi := tiles*w/workers*predictTile, min(tiles*(w+1)/workers*predictTile, n)
+			wg.Go(func() { errs[w] = score(lo, hi) })
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return nil, err
+		}
+	}
+	if m.softmax {
+		transform(MultiSoftprob, K, out)
+	}
+	return out, nil
 }
 
 func (p *Predictor) output(preds []float64, n int) (arrow.Record, error) {
