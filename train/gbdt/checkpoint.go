@@ -280,6 +280,7 @@ type Predictor struct {
 	pre      train.BatchTransformer
 	threads  int
 	mem      memory.Allocator
+	wrap     bool // no WithAllocator: single-output predictions are wrapped, not copied
 	multi    bool
 	numClass int
 }
@@ -293,7 +294,7 @@ type predictorOptions struct {
 	pre     train.BatchTransformer
 	preSet  bool
 	threads int
-	mem     memory.Allocator
+	mem     memory.Allocator // nil: Go memory
 }
 
 // WithPreprocessor uses t instead of the preprocessor stored in the
@@ -321,11 +322,14 @@ func NewPredictor(ckpt *checkpoint.Checkpoint, opts ...PredictorOption) (*Predic
 	if err != nil {
 		return nil, err
 	}
-	o := predictorOptions{threads: 1, mem: memory.DefaultAllocator}
+	o := predictorOptions{threads: 1}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	p := &Predictor{model: m, names: names, inputs: ckpt.Metadata().Features, pre: o.pre, threads: max(o.threads, 1), mem: o.mem}
+	p := &Predictor{model: m, names: names, inputs: ckpt.Metadata().Features, pre: o.pre, threads: max(o.threads, 1), mem: o.mem, wrap: o.mem == nil}
+	if p.mem == nil {
+		p.mem = memory.DefaultAllocator
+	}
 	if !o.preSet {
 		if p.pre, err = train.LoadPreprocessor(ckpt); err != nil {
 			return nil, err
@@ -455,15 +459,25 @@ func (p *Predictor) predictColumns(cols [][]float64, n int) ([]float64, error) {
 
 func (p *Predictor) output(preds []float64, n int) (arrow.Record, error) {
 	K := p.numClass
-	pb := array.NewFloat64Builder(p.mem)
-	defer pb.Release()
 	if !p.multi {
-		pb.AppendValues(preds[:n], nil)
-		col := pb.NewArray()
+		var col arrow.Array
+		if p.wrap { // preds is ours: hand it over rather than copy it
+			buf := memory.NewBufferBytes(arrow.Float64Traits.CastToBytes(preds[:n]))
+			d := array.NewData(arrow.PrimitiveTypes.Float64, n, []*memory.Buffer{nil, buf}, nil, 0, 0)
+			col = array.NewFloat64Data(d)
+			d.Release()
+		} else {
+			pb := array.NewFloat64Builder(p.mem)
+			pb.AppendValues(preds[:n], nil)
+			col = pb.NewArray()
+			pb.Release()
+		}
 		defer col.Release()
 		schema := arrow.NewSchema([]arrow.Field{{Name: "predictions", Type: arrow.PrimitiveTypes.Float64}}, nil)
 		return array.NewRecord(schema, []arrow.Array{col}, int64(n)), nil
 	}
+	pb := array.NewFloat64Builder(p.mem)
+	defer pb.Release()
 	lb := array.NewListBuilder(p.mem, arrow.PrimitiveTypes.Float64)
 	defer lb.Release()
 	vb := lb.ValueBuilder().(*array.Float64Builder)
