@@ -36,6 +36,7 @@ bench:
 	$(GO) run ./bench/gbdt
 	$(GO) run ./bench/tune
 	$(GO) run ./bench/serve
+	$(GO) run ./bench/batchpredict
 	$(GO) run ./bench/nn
 
 lint:
