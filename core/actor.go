@@ -152,6 +152,7 @@ type actor struct {
 	blocked atomic.Int32 // calls blocked in Get that gave the CPUs back
 
 	mu       sync.Mutex
+	cond     *sync.Cond // on mu: wakes concurrent workers
 	queue    []*actorCall
 	state    int
 	inst     any
@@ -182,6 +183,7 @@ func spawnActor(ctx context.Context, class string, typ reflect.Type, opts option
 	}
 	a := &actor{rt: rt, class: class, name: opts.name, typ: typ, opts: opts, ctor: ctor,
 		ready: make(chan struct{}), wake: make(chan struct{}, 1)}
+	a.cond = sync.NewCond(&a.mu)
 	a.ctx, a.cancel = context.WithCancel(rt.ctx)
 	a.stopped = make(chan struct{})
 	if err := rt.actors.add(a); err != nil {
@@ -256,12 +258,11 @@ func (a *actor) run() {
 	a.mu.Unlock()
 	close(a.ready)
 
-	var sem chan struct{}
-	var inflight sync.WaitGroup
 	if a.opts.maxConcurrency > 1 {
-		sem = make(chan struct{}, a.opts.maxConcurrency)
+		a.serveConcurrently()
+		a.drainDead()
+		return
 	}
-	defer inflight.Wait()
 	for {
 		a.mu.Lock()
 		if a.state == actorDead {
@@ -281,29 +282,45 @@ func (a *actor) run() {
 			}
 		}
 		for i, c := range batch {
-			if sem == nil {
-				if !a.invoke(c) {
-					a.requeueFront(batch[i+1:])
-					break
-				}
-				continue
+			if !a.invoke(c) {
+				a.requeueFront(batch[i+1:])
+				break
 			}
-			select {
-			case sem <- struct{}{}:
-			case <-a.ctx.Done():
-				a.requeueFront(batch[i:])
-				goto next
-			}
-			inflight.Add(1)
-			go func(c *actorCall) {
-				defer func() { <-sem; inflight.Done() }()
-				a.invoke(c)
-			}(c)
 		}
-	next:
 	}
-	inflight.Wait()
 	a.drainDead()
+}
+
+// serveConcurrently runs maxConcurrency workers that each take the oldest
+// queued call, so a call costs one hand-off and no goroutine start.
+func (a *actor) serveConcurrently() {
+	stop := context.AfterFunc(a.ctx, func() {
+		a.kill(fmt.Errorf("%w: actor %q: runtime shut down", ErrActorDied, a.class))
+	})
+	defer stop()
+	var wg sync.WaitGroup
+	for range a.opts.maxConcurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				a.mu.Lock()
+				for len(a.queue) == 0 && a.state != actorDead {
+					a.cond.Wait()
+				}
+				if a.state == actorDead {
+					a.mu.Unlock()
+					return
+				}
+				c := a.queue[0]
+				a.queue[0] = nil
+				a.queue = a.queue[1:]
+				a.mu.Unlock()
+				a.invoke(c)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // requeueFront puts calls back at the head of the mailbox, in order.
@@ -313,6 +330,7 @@ func (a *actor) requeueFront(calls []*actorCall) {
 	}
 	a.mu.Lock()
 	a.queue = append(append([]*actorCall(nil), calls...), a.queue...)
+	a.cond.Broadcast()
 	a.mu.Unlock()
 }
 
@@ -396,6 +414,7 @@ func (a *actor) kill(err error) {
 	if a.state != actorDead {
 		a.state, a.deathErr = actorDead, err
 	}
+	a.cond.Broadcast()
 	a.mu.Unlock()
 	a.cancel()
 	select {
@@ -413,6 +432,11 @@ func (a *actor) send(c *actorCall) {
 		return
 	}
 	a.queue = append(a.queue, c)
+	if a.opts.maxConcurrency > 1 {
+		a.cond.Signal()
+		a.mu.Unlock()
+		return
+	}
 	a.mu.Unlock()
 	select {
 	case a.wake <- struct{}{}:
