@@ -371,6 +371,7 @@ func (a *actor) invoke(c *actorCall) bool {
 		a.mu.Lock()
 		if cerr != nil {
 			a.state, a.deathErr = actorDead, cerr
+			a.cond.Broadcast()
 		} else if a.state != actorDead {
 			a.inst = newInst
 		}
@@ -379,6 +380,7 @@ func (a *actor) invoke(c *actorCall) bool {
 		a.state = actorDead
 		a.deathErr = fmt.Errorf("%w: actor %q crashed %d time(s), more than MaxRestarts=%d allows; last crash: %w",
 			ErrActorDied, a.class, a.restarts+1, a.opts.maxRestarts, crash)
+		a.cond.Broadcast()
 		a.mu.Unlock()
 		a.cancel()
 	}

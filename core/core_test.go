@@ -970,3 +970,36 @@ func TestActorHoldingAllCPUsCanWaitOnTasks(t *testing.T) {
 		t.Fatalf("got %v", got)
 	}
 }
+
+type Shaky struct{}
+
+var shakyClass = core.Actor0("test.Shaky", func(ctx context.Context) (*Shaky, error) { return &Shaky{}, nil })
+var shakyHit = core.Method1("test.Shaky.Hit", func(s *Shaky, ctx context.Context, crash bool) (int, error) {
+	if crash {
+		panic("concurrent actor crash")
+	}
+	return 1, nil
+})
+
+// A concurrent actor that runs out of restarts fails every queued call and
+// its workers exit (KillAndWait returns at once).
+func TestConcurrentActorDiesAndStops(t *testing.T) {
+	ctx := setup(t)
+	h, err := shakyClass.Options(core.MaxConcurrency(3), core.MaxRestarts(1)).Remote(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := core.Get(ctx, shakyHit.Remote(ctx, h, true)); !errors.Is(err, core.ErrActorDied) {
+			t.Fatalf("crash: %v", err)
+		}
+	}
+	if _, err := core.Get(ctx, shakyHit.Remote(ctx, h, false)); !errors.Is(err, core.ErrActorDied) {
+		t.Fatalf("call on the dead actor: %v", err)
+	}
+	stopCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := core.KillAndWait(stopCtx, h); err != nil {
+		t.Fatalf("the dead actor's workers did not stop: %v", err)
+	}
+}
