@@ -97,7 +97,9 @@ func (o *object) onDone(f func()) (cancel func()) {
 // the store can account (or spill) it before anyone can read it.
 func (o *object) setValue(v any) {
 	o.mu.Lock()
-	o.value = v
+	if !o.isDone() {
+		o.value = v
+	}
 	o.mu.Unlock()
 }
 

@@ -329,13 +329,15 @@ func (s *store) load(obj *object) (any, error) {
 	obj.value = v
 	obj.mu.Unlock()
 	obj.spillPath = ""
+	// Unlink before the object is back in memory: evicted again, it would
+	// spill to this same path.
+	os.Remove(path)
 	s.spilled -= obj.size
 	s.files--
 	s.restores++
 	s.addMemory(obj)
 	victims := s.pickVictimsExcept(obj)
 	s.mu.Unlock()
-	os.Remove(path)
 	for _, o := range victims {
 		if err := s.spill(o); err != nil {
 			s.mu.Lock()

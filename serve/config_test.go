@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,10 @@ func writeConfig(t *testing.T, dir, text string) string {
 	}
 	return p
 }
+
+// registerLinear puts the fake model in train's registry once per process
+// (registering a framework twice panics), so the test can run repeatedly.
+var registerLinear sync.Once
 
 func TestLoadConfigAndServe(t *testing.T) {
 	dir := t.TempDir()
@@ -71,7 +76,7 @@ deployments:
 	}
 
 	// With no factories given, train's registry is used.
-	train.RegisterPredictorFactory("linear", linearFactory)
+	registerLinear.Do(func() { train.RegisterPredictorFactory("linear", linearFactory) })
 	if _, err := AppFromConfig(cfg, nil); err != nil {
 		t.Errorf("AppFromConfig with the registry: %v", err)
 	}
