@@ -7,12 +7,10 @@ PKGS    := ./...
 build:
 	$(GO) build $(PKGS)
 
-# The whole suite, then the runtime and the train framework again under the
-# race detector.
+# The whole suite under the race detector (every package).
 test:
 	$(GO) vet $(PKGS)
-	$(GO) test -timeout 14m $(PKGS)
-	$(GO) test -race -timeout 10m ./core/... ./train/
+	$(GO) test -race -timeout 14m $(PKGS)
 
 race:
 	$(GO) test -race -timeout 14m $(PKGS)
