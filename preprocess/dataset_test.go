@@ -386,6 +386,11 @@ func TestConcurrentTransformBatch(t *testing.T) {
 	want := mustTransform(t, p, whole)
 	errs := make(chan error, 8)
 	for range 8 {
+		// The Categorizer's output has a dictionary column, whose values
+		// array.Dictionary caches on first read: each goroutine compares
+		// against its own copy of want.
+		want := privateCopy(want)
+		defer want.Release()
 		go func() {
 			for range 20 {
 				out, err := p.TransformBatch(whole)
@@ -408,4 +413,74 @@ func TestConcurrentTransformBatch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestConcurrentTransformBatchDictionaryInput shares one input batch with
+// a dictionary column, never read before, across goroutines: every
+// encoder and the imputer must read its values without touching
+// array.Dictionary's unsynchronised cache (run under -race).
+func TestConcurrentTransformBatchDictionaryInput(t *testing.T) {
+	fitRec := record(strCol("d", "x", "y", "x", "z", nil, "y"))
+	defer fitRec.Release()
+	input := func() arrow.Record {
+		return record(dictCol("d", "y", nil, "x", "z", "x", "y", "z", nil))
+	}
+	unknown := NewOrdinalEncoder("d")
+	unknown.HandleUnknown = UnknownError
+	cases := map[string]Preprocessor{
+		"Categorizer":       NewCategorizer("d"),
+		"LabelEncoder":      NewLabelEncoder("d"),
+		"OrdinalEncoder":    NewOrdinalEncoder("d"),
+		"OneHotEncoder":     NewOneHotEncoder("d"),
+		"SimpleImputer":     NewSimpleImputer(ImputeMostFrequent, "d"),
+		"UnknownError":      unknown,
+		"Tokenizer":         NewTokenizer("d"),
+		"HashingVectorizer": NewHashingVectorizer(4, "d"),
+		"CountVectorizer":   NewCountVectorizer("d"),
+	}
+	for name, p := range cases {
+		t.Run(name, func(t *testing.T) {
+			mustFit(t, p, fitRec)
+			ref := input()
+			defer ref.Release()
+			want := mustTransform(t, p, ref)
+			shared := input()
+			defer shared.Release()
+			errs := make(chan error, 4)
+			for range 4 {
+				want := privateCopy(want)
+				defer want.Release()
+				go func() {
+					for range 10 {
+						out, err := p.TransformBatch(shared)
+						if err != nil {
+							errs <- err
+							return
+						}
+						ok := array.RecordApproxEqual(out, want, array.WithNaNsEqual(true))
+						out.Release()
+						if !ok {
+							errs <- errors.New("concurrent output differs")
+							return
+						}
+					}
+					errs <- nil
+				}()
+			}
+			for range 4 {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+	// An unseen value in a dictionary column names the value.
+	t.Run("UnseenValue", func(t *testing.T) {
+		rec := record(dictCol("d", "x", "w"))
+		defer rec.Release()
+		_, err := unknown.TransformBatch(rec)
+		if !errors.Is(err, ErrInvalidInput) || !strings.Contains(err.Error(), "value w ") || !strings.Contains(err.Error(), "row 1") {
+			t.Fatalf("err = %v, want ErrInvalidInput naming \"w\" at row 1", err)
+		}
+	})
 }

@@ -94,6 +94,12 @@ func checkCategories(typ string, cols []string, stats map[string]*Categories) er
 
 // unseen is the error for a value not seen at fit.
 func unseen(typ, col string, arr arrow.Array, row int) error {
+	if d, ok := arr.(*array.Dictionary); ok {
+		// Not d.ValueStr, which would fill d's unsynchronised cache.
+		values := dictionaryValues(d)
+		defer values.Release()
+		return fmt.Errorf("%w: %s: column %q has value %s (row %d of the batch) that was not seen at fit", ErrInvalidInput, typ, col, values.ValueStr(d.GetValueIndex(row)), row)
+	}
 	return fmt.Errorf("%w: %s: column %q has value %s (row %d of the batch) that was not seen at fit", ErrInvalidInput, typ, col, arr.ValueStr(row), row)
 }
 

@@ -318,7 +318,8 @@ func fillStrings(arr arrow.Array, fill string) arrow.Array {
 	b := array.NewStringBuilder(memory.DefaultAllocator)
 	defer b.Release()
 	b.Reserve(arr.Len())
-	value := stringValue(arr)
+	value, release := stringValue(arr)
+	defer release()
 	for i := 0; i < arr.Len(); i++ {
 		if arr.IsNull(i) {
 			b.Append(fill)
@@ -329,18 +330,20 @@ func fillStrings(arr arrow.Array, fill string) arrow.Array {
 	return b.NewArray()
 }
 
-// stringValue returns the accessor of a string-typed array.
-func stringValue(arr arrow.Array) func(int) string {
+// stringValue returns the accessor of a string-typed array and a function
+// to call once the accessor is no longer used.
+func stringValue(arr arrow.Array) (value func(int) string, release func()) {
 	switch a := arr.(type) {
 	case *array.String:
-		return a.Value
+		return a.Value, func() {}
 	case *array.LargeString:
-		return a.Value
+		return a.Value, func() {}
 	case *array.StringView:
-		return a.Value
+		return a.Value, func() {}
 	case *array.Dictionary:
-		dv := stringValue(a.Dictionary())
-		return func(i int) string { return dv(a.GetValueIndex(i)) }
+		values := dictionaryValues(a)
+		dv, release := stringValue(values)
+		return func(i int) string { return dv(a.GetValueIndex(i)) }, func() { release(); values.Release() }
 	}
-	return func(int) string { return "" }
+	return func(int) string { return "" }, func() {}
 }

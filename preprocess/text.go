@@ -54,14 +54,15 @@ func tokenizer(typ, name string) (func(string) []string, error) {
 
 // tokensOf returns, for each row of arr, its tokens (nil, false for null).
 // A string column is tokenized with fn; a list<string> column (a
-// Tokenizer's output) is used as is.
-func tokensOf(typ, col string, arr arrow.Array, fn func(string) []string) (func(int) ([]string, bool), error) {
+// Tokenizer's output) is used as is. Call release once toks is no longer
+// used.
+func tokensOf(typ, col string, arr arrow.Array, fn func(string) []string) (toks func(int) ([]string, bool), release func(), err error) {
 	if l, ok := arr.(array.ListLike); ok {
 		child := l.ListValues()
 		if k, err := kindOf(typ, col, child.DataType(), false); err != nil || k != KindString {
-			return nil, fmt.Errorf("%w: %s: column %q has type %s, want strings or lists of strings", ErrInvalidInput, typ, col, arr.DataType())
+			return nil, nil, fmt.Errorf("%w: %s: column %q has type %s, want strings or lists of strings", ErrInvalidInput, typ, col, arr.DataType())
 		}
-		value := stringValue(child)
+		value, release := stringValue(child)
 		return func(r int) ([]string, bool) {
 			if l.IsNull(r) {
 				return nil, false
@@ -74,18 +75,18 @@ func tokensOf(typ, col string, arr arrow.Array, fn func(string) []string) (func(
 				}
 			}
 			return toks, true
-		}, nil
+		}, release, nil
 	}
 	if k, err := kindOf(typ, col, arr.DataType(), false); err != nil || k != KindString {
-		return nil, fmt.Errorf("%w: %s: column %q has type %s, want strings or lists of strings", ErrInvalidInput, typ, col, arr.DataType())
+		return nil, nil, fmt.Errorf("%w: %s: column %q has type %s, want strings or lists of strings", ErrInvalidInput, typ, col, arr.DataType())
 	}
-	value := stringValue(arr)
+	value, release := stringValue(arr)
 	return func(r int) ([]string, bool) {
 		if arr.IsNull(r) {
 			return nil, false
 		}
 		return fn(value(r)), true
-	}, nil
+	}, release, nil
 }
 
 // ---- Tokenizer ----
@@ -135,8 +136,9 @@ func (t *Tokenizer) TransformBatch(batch arrow.Record) (arrow.Record, error) {
 			err = fmt.Errorf("%w: %s: column %q has type %s, want strings", ErrInvalidInput, t.TypeName(), t.Columns[k], arr.DataType())
 		}
 		var toks func(int) ([]string, bool)
+		release := func() {}
 		if err == nil {
-			toks, err = tokensOf(t.TypeName(), t.Columns[k], arr, fn)
+			toks, release, err = tokensOf(t.TypeName(), t.Columns[k], arr, fn)
 		}
 		if err != nil {
 			for _, a := range replace {
@@ -155,6 +157,7 @@ func (t *Tokenizer) TransformBatch(batch arrow.Record) (arrow.Record, error) {
 			b.Append(true)
 			vb.AppendValues(ts, nil)
 		}
+		release()
 		replace[i] = b.NewArray()
 		b.Release()
 	}
@@ -293,7 +296,7 @@ func (h *HashingVectorizer) TransformBatch(batch arrow.Record) (arrow.Record, er
 	var extra []newCol
 	for k, i := range idx {
 		c := h.Columns[k]
-		toks, err := tokensOf(h.TypeName(), c, batch.Column(i), fn)
+		toks, release, err := tokensOf(h.TypeName(), c, batch.Column(i), fn)
 		if err != nil {
 			releaseCols(extra)
 			return nil, err
@@ -316,6 +319,7 @@ func (h *HashingVectorizer) TransformBatch(batch arrow.Record) (arrow.Record, er
 				backing[j*rows+r]++
 			}
 		}
+		release()
 		for j := 0; j < h.NumFeatures; j++ {
 			extra = append(extra, newCol{
 				name: "hash_" + c + "_" + strconv.Itoa(j),
@@ -408,7 +412,7 @@ func (v *CountVectorizer) plan() (*fitPlan, error) {
 				if err != nil {
 					return nil, err
 				}
-				toks, err := tokensOf(typ, c, arr, fn)
+				toks, release, err := tokensOf(typ, c, arr, fn)
 				if err != nil {
 					return nil, err
 				}
@@ -423,6 +427,7 @@ func (v *CountVectorizer) plan() (*fitPlan, error) {
 						}
 					}
 				}
+				release()
 				out[k] = m
 			}
 			return out, nil
@@ -483,7 +488,7 @@ func (v *CountVectorizer) TransformBatch(batch arrow.Record) (arrow.Record, erro
 	var extra []newCol
 	for k, i := range idx {
 		c := v.Columns[k]
-		toks, err := tokensOf(v.TypeName(), c, batch.Column(i), fn)
+		toks, release, err := tokensOf(v.TypeName(), c, batch.Column(i), fn)
 		if err != nil {
 			releaseCols(extra)
 			return nil, err
@@ -507,6 +512,7 @@ func (v *CountVectorizer) TransformBatch(batch arrow.Record) (arrow.Record, erro
 				}
 			}
 		}
+		release()
 		for j, tc := range voc {
 			extra = append(extra, newCol{
 				name: c + "_" + tc.Token,
