@@ -53,6 +53,7 @@ func mixedData() []arrow.Record {
 		listCol("tags", []string{"p", "q"}, nil, []string{"q"}, []string{}, []string{"r", "p", "p"}, []string{"q"}, []string{"p"}, nil, []string{"r"}, []string{"q", "r"}, []string{}, []string{"p"}),
 		floatCol("hello", 1, 0, 2, 0, 1, 1, 0, 0, 3, 1, 0, 1),
 		floatCol("world", 0, 1, 1, 0, 2, 0, 0, 1, 0, 0, 1, 0),
+		nullFloatCol("allnan", nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil),
 	)
 	defer rec.Release()
 	return split(rec, 3)
@@ -65,7 +66,18 @@ func everyPreprocessor(t *testing.T) map[string]Preprocessor {
 	if err != nil {
 		t.Fatal(err)
 	}
+	unknownCode := int64(-1)
 	ps := map[string]Preprocessor{
+		// The scikit-learn options, each through the same checks.
+		"OneHotEncoderDropFirst":         &OneHotEncoder{Columns: []string{"s", "c"}, Drop: DropFirst},
+		"OneHotEncoderDropIfBinary":      &OneHotEncoder{Columns: []string{"s"}, Drop: DropIfBinary, MaxCategories: map[string]int{"s": 2}},
+		"OrdinalEncoderUnknownValue":     &OrdinalEncoder{Columns: []string{"s", "tags"}, HandleUnknown: UnknownUseEncodedValue, UnknownValue: &unknownCode},
+		"FeatureHasherSklearn":           &FeatureHasher{Columns: []string{"hello", "world"}, NumFeatures: 4, HashFn: HashSklearn, AlternateSign: true},
+		"HashingVectorizerSklearn":       &HashingVectorizer{Columns: []string{"txt"}, NumFeatures: 5, HashFn: HashSklearn, AlternateSign: true},
+		"HashingVectorizerSklearnNoSign": &HashingVectorizer{Columns: []string{"txt"}, NumFeatures: 3, HashFn: HashSklearn},
+		"SimpleImputerAllMissingDrop":    &SimpleImputer{Columns: []string{"a", "allnan"}, Strategy: ImputeMedian, AllMissing: AllMissingDrop},
+		"SimpleImputerAllMissingKeep":    &SimpleImputer{Columns: []string{"allnan", "a"}, Strategy: ImputeMean, AllMissing: AllMissingKeep},
+
 		"StandardScaler":         NewStandardScaler("a", "b", "c"),
 		"MinMaxScaler":           NewMinMaxScaler("a", "b", "c"),
 		"MaxAbsScaler":           NewMaxAbsScaler("a", "c"),
