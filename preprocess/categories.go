@@ -112,13 +112,15 @@ func (c *Counts) add(arr arrow.Array) {
 	switch a := arr.(type) {
 	case *array.Dictionary:
 		// Count dictionary indices, then credit each dictionary value.
-		idx := make([]int64, a.Dictionary().Len())
+		values := dictionaryValues(a)
+		defer values.Release()
+		idx := make([]int64, values.Len())
 		for i := 0; i < a.Len(); i++ {
 			if a.IsValid(i) {
 				idx[a.GetValueIndex(i)]++
 			}
 		}
-		c.addWeighted(a.Dictionary(), idx)
+		c.addWeighted(values, idx)
 		return
 	case array.ListLike:
 		if a.Len() == 0 {
@@ -425,8 +427,10 @@ func (c *Categories) codes(typ, name string, arr arrow.Array, dst []int32) error
 		return err
 	}
 	if d, ok := arr.(*array.Dictionary); ok {
-		dict := make([]int32, d.Dictionary().Len())
-		if err := c.codes(typ, name, d.Dictionary(), dict); err != nil {
+		values := dictionaryValues(d)
+		defer values.Release()
+		dict := make([]int32, values.Len())
+		if err := c.codes(typ, name, values, dict); err != nil {
 			return err
 		}
 		for i := range dst {
@@ -582,4 +586,12 @@ func (c *Categories) value(i int) any {
 		return v == "true"
 	}
 	return v
+}
+
+// dictionaryValues returns the values of a dictionary array as a new array
+// that the caller releases. It does not call d.Dictionary(), which builds
+// that array on first use and caches it in d without synchronisation: the
+// batch given to TransformBatch may be shared by goroutines.
+func dictionaryValues(d *array.Dictionary) arrow.Array {
+	return array.MakeFromData(d.Data().Dictionary())
 }

@@ -25,7 +25,11 @@ var ErrInvalidInput = fmt.Errorf("preprocess: %w", data.ErrInvalidInput)
 // caller releases. Transform or TransformBatch before Fit fails with
 // ErrNotFitted, except for preprocessors that learn nothing (Fitted is
 // always true for them). A Preprocessor must not be fitted concurrently;
-// once fitted, TransformBatch is safe for concurrent use.
+// once fitted, TransformBatch is safe for concurrent use, on one shared
+// batch too: it only reads its input (the records it returns are new, and
+// each caller's own). Arrow arrays cache some state on first read
+// (array.Dictionary's values), so callers that read one returned record
+// from several goroutines should each read their own copy.
 //
 // Marshal and Unmarshal turn the configuration and fitted state into JSON
 // and back; TypeName is the name Unmarshal looks up.

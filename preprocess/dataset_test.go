@@ -53,6 +53,7 @@ func mixedData() []arrow.Record {
 		listCol("tags", []string{"p", "q"}, nil, []string{"q"}, []string{}, []string{"r", "p", "p"}, []string{"q"}, []string{"p"}, nil, []string{"r"}, []string{"q", "r"}, []string{}, []string{"p"}),
 		floatCol("hello", 1, 0, 2, 0, 1, 1, 0, 0, 3, 1, 0, 1),
 		floatCol("world", 0, 1, 1, 0, 2, 0, 0, 1, 0, 0, 1, 0),
+		nullFloatCol("allnan", nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil),
 	)
 	defer rec.Release()
 	return split(rec, 3)
@@ -65,7 +66,18 @@ func everyPreprocessor(t *testing.T) map[string]Preprocessor {
 	if err != nil {
 		t.Fatal(err)
 	}
+	unknownCode := int64(-1)
 	ps := map[string]Preprocessor{
+		// The scikit-learn options, each through the same checks.
+		"OneHotEncoderDropFirst":         &OneHotEncoder{Columns: []string{"s", "c"}, Drop: DropFirst},
+		"OneHotEncoderDropIfBinary":      &OneHotEncoder{Columns: []string{"s"}, Drop: DropIfBinary, MaxCategories: map[string]int{"s": 2}},
+		"OrdinalEncoderUnknownValue":     &OrdinalEncoder{Columns: []string{"s", "tags"}, HandleUnknown: UnknownUseEncodedValue, UnknownValue: &unknownCode},
+		"FeatureHasherSklearn":           &FeatureHasher{Columns: []string{"hello", "world"}, NumFeatures: 4, HashFn: HashSklearn, AlternateSign: true},
+		"HashingVectorizerSklearn":       &HashingVectorizer{Columns: []string{"txt"}, NumFeatures: 5, HashFn: HashSklearn, AlternateSign: true},
+		"HashingVectorizerSklearnNoSign": &HashingVectorizer{Columns: []string{"txt"}, NumFeatures: 3, HashFn: HashSklearn},
+		"SimpleImputerAllMissingDrop":    &SimpleImputer{Columns: []string{"a", "allnan"}, Strategy: ImputeMedian, AllMissing: AllMissingDrop},
+		"SimpleImputerAllMissingKeep":    &SimpleImputer{Columns: []string{"allnan", "a"}, Strategy: ImputeMean, AllMissing: AllMissingKeep},
+
 		"StandardScaler":         NewStandardScaler("a", "b", "c"),
 		"MinMaxScaler":           NewMinMaxScaler("a", "b", "c"),
 		"MaxAbsScaler":           NewMaxAbsScaler("a", "c"),
@@ -386,6 +398,11 @@ func TestConcurrentTransformBatch(t *testing.T) {
 	want := mustTransform(t, p, whole)
 	errs := make(chan error, 8)
 	for range 8 {
+		// The Categorizer's output has a dictionary column, whose values
+		// array.Dictionary caches on first read: each goroutine compares
+		// against its own copy of want.
+		want := privateCopy(want)
+		defer want.Release()
 		go func() {
 			for range 20 {
 				out, err := p.TransformBatch(whole)
@@ -408,4 +425,74 @@ func TestConcurrentTransformBatch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestConcurrentTransformBatchDictionaryInput shares one input batch with
+// a dictionary column, never read before, across goroutines: every
+// encoder and the imputer must read its values without touching
+// array.Dictionary's unsynchronised cache (run under -race).
+func TestConcurrentTransformBatchDictionaryInput(t *testing.T) {
+	fitRec := record(strCol("d", "x", "y", "x", "z", nil, "y"))
+	defer fitRec.Release()
+	input := func() arrow.Record {
+		return record(dictCol("d", "y", nil, "x", "z", "x", "y", "z", nil))
+	}
+	unknown := NewOrdinalEncoder("d")
+	unknown.HandleUnknown = UnknownError
+	cases := map[string]Preprocessor{
+		"Categorizer":       NewCategorizer("d"),
+		"LabelEncoder":      NewLabelEncoder("d"),
+		"OrdinalEncoder":    NewOrdinalEncoder("d"),
+		"OneHotEncoder":     NewOneHotEncoder("d"),
+		"SimpleImputer":     NewSimpleImputer(ImputeMostFrequent, "d"),
+		"UnknownError":      unknown,
+		"Tokenizer":         NewTokenizer("d"),
+		"HashingVectorizer": NewHashingVectorizer(4, "d"),
+		"CountVectorizer":   NewCountVectorizer("d"),
+	}
+	for name, p := range cases {
+		t.Run(name, func(t *testing.T) {
+			mustFit(t, p, fitRec)
+			ref := input()
+			defer ref.Release()
+			want := mustTransform(t, p, ref)
+			shared := input()
+			defer shared.Release()
+			errs := make(chan error, 4)
+			for range 4 {
+				want := privateCopy(want)
+				defer want.Release()
+				go func() {
+					for range 10 {
+						out, err := p.TransformBatch(shared)
+						if err != nil {
+							errs <- err
+							return
+						}
+						ok := array.RecordApproxEqual(out, want, array.WithNaNsEqual(true))
+						out.Release()
+						if !ok {
+							errs <- errors.New("concurrent output differs")
+							return
+						}
+					}
+					errs <- nil
+				}()
+			}
+			for range 4 {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+	// An unseen value in a dictionary column names the value.
+	t.Run("UnseenValue", func(t *testing.T) {
+		rec := record(dictCol("d", "x", "w"))
+		defer rec.Release()
+		_, err := unknown.TransformBatch(rec)
+		if !errors.Is(err, ErrInvalidInput) || !strings.Contains(err.Error(), "value w ") || !strings.Contains(err.Error(), "row 1") {
+			t.Fatalf("err = %v, want ErrInvalidInput naming \"w\" at row 1", err)
+		}
+	})
 }

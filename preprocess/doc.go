@@ -61,7 +61,9 @@
 //     StandardScaler, scale < 10·eps elsewhere).
 //   - NaN and null are ignored when fitting and passed through when
 //     transforming (a null stays null, a NaN stays NaN). A column with no
-//     values at all is an error at Fit, and so is one holding ±Inf.
+//     values at all is an error at Fit, and so is one holding ±Inf;
+//     SimpleImputer.AllMissing can instead drop such a column (scikit-learn's
+//     default) or keep it filled with 0 (keep_empty_features=True).
 //   - Quantiles and medians are exact: numpy's linear interpolation, and the
 //     mean of the two middle values for an even-sized median. Ray's
 //     RobustScaler picks the nearest row instead.
@@ -75,14 +77,24 @@
 //   - An unseen category becomes all zeros in OneHotEncoder and
 //     MultiHotEncoder and null in LabelEncoder, OrdinalEncoder and
 //     Categorizer (Ray gives NaN); HandleUnknown = UnknownError makes it an
-//     error naming the column and value.
+//     error naming the column and value, and OrdinalEncoder's
+//     UnknownUseEncodedValue gives it the code UnknownValue (scikit-learn's
+//     handle_unknown="use_encoded_value").
+//   - OneHotEncoder.Drop leaves out the first category (DropFirst), or the
+//     first of binary columns only (DropIfBinary), as scikit-learn's drop=.
+//     LabelEncoder.InverseTransform maps codes back to labels.
 //   - Most-frequent ties go to the smallest value (scikit-learn); Ray takes
 //     the first met, which depends on block order.
 //   - KBinsDiscretizer bins are [a, b) with values beyond the fitted range
 //     clipped into the end bins (scikit-learn); CustomKBinsDiscretizer
 //     follows Ray's pandas.cut: (a, b] by default, outside values give NaN.
 //   - Hashing uses Ray's simple_hash (SHA-1 of the value's text modulo the
-//     number of features), so bucket indices match Ray's.
+//     number of features), so bucket indices match Ray's. HashFn =
+//     HashSklearn selects scikit-learn's signed MurmurHash3 (seed 0, |h|
+//     modulo the number of features) and AlternateSign its
+//     alternate_sign, so features hashed by scikit-learn's FeatureHasher
+//     and HashingVectorizer land in the same columns with the same signs
+//     (testdata/sklearn_options.json, from testdata/gen_sklearn_options.py).
 //
 // Numeric outputs are float64 (integer inputs included); encoders write
 // int64.

@@ -1,11 +1,15 @@
 package preprocess
 
 import (
+	"context"
 	"fmt"
+	"math"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/memory"
+
+	"github.com/goray/goray/data"
 )
 
 // Ways to handle a value at transform time that was not seen at fit.
@@ -15,6 +19,10 @@ const (
 	UnknownIgnore = "ignore"
 	// UnknownError: TransformBatch fails, naming the column and value.
 	UnknownError = "error"
+	// UnknownUseEncodedValue (OrdinalEncoder only): the code
+	// OrdinalEncoder.UnknownValue (scikit-learn's
+	// handle_unknown="use_encoded_value").
+	UnknownUseEncodedValue = "use_encoded_value"
 )
 
 func checkUnknown(typ, h string) error {
@@ -27,7 +35,7 @@ func checkUnknown(typ, h string) error {
 
 // countsPlan fits sorted categories per column from value counts merged
 // across blocks; max limits a column to its most frequent categories.
-func countsPlan(typ string, cols []string, lists bool, max map[string]int, set func(map[string]*Categories)) *fitPlan {
+func countsPlan(typ string, cols []string, lists bool, max map[string]int, set func(map[string]*Categories) error) *fitPlan {
 	return &fitPlan{
 		columns: cols,
 		block: func(rec arrow.Record) (any, error) {
@@ -67,8 +75,7 @@ func countsPlan(typ string, cols []string, lists bool, max map[string]int, set f
 				}
 				stats[cols[i]] = c.categories(max[cols[i]])
 			}
-			set(stats)
-			return nil
+			return set(stats)
 		},
 	}
 }
@@ -94,10 +101,29 @@ func checkCategories(typ string, cols []string, stats map[string]*Categories) er
 
 // unseen is the error for a value not seen at fit.
 func unseen(typ, col string, arr arrow.Array, row int) error {
+	if d, ok := arr.(*array.Dictionary); ok {
+		// Not d.ValueStr, which would fill d's unsynchronised cache.
+		values := dictionaryValues(d)
+		defer values.Release()
+		return fmt.Errorf("%w: %s: column %q has value %s (row %d of the batch) that was not seen at fit", ErrInvalidInput, typ, col, values.ValueStr(d.GetValueIndex(row)), row)
+	}
 	return fmt.Errorf("%w: %s: column %q has value %s (row %d of the batch) that was not seen at fit", ErrInvalidInput, typ, col, arr.ValueStr(row), row)
 }
 
 // ---- OneHotEncoder ----
+
+// Categories a OneHotEncoder drops (scikit-learn's drop=).
+const (
+	// DropNone keeps every category. The default (empty Drop).
+	DropNone = "none"
+	// DropFirst drops each column's first category (in sorted order): a
+	// column with k categories gives k-1 indicator columns, and one with a
+	// single category none.
+	DropFirst = "first"
+	// DropIfBinary drops the first category of columns with exactly two
+	// categories and keeps every category of the others.
+	DropIfBinary = "if_binary"
+)
 
 // OneHotEncoder replaces each column by one int64 indicator column per
 // fitted category, named "<column>_<category>" (Ray 2.x; floats print as
@@ -106,13 +132,21 @@ func unseen(typ, col string, arr arrow.Array, row int) error {
 // A value not seen at fit (and a null) gives all zeros, or an error with
 // HandleUnknown = UnknownError. Columns may be strings, integers, floats
 // or booleans.
+//
+// Drop (scikit-learn's drop=) leaves out one indicator column per column:
+// with DropFirst or DropIfBinary the first category is then encoded as all
+// zeros, as are unseen values and nulls under UnknownIgnore (scikit-learn
+// also encodes unknowns as zeros with drop).
 type OneHotEncoder struct {
 	Columns []string `json:"columns"`
 	// MaxCategories keeps only the most frequent categories of a column
-	// (ties go to the smaller value); others encode as unseen.
+	// (ties go to the smaller value); others encode as unseen. Drop applies
+	// to the categories kept.
 	MaxCategories map[string]int `json:"max_categories,omitempty"`
 	// HandleUnknown is UnknownIgnore (default) or UnknownError.
 	HandleUnknown string `json:"handle_unknown,omitempty"`
+	// Drop is DropNone (default when empty), DropFirst or DropIfBinary.
+	Drop string `json:"drop,omitempty"`
 	// Stats holds each column's categories; nil until Fit.
 	Stats map[string]*Categories `json:"stats,omitempty"`
 }
@@ -132,26 +166,44 @@ func (e *OneHotEncoder) validate() error {
 	if err := checkUnknown(e.TypeName(), e.HandleUnknown); err != nil {
 		return err
 	}
+	switch e.Drop {
+	case "", DropNone, DropFirst, DropIfBinary:
+	default:
+		return fmt.Errorf("%w: %s: Drop %q must be %q, %q or %q", ErrInvalidInput, e.TypeName(), e.Drop, DropNone, DropFirst, DropIfBinary)
+	}
 	return checkCategories(e.TypeName(), e.Columns, e.Stats)
+}
+
+// dropped is the code of the category Drop leaves out of a column with n
+// categories, or -1.
+func (e *OneHotEncoder) dropped(n int) int32 {
+	switch {
+	case e.Drop == DropFirst && n > 0, e.Drop == DropIfBinary && n == 2:
+		return 0
+	}
+	return -1
 }
 
 func (e *OneHotEncoder) plan() (*fitPlan, error) {
 	if err := e.validate(); err != nil {
 		return nil, err
 	}
-	return countsPlan(e.TypeName(), e.Columns, false, e.MaxCategories, func(m map[string]*Categories) { e.Stats = m }), nil
+	return countsPlan(e.TypeName(), e.Columns, false, e.MaxCategories, func(m map[string]*Categories) error { e.Stats = m; return nil }), nil
 }
 
 // OutputColumns returns the names of the columns a fitted encoder adds for
-// column, in order.
+// column, in order (without the one Drop leaves out).
 func (e *OneHotEncoder) OutputColumns(column string) []string {
 	cat := e.Stats[column]
 	if cat == nil {
 		return nil
 	}
-	out := make([]string, len(cat.Values))
+	drop := e.dropped(len(cat.Values))
+	out := make([]string, 0, len(cat.Values))
 	for i := range cat.Values {
-		out[i] = column + "_" + cat.display(i)
+		if int32(i) != drop {
+			out = append(out, column+"_"+cat.display(i))
+		}
 	}
 	return out
 }
@@ -181,15 +233,26 @@ func (e *OneHotEncoder) TransformBatch(batch arrow.Record) (arrow.Record, error)
 			releaseCols(extra)
 			return nil, err
 		}
-		outs := make([][]int64, len(cat.Values))
-		backing := make([]int64, rows*len(cat.Values))
+		// Column j of the output is category j, or j+1 past a dropped
+		// first category.
+		dropCode := e.dropped(len(cat.Values))
+		width := len(cat.Values)
+		if dropCode >= 0 {
+			width--
+		}
+		outs := make([][]int64, width)
+		backing := make([]int64, rows*width)
 		for j := range outs {
 			outs[j] = backing[j*rows : (j+1)*rows : (j+1)*rows]
 		}
 		for r, code := range codes {
-			if code >= 0 {
+			switch {
+			case code >= 0 && code != dropCode:
+				if dropCode >= 0 && code > dropCode {
+					code--
+				}
 				outs[code][r] = 1
-			} else if code == codeUnseen && e.HandleUnknown == UnknownError {
+			case code == codeUnseen && e.HandleUnknown == UnknownError:
 				releaseCols(extra)
 				return nil, unseen(e.TypeName(), c, arr, r)
 			}
@@ -245,7 +308,7 @@ func (e *LabelEncoder) plan() (*fitPlan, error) {
 	if err := e.validate(); err != nil {
 		return nil, err
 	}
-	return countsPlan(e.TypeName(), []string{e.LabelColumn}, false, nil, func(m map[string]*Categories) { e.Stats = m }), nil
+	return countsPlan(e.TypeName(), []string{e.LabelColumn}, false, nil, func(m map[string]*Categories) error { e.Stats = m; return nil }), nil
 }
 
 // Classes returns the fitted labels in code order (string, int64, float64
@@ -271,13 +334,130 @@ func (e *LabelEncoder) TransformBatch(batch arrow.Record) (arrow.Record, error) 
 	if err := e.validate(); err != nil {
 		return nil, err
 	}
-	return ordinalColumns(batch, e.TypeName(), []string{e.LabelColumn}, e.Stats, e.HandleUnknown, false)
+	return ordinalColumns(batch, e.TypeName(), []string{e.LabelColumn}, e.Stats, e.HandleUnknown, nil, false)
+}
+
+// InverseTransformBatch maps the label column of batch, holding codes as
+// TransformBatch writes them, back to the fitted labels, in place
+// (scikit-learn's LabelEncoder.inverse_transform): a string, int64,
+// float64 or boolean column as the labels were. A null stays null. The
+// codes may be any integer column or a float column of whole numbers (as a
+// model's predictions may be); anything else, and a code that is no fitted
+// label's (sklearn: "y contains previously unseen labels"), is an
+// ErrInvalidInput naming the column and row. It does not release batch;
+// the caller releases the result.
+func (e *LabelEncoder) InverseTransformBatch(batch arrow.Record) (arrow.Record, error) {
+	typ := e.TypeName()
+	if !e.Fitted() {
+		return nil, fmt.Errorf("%w: %s", ErrNotFitted, typ)
+	}
+	if err := e.validate(); err != nil {
+		return nil, err
+	}
+	idx, err := resolve(batch, typ, []string{e.LabelColumn})
+	if err != nil {
+		return nil, err
+	}
+	c, i := e.LabelColumn, idx[0]
+	arr := batch.Column(i)
+	codes, err := floats(typ, c, arr)
+	if err != nil {
+		return nil, fmt.Errorf("%w (inverse transform wants integer codes)", err)
+	}
+	cat := e.Stats[c]
+	n := len(cat.Values)
+	valid := make([]bool, len(codes))
+	ints := make([]int, len(codes))
+	for r, v := range codes {
+		if arr.IsNull(r) {
+			continue
+		}
+		if v != math.Trunc(v) || v < 0 || v >= float64(n) {
+			return nil, fmt.Errorf("%w: %s: column %q row %d has code %v, not one of the %d fitted labels' codes 0 to %d", ErrInvalidInput, typ, c, r, v, n, n-1)
+		}
+		valid[r], ints[r] = true, int(v)
+	}
+	mem := memory.DefaultAllocator
+	var out arrow.Array
+	switch cat.Kind {
+	case KindString:
+		b := array.NewStringBuilder(mem)
+		defer b.Release()
+		for r, ok := range valid {
+			if ok {
+				b.Append(cat.Values[ints[r]])
+			} else {
+				b.AppendNull()
+			}
+		}
+		out = b.NewArray()
+	case KindInt:
+		vals := make([]int64, n)
+		for j := range vals {
+			vals[j] = cat.value(j).(int64)
+		}
+		b := array.NewInt64Builder(mem)
+		defer b.Release()
+		for r, ok := range valid {
+			if ok {
+				b.Append(vals[ints[r]])
+			} else {
+				b.AppendNull()
+			}
+		}
+		out = b.NewArray()
+	case KindFloat:
+		vals := make([]float64, n)
+		for j := range vals {
+			vals[j] = cat.value(j).(float64)
+		}
+		b := array.NewFloat64Builder(mem)
+		defer b.Release()
+		for r, ok := range valid {
+			if ok {
+				b.Append(vals[ints[r]])
+			} else {
+				b.AppendNull()
+			}
+		}
+		out = b.NewArray()
+	default:
+		b := array.NewBooleanBuilder(mem)
+		defer b.Release()
+		for r, ok := range valid {
+			if ok {
+				b.Append(cat.value(ints[r]).(bool))
+			} else {
+				b.AppendNull()
+			}
+		}
+		out = b.NewArray()
+	}
+	return assemble(batch, map[int]arrow.Array{i: out}, nil, nil), nil
+}
+
+// InverseTransform returns ds with the label column's codes mapped back to
+// labels, lazily: InverseTransformBatch over every block.
+func (e *LabelEncoder) InverseTransform(_ context.Context, ds *data.Dataset) (*data.Dataset, error) {
+	if ds == nil {
+		return nil, fmt.Errorf("%w: %s: InverseTransform of a nil dataset", ErrInvalidInput, e.TypeName())
+	}
+	if !e.Fitted() {
+		return nil, fmt.Errorf("%w: %s", ErrNotFitted, e.TypeName())
+	}
+	if err := e.validate(); err != nil {
+		return nil, err
+	}
+	return ds.MapBatches(func(_ context.Context, batch arrow.Record) (arrow.Record, error) {
+		return e.InverseTransformBatch(batch)
+	}, data.Name(e.TypeName()+".InverseTransform")), nil
 }
 
 // ordinalColumns replaces each column by its int64 category codes (null
-// for null and, unless handle is UnknownError, unseen values). With lists,
-// list columns become list<int64> columns.
-func ordinalColumns(batch arrow.Record, typ string, cols []string, stats map[string]*Categories, handle string, lists bool) (arrow.Record, error) {
+// for null; an unseen value is an error under UnknownError, unknown under
+// UnknownUseEncodedValue and null otherwise). With lists, list columns
+// become list<int64> columns.
+func ordinalColumns(batch arrow.Record, typ string, cols []string, stats map[string]*Categories, handle string, unknown *int64, lists bool) (arrow.Record, error) {
 	idx, err := resolve(batch, typ, cols)
 	if err != nil {
 		return nil, err
@@ -293,7 +473,7 @@ func ordinalColumns(batch arrow.Record, typ string, cols []string, stats map[str
 		c := cols[k]
 		arr := batch.Column(i)
 		if l, ok := arr.(array.ListLike); ok && lists {
-			out, err := ordinalList(typ, c, l, stats[c], handle)
+			out, err := ordinalList(typ, c, l, stats[c], handle, unknown)
 			if err != nil {
 				return fail(err)
 			}
@@ -314,6 +494,10 @@ func ordinalColumns(batch arrow.Record, typ string, cols []string, stats map[str
 			if code == codeUnseen && handle == UnknownError {
 				return fail(unseen(typ, c, arr, r))
 			}
+			if code == codeUnseen && handle == UnknownUseEncodedValue {
+				vals[r] = *unknown
+				continue
+			}
 			if valid == nil {
 				valid = make([]bool, len(codes))
 				for j := range valid {
@@ -327,7 +511,7 @@ func ordinalColumns(batch arrow.Record, typ string, cols []string, stats map[str
 	return assemble(batch, replace, nil, nil), nil
 }
 
-func ordinalList(typ, col string, l array.ListLike, cat *Categories, handle string) (arrow.Array, error) {
+func ordinalList(typ, col string, l array.ListLike, cat *Categories, handle string, unknown *int64) (arrow.Array, error) {
 	child := l.ListValues()
 	codes := make([]int32, child.Len())
 	if err := cat.codes(typ, col, child, codes); err != nil {
@@ -349,6 +533,8 @@ func ordinalList(typ, col string, l array.ListLike, cat *Categories, handle stri
 				vb.Append(int64(code))
 			case code == codeUnseen && handle == UnknownError:
 				return nil, unseen(typ, col, child, int(j))
+			case code == codeUnseen && handle == UnknownUseEncodedValue:
+				vb.Append(*unknown)
 			default:
 				vb.AppendNull()
 			}
@@ -362,12 +548,22 @@ func ordinalList(typ, col string, l array.ListLike, cat *Categories, handle stri
 // OrdinalEncoder replaces each column, in place, by the int64 index of each
 // value among the column's sorted distinct values seen at fit. List columns
 // (Ray's encode_lists, on by default here as in Ray) have each element
-// encoded and become list<int64>. An unseen value becomes null, or an error
-// with HandleUnknown = UnknownError.
+// encoded and become list<int64>. An unseen value becomes null, an error
+// with HandleUnknown = UnknownError, or the code UnknownValue with
+// HandleUnknown = UnknownUseEncodedValue (scikit-learn's
+// handle_unknown="use_encoded_value", unknown_value=UnknownValue; its
+// unknown_value=np.nan is UnknownIgnore here). A null stays null.
 type OrdinalEncoder struct {
 	Columns []string `json:"columns"`
-	// HandleUnknown is UnknownIgnore (default) or UnknownError.
+	// HandleUnknown is UnknownIgnore (default), UnknownError or
+	// UnknownUseEncodedValue.
 	HandleUnknown string `json:"handle_unknown,omitempty"`
+	// UnknownValue is the code of unseen values under
+	// UnknownUseEncodedValue, and must be set exactly then. As in
+	// scikit-learn it may not be the code of a fitted category (0 to the
+	// number of categories of any column, less one): use a negative value
+	// such as -1, or one past the largest code.
+	UnknownValue *int64 `json:"unknown_value,omitempty"`
 	// Stats holds each column's categories; nil until Fit.
 	Stats map[string]*Categories `json:"stats,omitempty"`
 }
@@ -384,17 +580,50 @@ func (e *OrdinalEncoder) TypeName() string { return "OrdinalEncoder" }
 func (e *OrdinalEncoder) Fitted() bool { return e.Stats != nil }
 
 func (e *OrdinalEncoder) validate() error {
-	if err := checkUnknown(e.TypeName(), e.HandleUnknown); err != nil {
+	typ := e.TypeName()
+	switch {
+	case e.HandleUnknown == UnknownUseEncodedValue && e.UnknownValue == nil:
+		return fmt.Errorf("%w: %s: HandleUnknown %q needs UnknownValue", ErrInvalidInput, typ, e.HandleUnknown)
+	case e.HandleUnknown == UnknownUseEncodedValue:
+	case e.UnknownValue != nil:
+		return fmt.Errorf("%w: %s: UnknownValue %d is set but HandleUnknown is %q, not %q", ErrInvalidInput, typ, *e.UnknownValue, e.HandleUnknown, UnknownUseEncodedValue)
+	default:
+		if err := checkUnknown(typ, e.HandleUnknown); err != nil {
+			return fmt.Errorf("%w (or %q)", err, UnknownUseEncodedValue)
+		}
+	}
+	if err := checkCategories(typ, e.Columns, e.Stats); err != nil {
 		return err
 	}
-	return checkCategories(e.TypeName(), e.Columns, e.Stats)
+	return e.checkUnknownValue(e.Stats)
+}
+
+// checkUnknownValue rejects an UnknownValue that is the code of a fitted
+// category of some column.
+func (e *OrdinalEncoder) checkUnknownValue(stats map[string]*Categories) error {
+	if e.UnknownValue == nil {
+		return nil
+	}
+	u := *e.UnknownValue
+	for _, c := range e.Columns {
+		if cat := stats[c]; cat != nil && u >= 0 && u < int64(len(cat.Values)) {
+			return fmt.Errorf("%w: %s: UnknownValue %d is the code of category %q of column %q; use a negative value or one at least %d", ErrInvalidInput, e.TypeName(), u, cat.display(int(u)), c, len(cat.Values))
+		}
+	}
+	return nil
 }
 
 func (e *OrdinalEncoder) plan() (*fitPlan, error) {
 	if err := e.validate(); err != nil {
 		return nil, err
 	}
-	return countsPlan(e.TypeName(), e.Columns, true, nil, func(m map[string]*Categories) { e.Stats = m }), nil
+	return countsPlan(e.TypeName(), e.Columns, true, nil, func(m map[string]*Categories) error {
+		if err := e.checkUnknownValue(m); err != nil {
+			return err
+		}
+		e.Stats = m
+		return nil
+	}), nil
 }
 
 // TransformBatch encodes one batch. It does not release batch; the caller
@@ -406,7 +635,7 @@ func (e *OrdinalEncoder) TransformBatch(batch arrow.Record) (arrow.Record, error
 	if err := e.validate(); err != nil {
 		return nil, err
 	}
-	return ordinalColumns(batch, e.TypeName(), e.Columns, e.Stats, e.HandleUnknown, true)
+	return ordinalColumns(batch, e.TypeName(), e.Columns, e.Stats, e.HandleUnknown, e.UnknownValue, true)
 }
 
 // ---- Categorizer ----
@@ -440,7 +669,7 @@ func (e *Categorizer) plan() (*fitPlan, error) {
 	if err := e.validate(); err != nil {
 		return nil, err
 	}
-	return countsPlan(e.TypeName(), e.Columns, false, nil, func(m map[string]*Categories) { e.Stats = m }), nil
+	return countsPlan(e.TypeName(), e.Columns, false, nil, func(m map[string]*Categories) error { e.Stats = m; return nil }), nil
 }
 
 // TransformBatch encodes one batch. It does not release batch; the caller
@@ -568,7 +797,7 @@ func (e *MultiHotEncoder) plan() (*fitPlan, error) {
 	if err := e.validate(); err != nil {
 		return nil, err
 	}
-	return countsPlan(e.TypeName(), e.Columns, true, e.MaxCategories, func(m map[string]*Categories) { e.Stats = m }), nil
+	return countsPlan(e.TypeName(), e.Columns, true, e.MaxCategories, func(m map[string]*Categories) error { e.Stats = m; return nil }), nil
 }
 
 // TransformBatch encodes one batch. It does not release batch; the caller

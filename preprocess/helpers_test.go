@@ -254,3 +254,40 @@ func split(rec arrow.Record, n int) []arrow.Record {
 func sliceOf(a arrow.Array, start, end int64) arrow.Array {
 	return array.NewSlice(a, start, end)
 }
+
+// dictCol builds a dictionary<int32, string> column where nil is null. Its
+// dictionary values are left unmaterialised (array.Dictionary builds and
+// caches them on the first call to Dictionary()), as in a batch fresh from
+// an IPC reader.
+func dictCol(name string, v ...any) col {
+	b := array.NewDictionaryBuilder(memory.DefaultAllocator, &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}).(*array.BinaryDictionaryBuilder)
+	defer b.Release()
+	for _, x := range v {
+		if x == nil {
+			b.AppendNull()
+		} else if err := b.AppendString(x.(string)); err != nil {
+			panic(err)
+		}
+	}
+	d := b.NewArray()
+	defer d.Release()
+	// Rebuild from the Data so that no cached dictionary array is carried.
+	return col{name, array.MakeFromData(d.Data())}
+}
+
+// privateCopy returns a record over the same buffers as rec whose arrays
+// are new objects. Arrow arrays cache some derived state on first use
+// (array.Dictionary's values), so goroutines that read one record
+// concurrently each need their own copy; TransformBatch itself must not
+// rely on that cache.
+func privateCopy(rec arrow.Record) arrow.Record {
+	cols := make([]arrow.Array, rec.NumCols())
+	for i := range cols {
+		cols[i] = array.MakeFromData(rec.Column(i).Data())
+	}
+	out := array.NewRecord(rec.Schema(), cols, rec.NumRows())
+	for _, c := range cols {
+		c.Release()
+	}
+	return out
+}

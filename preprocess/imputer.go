@@ -18,6 +18,20 @@ const (
 	ImputeConstant     = "constant"
 )
 
+// What a fitting SimpleImputer does with a column that has no values to
+// learn from (all null or NaN); see SimpleImputer.AllMissing.
+const (
+	// AllMissingError: Fit fails naming the column. The default.
+	AllMissingError = "error"
+	// AllMissingDrop: the column is left out of the output of every
+	// transform (scikit-learn's default, keep_empty_features=False).
+	AllMissingDrop = "drop"
+	// AllMissingKeep: the column is kept and its gaps filled with 0
+	// (scikit-learn's keep_empty_features=True); a string column is filled
+	// with "0", the text of scikit-learn's 0.
+	AllMissingKeep = "keep"
+)
+
 // SimpleImputer fills missing values (null, and NaN in float columns) of
 // each column with one value: the column's mean, exact median, most
 // frequent value (ties go to the smallest, as scikit-learn does; Ray takes
@@ -27,7 +41,8 @@ const (
 //
 // Numeric columns come out as float64, string columns as strings, in
 // place. A column with no values to learn from (all missing) is an error at
-// Fit; scikit-learn drops such a column instead.
+// Fit unless AllMissing says to drop it (scikit-learn's default) or keep it
+// filled with 0 (scikit-learn's keep_empty_features=True).
 type SimpleImputer struct {
 	Columns []string `json:"columns"`
 	// Strategy is ImputeMean (the default when empty), ImputeMedian,
@@ -36,15 +51,22 @@ type SimpleImputer struct {
 	// FillValue is the constant for ImputeConstant: a number (float64 or
 	// any Go integer) for numeric columns, a string for string columns.
 	FillValue any `json:"fill_value,omitempty"`
+	// AllMissing is AllMissingError (the default when empty),
+	// AllMissingDrop or AllMissingKeep: what Fit does with a column that
+	// has no values. A constant imputer fills every column regardless.
+	AllMissing string `json:"all_missing,omitempty"`
 	// Stats holds each column's fitted fill value; nil until Fit.
 	Stats map[string]Fill `json:"stats,omitempty"`
 }
 
 // Fill is the value a SimpleImputer writes into one column's gaps: exactly
-// one of Number and String is set.
+// one of Number and String is set, or, for a column that had no values at
+// fit under AllMissingDrop, Empty alone.
 type Fill struct {
 	Number *float64 `json:"number,omitempty"`
 	String *string  `json:"string,omitempty"`
+	// Empty marks a column dropped from the output.
+	Empty bool `json:"empty,omitempty"`
 }
 
 // describe formats f for error messages.
@@ -54,6 +76,9 @@ func (f Fill) describe() string {
 	}
 	if f.String != nil {
 		return strconv.Quote(*f.String)
+	}
+	if f.Empty {
+		return "<dropped>"
 	}
 	return "<none>"
 }
@@ -113,15 +138,53 @@ func (s *SimpleImputer) validate() error {
 	if err := checkConfig(s.TypeName(), s.Columns); err != nil {
 		return err
 	}
+	switch s.AllMissing {
+	case "", AllMissingError, AllMissingDrop, AllMissingKeep:
+	default:
+		return fmt.Errorf("%w: %s: AllMissing %q must be %q, %q or %q", ErrInvalidInput, s.TypeName(), s.AllMissing, AllMissingError, AllMissingDrop, AllMissingKeep)
+	}
 	if st == ImputeConstant {
 		_, err := s.constantFill()
 		return err
 	}
 	if s.Stats != nil {
-		_, err := statsFor(s.TypeName(), s.Columns, s.Stats)
-		return err
+		fills, err := statsFor(s.TypeName(), s.Columns, s.Stats)
+		if err != nil {
+			return err
+		}
+		for i, f := range fills {
+			n := 0
+			for _, set := range []bool{f.Number != nil, f.String != nil, f.Empty} {
+				if set {
+					n++
+				}
+			}
+			if n != 1 {
+				return fmt.Errorf("%w: %s: fitted fill of column %q must have exactly one of number, string and empty", ErrInvalidInput, s.TypeName(), s.Columns[i])
+			}
+			if f.Empty && s.AllMissing != AllMissingDrop {
+				return fmt.Errorf("%w: %s: column %q is fitted as empty but AllMissing is %q, not %q", ErrInvalidInput, s.TypeName(), s.Columns[i], s.AllMissing, AllMissingDrop)
+			}
+		}
 	}
 	return nil
+}
+
+// allMissing is the fill of column c, of the given kind, that had no
+// values at fit, or the error that says so.
+func (s *SimpleImputer) allMissing(c, kind string) (Fill, error) {
+	switch s.AllMissing {
+	case AllMissingDrop:
+		return Fill{Empty: true}, nil
+	case AllMissingKeep:
+		if kind == KindString {
+			z := "0"
+			return Fill{String: &z}, nil
+		}
+		z := 0.0
+		return Fill{Number: &z}, nil
+	}
+	return Fill{}, noValues(s.TypeName(), c)
 }
 
 func (s *SimpleImputer) plan() (*fitPlan, error) {
@@ -139,7 +202,7 @@ func (s *SimpleImputer) plan() (*fitPlan, error) {
 	}
 	number := func(c string, v float64) (Fill, error) {
 		if math.IsNaN(v) {
-			return Fill{}, noValues(typ, c)
+			return s.allMissing(c, KindFloat)
 		}
 		if math.IsInf(v, 0) {
 			return Fill{}, notFinite(typ, c)
@@ -219,7 +282,12 @@ func (s *SimpleImputer) plan() (*fitPlan, error) {
 			for i, c := range cs {
 				es := c.entries()
 				if len(es) == 0 {
-					return noValues(typ, s.Columns[i])
+					f, err := s.allMissing(s.Columns[i], c.Kind)
+					if err != nil {
+						return err
+					}
+					fills[i] = f
+					continue
 				}
 				byValue := compareEntries(c.Kind)
 				best := es[0]
@@ -269,6 +337,7 @@ func (s *SimpleImputer) TransformBatch(batch arrow.Record) (arrow.Record, error)
 		return nil, err
 	}
 	replace := make(map[int]arrow.Array, len(idx))
+	var drop map[int]bool
 	fail := func(err error) (arrow.Record, error) {
 		for _, a := range replace {
 			a.Release()
@@ -282,6 +351,15 @@ func (s *SimpleImputer) TransformBatch(batch arrow.Record) (arrow.Record, error)
 			fill, _ = s.constantFill()
 		} else {
 			fill = s.Stats[c]
+		}
+		if fill.Empty {
+			// No values at fit, AllMissingDrop: left out, as
+			// scikit-learn leaves it out.
+			if drop == nil {
+				drop = map[int]bool{}
+			}
+			drop[i] = true
+			continue
 		}
 		arr := batch.Column(i)
 		kind, err := imputeKind(s.TypeName(), c, arr.DataType())
@@ -309,7 +387,7 @@ func (s *SimpleImputer) TransformBatch(batch arrow.Record) (arrow.Record, error)
 			return fail(fmt.Errorf("%w: %s: column %q has type %s but the fill value is %s", ErrInvalidInput, s.TypeName(), c, arr.DataType(), fill.describe()))
 		}
 	}
-	return assemble(batch, replace, nil, nil), nil
+	return assemble(batch, replace, drop, nil), nil
 }
 
 // fillStrings returns arr (a string column) as a string array with nulls
@@ -318,7 +396,8 @@ func fillStrings(arr arrow.Array, fill string) arrow.Array {
 	b := array.NewStringBuilder(memory.DefaultAllocator)
 	defer b.Release()
 	b.Reserve(arr.Len())
-	value := stringValue(arr)
+	value, release := stringValue(arr)
+	defer release()
 	for i := 0; i < arr.Len(); i++ {
 		if arr.IsNull(i) {
 			b.Append(fill)
@@ -329,18 +408,20 @@ func fillStrings(arr arrow.Array, fill string) arrow.Array {
 	return b.NewArray()
 }
 
-// stringValue returns the accessor of a string-typed array.
-func stringValue(arr arrow.Array) func(int) string {
+// stringValue returns the accessor of a string-typed array and a function
+// to call once the accessor is no longer used.
+func stringValue(arr arrow.Array) (value func(int) string, release func()) {
 	switch a := arr.(type) {
 	case *array.String:
-		return a.Value
+		return a.Value, func() {}
 	case *array.LargeString:
-		return a.Value
+		return a.Value, func() {}
 	case *array.StringView:
-		return a.Value
+		return a.Value, func() {}
 	case *array.Dictionary:
-		dv := stringValue(a.Dictionary())
-		return func(i int) string { return dv(a.GetValueIndex(i)) }
+		values := dictionaryValues(a)
+		dv, release := stringValue(values)
+		return func(i int) string { return dv(a.GetValueIndex(i)) }, func() { release(); values.Release() }
 	}
-	return func(int) string { return "" }
+	return func(int) string { return "" }, func() {}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/memory"
+	"github.com/twmb/murmur3"
 )
 
 // DefaultTokenizer is the name of the built-in tokenization function:
@@ -54,14 +55,15 @@ func tokenizer(typ, name string) (func(string) []string, error) {
 
 // tokensOf returns, for each row of arr, its tokens (nil, false for null).
 // A string column is tokenized with fn; a list<string> column (a
-// Tokenizer's output) is used as is.
-func tokensOf(typ, col string, arr arrow.Array, fn func(string) []string) (func(int) ([]string, bool), error) {
+// Tokenizer's output) is used as is. Call release once toks is no longer
+// used.
+func tokensOf(typ, col string, arr arrow.Array, fn func(string) []string) (toks func(int) ([]string, bool), release func(), err error) {
 	if l, ok := arr.(array.ListLike); ok {
 		child := l.ListValues()
 		if k, err := kindOf(typ, col, child.DataType(), false); err != nil || k != KindString {
-			return nil, fmt.Errorf("%w: %s: column %q has type %s, want strings or lists of strings", ErrInvalidInput, typ, col, arr.DataType())
+			return nil, nil, fmt.Errorf("%w: %s: column %q has type %s, want strings or lists of strings", ErrInvalidInput, typ, col, arr.DataType())
 		}
-		value := stringValue(child)
+		value, release := stringValue(child)
 		return func(r int) ([]string, bool) {
 			if l.IsNull(r) {
 				return nil, false
@@ -74,18 +76,18 @@ func tokensOf(typ, col string, arr arrow.Array, fn func(string) []string) (func(
 				}
 			}
 			return toks, true
-		}, nil
+		}, release, nil
 	}
 	if k, err := kindOf(typ, col, arr.DataType(), false); err != nil || k != KindString {
-		return nil, fmt.Errorf("%w: %s: column %q has type %s, want strings or lists of strings", ErrInvalidInput, typ, col, arr.DataType())
+		return nil, nil, fmt.Errorf("%w: %s: column %q has type %s, want strings or lists of strings", ErrInvalidInput, typ, col, arr.DataType())
 	}
-	value := stringValue(arr)
+	value, release := stringValue(arr)
 	return func(r int) ([]string, bool) {
 		if arr.IsNull(r) {
 			return nil, false
 		}
 		return fn(value(r)), true
-	}, nil
+	}, release, nil
 }
 
 // ---- Tokenizer ----
@@ -135,8 +137,9 @@ func (t *Tokenizer) TransformBatch(batch arrow.Record) (arrow.Record, error) {
 			err = fmt.Errorf("%w: %s: column %q has type %s, want strings", ErrInvalidInput, t.TypeName(), t.Columns[k], arr.DataType())
 		}
 		var toks func(int) ([]string, bool)
+		release := func() {}
 		if err == nil {
-			toks, err = tokensOf(t.TypeName(), t.Columns[k], arr, fn)
+			toks, release, err = tokensOf(t.TypeName(), t.Columns[k], arr, fn)
 		}
 		if err != nil {
 			for _, a := range replace {
@@ -155,10 +158,62 @@ func (t *Tokenizer) TransformBatch(batch arrow.Record) (arrow.Record, error) {
 			b.Append(true)
 			vb.AppendValues(ts, nil)
 		}
+		release()
 		replace[i] = b.NewArray()
 		b.Release()
 	}
 	return assemble(batch, replace, nil, nil), nil
+}
+
+// Hash functions of FeatureHasher and HashingVectorizer (their HashFn).
+const (
+	// HashRay is Ray's simple_hash: the SHA-1 of the text modulo
+	// NumFeatures, so bucket indices match Ray's. The default (empty
+	// HashFn).
+	HashRay = "simple_hash"
+	// HashSklearn is scikit-learn's FeatureHasher and HashingVectorizer
+	// hash: the signed 32-bit MurmurHash3 (x86_32, seed 0) h of the text's
+	// UTF-8 bytes, bucket |h| mod NumFeatures; with AlternateSign, a count
+	// is negated when h < 0 (scikit-learn's alternate_sign=True, its
+	// default), so that collisions cancel out on average.
+	HashSklearn = "murmurhash3"
+)
+
+// hashing is the hash configuration shared by FeatureHasher and
+// HashingVectorizer.
+type hashing struct {
+	fn  string
+	alt bool
+}
+
+func checkHashing(typ, fn string, alt bool) error {
+	switch fn {
+	case "", HashRay:
+		if alt {
+			return fmt.Errorf("%w: %s: AlternateSign needs HashFn %q, not %q", ErrInvalidInput, typ, HashSklearn, cmp.Or(fn, HashRay))
+		}
+	case HashSklearn:
+	default:
+		return fmt.Errorf("%w: %s: HashFn %q must be %q or %q", ErrInvalidInput, typ, fn, HashRay, HashSklearn)
+	}
+	return nil
+}
+
+// bucket returns the output index of text among n and the sign its counts
+// are added with.
+func (h hashing) bucket(text string, n int) (int, int) {
+	if h.fn != HashSklearn {
+		return simpleHash(text, n), 1
+	}
+	v := int64(int32(murmur3.StringSum32(text)))
+	sign := 1
+	if h.alt && v < 0 {
+		sign = -1
+	}
+	if v < 0 {
+		v = -v // no overflow in int64, also for -2^31
+	}
+	return int(v % int64(n)), sign
 }
 
 // simpleHash is Ray's simple_hash: the SHA-1 of the value's text, read as
@@ -182,9 +237,20 @@ func simpleHash(value string, n int) int {
 // indices match Ray's. The input columns are dropped and float64 columns
 // hash_0 ... hash_<NumFeatures-1> appended (Ray 2.x names). NaN (and null)
 // counts make their row's sum NaN. It learns nothing.
+//
+// With HashFn = HashSklearn the buckets (and, with AlternateSign, signs)
+// are scikit-learn's FeatureHasher(n_features=NumFeatures,
+// input_type="dict") given each row as {column name: value}; output
+// column hash_<i> is its column i.
 type FeatureHasher struct {
 	Columns     []string `json:"columns"`
 	NumFeatures int      `json:"num_features"`
+	// HashFn is HashRay (the default when empty) or HashSklearn.
+	HashFn string `json:"hash_fn,omitempty"`
+	// AlternateSign (HashSklearn only) adds a value negated when its hash
+	// is negative: set it to match scikit-learn's default
+	// alternate_sign=True.
+	AlternateSign bool `json:"alternate_sign,omitempty"`
 }
 
 // NewFeatureHasher returns a FeatureHasher.
@@ -201,6 +267,9 @@ func (h *FeatureHasher) Fitted() bool { return true }
 func (h *FeatureHasher) validate() error {
 	if h.NumFeatures < 1 {
 		return fmt.Errorf("%w: %s: NumFeatures %d must be at least 1", ErrInvalidInput, h.TypeName(), h.NumFeatures)
+	}
+	if err := checkHashing(h.TypeName(), h.HashFn, h.AlternateSign); err != nil {
+		return err
 	}
 	return checkConfig(h.TypeName(), h.Columns)
 }
@@ -226,9 +295,16 @@ func (h *FeatureHasher) TransformBatch(batch arrow.Record) (arrow.Record, error)
 		if err != nil {
 			return nil, err
 		}
-		out := outs[simpleHash(h.Columns[k], h.NumFeatures)]
-		for r, v := range vals {
-			out[r] += v
+		j, sign := hashing{h.HashFn, h.AlternateSign}.bucket(h.Columns[k], h.NumFeatures)
+		out := outs[j]
+		if sign < 0 {
+			for r, v := range vals {
+				out[r] -= v
+			}
+		} else {
+			for r, v := range vals {
+				out[r] += v
+			}
 		}
 		drop[i] = true
 	}
@@ -247,9 +323,23 @@ func (h *FeatureHasher) TransformBatch(batch arrow.Record) (arrow.Record, error)
 // hash_<column>_<NumFeatures-1> appended (Ray 2.x names). A null string
 // gives nulls. A list<string> column is taken as already tokenized. It
 // learns nothing.
+//
+// With HashFn = HashSklearn the buckets (and, with AlternateSign, signs)
+// are scikit-learn's HashingVectorizer(n_features=NumFeatures, norm=None)
+// given the same tokens; output column hash_<column>_<i> is its column i.
+// scikit-learn's defaults also lowercase, tokenize by the regular
+// expression (?u)\b\w\w+\b and normalise each row to unit l2 norm
+// (norm="l2"): register a matching tokenization function, and follow with
+// a Normalizer(NormL2, ...) over the output columns, to serve such a model.
 type HashingVectorizer struct {
 	Columns     []string `json:"columns"`
 	NumFeatures int      `json:"num_features"`
+	// HashFn is HashRay (the default when empty) or HashSklearn.
+	HashFn string `json:"hash_fn,omitempty"`
+	// AlternateSign (HashSklearn only) counts a token as -1 when its hash
+	// is negative: set it to match scikit-learn's default
+	// alternate_sign=True.
+	AlternateSign bool `json:"alternate_sign,omitempty"`
 	// TokenizationFn names a registered function; empty means
 	// DefaultTokenizer.
 	TokenizationFn string `json:"tokenization_fn,omitempty"`
@@ -274,6 +364,9 @@ func (h *HashingVectorizer) validate() error {
 	if _, err := tokenizer(h.TypeName(), h.TokenizationFn); err != nil {
 		return err
 	}
+	if err := checkHashing(h.TypeName(), h.HashFn, h.AlternateSign); err != nil {
+		return err
+	}
 	return checkConfig(h.TypeName(), h.Columns)
 }
 
@@ -293,14 +386,17 @@ func (h *HashingVectorizer) TransformBatch(batch arrow.Record) (arrow.Record, er
 	var extra []newCol
 	for k, i := range idx {
 		c := h.Columns[k]
-		toks, err := tokensOf(h.TypeName(), c, batch.Column(i), fn)
+		toks, release, err := tokensOf(h.TypeName(), c, batch.Column(i), fn)
 		if err != nil {
 			releaseCols(extra)
 			return nil, err
 		}
 		backing := make([]int64, rows*h.NumFeatures)
 		var valid []bool
+		// cache holds each token's bucket, times -1 for a negative sign
+		// (bucket+1, so that bucket 0 can be negated).
 		cache := map[string]int{}
+		hs := hashing{h.HashFn, h.AlternateSign}
 		for r := 0; r < rows; r++ {
 			ts, ok := toks(r)
 			if !ok {
@@ -310,12 +406,18 @@ func (h *HashingVectorizer) TransformBatch(batch arrow.Record) (arrow.Record, er
 			for _, t := range ts {
 				j, seen := cache[t]
 				if !seen {
-					j = simpleHash(t, h.NumFeatures)
+					b, sign := hs.bucket(t, h.NumFeatures)
+					j = sign * (b + 1)
 					cache[strings.Clone(t)] = j
 				}
-				backing[j*rows+r]++
+				if j > 0 {
+					backing[(j-1)*rows+r]++
+				} else {
+					backing[(-j-1)*rows+r]--
+				}
 			}
 		}
+		release()
 		for j := 0; j < h.NumFeatures; j++ {
 			extra = append(extra, newCol{
 				name: "hash_" + c + "_" + strconv.Itoa(j),
@@ -408,7 +510,7 @@ func (v *CountVectorizer) plan() (*fitPlan, error) {
 				if err != nil {
 					return nil, err
 				}
-				toks, err := tokensOf(typ, c, arr, fn)
+				toks, release, err := tokensOf(typ, c, arr, fn)
 				if err != nil {
 					return nil, err
 				}
@@ -423,6 +525,7 @@ func (v *CountVectorizer) plan() (*fitPlan, error) {
 						}
 					}
 				}
+				release()
 				out[k] = m
 			}
 			return out, nil
@@ -483,7 +586,7 @@ func (v *CountVectorizer) TransformBatch(batch arrow.Record) (arrow.Record, erro
 	var extra []newCol
 	for k, i := range idx {
 		c := v.Columns[k]
-		toks, err := tokensOf(v.TypeName(), c, batch.Column(i), fn)
+		toks, release, err := tokensOf(v.TypeName(), c, batch.Column(i), fn)
 		if err != nil {
 			releaseCols(extra)
 			return nil, err
@@ -507,6 +610,7 @@ func (v *CountVectorizer) TransformBatch(batch arrow.Record) (arrow.Record, erro
 				}
 			}
 		}
+		release()
 		for j, tc := range voc {
 			extra = append(extra, newCol{
 				name: c + "_" + tc.Token,
