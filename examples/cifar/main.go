@@ -130,8 +130,8 @@ func run(ctx context.Context, stdout io.Writer, args []string, started func(addr
 			Spec: spec, Optimizer: nn.SGD(0.01, 0.9), BatchSize: o.batch, Epochs: o.epochs, Seed: o.seed,
 			InputColumn: "image", LabelColumn: "label", FitNormalizationScale: 1.0 / 255, Classes: cifar10.ClassNames,
 		},
-		Scaling:  train.ScalingConfig{NumWorkers: o.workers, ResourcesPerWorker: map[string]float64{"CPU": 0.5}},
-		Datasets: map[string]*data.Dataset{"train": trainDS, "valid": validDS},
+		ScalingConfig: train.ScalingConfig{NumWorkers: o.workers, ResourcesPerWorker: map[string]float64{"CPU": 0.5}},
+		Datasets:      map[string]*data.Dataset{"train": trainDS, "valid": validDS},
 	}
 
 	// 3. Tune the learning rate with ASHA (one trial at a time: each uses
