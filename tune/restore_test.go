@@ -164,7 +164,7 @@ func TestRestoreAfterKill(t *testing.T) {
 	}
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestRestoreAfterKill$")
-	cmd.Env = append(os.Environ(), "TUNE_KILL_CHILD_DIR="+dir)
+	cmd.Env = append(os.Environ(), "TUNE_KILL_CHILD_DIR="+dir, "TMPDIR="+t.TempDir())
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -333,7 +333,9 @@ func (c *countingContext) Report(m map[string]float64, ck *checkpoint.Checkpoint
 func killChild(t *testing.T, run string, env []string, ready func() bool) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^"+run+"$", "-test.count=1")
-	cmd.Env = append(os.Environ(), env...)
+	// A killed child cannot remove its temporary files (the runtime's spill
+	// directory): give it a temporary directory of the test's.
+	cmd.Env = append(append(os.Environ(), "TMPDIR="+t.TempDir()), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
