@@ -19,9 +19,18 @@ race:
 demo:
 	$(GO) run ./examples/breast_cancer
 
-# The neural-network example: CIFAR-10 from --data-dir, or a synthetic set.
+# The neural-network example on CIFAR-10's "binary version": download
+# cifar-10-binary.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html
+# yourself, unpack it (tar xzf cifar-10-binary.tar.gz) and run
+# `make cifar DATA=path/to/cifar-10-batches-bin`. Without DATA it trains on a
+# synthetic set in the same format. Nothing is downloaded at run time.
 cifar:
-	$(GO) run ./examples/cifar
+ifeq ($(DATA),)
+	@echo 'make cifar: no DATA=path/to/cifar-10-batches-bin given, so the example runs on SYNTHETIC data.'
+	@echo 'For CIFAR-10: download the "CIFAR-10 binary version" (cifar-10-binary.tar.gz) from'
+	@echo 'https://www.cs.toronto.edu/~kriz/cifar.html, tar xzf it, and run make cifar DATA=.../cifar-10-batches-bin'
+endif
+	$(GO) run ./examples/cifar $(if $(DATA),--data-dir $(DATA))
 
 # Benchmarks: testing.B figures, then programs that print tables with a
 # baseline measured in the same run beside each figure.

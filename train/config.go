@@ -3,9 +3,11 @@ package train
 import (
 	"errors"
 	"fmt"
+	"log"
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -85,7 +87,8 @@ type RunConfig struct {
 	// Name of the run; its files go to StoragePath/Name. Default: the
 	// trainer's kind and the start time.
 	Name string
-	// StoragePath is the root for results (default ~/goray_results).
+	// StoragePath is the root for results (default ~/goray_results,
+	// logged once when used). A context from WithRunDir overrides it.
 	StoragePath string
 	// CheckpointConfig decides which checkpoints are kept.
 	CheckpointConfig CheckpointConfig
@@ -112,15 +115,16 @@ func (r RunConfig) Validate() error {
 	return nil
 }
 
-// RunDir returns StoragePath/Name with defaults filled in.
+// RunDir returns StoragePath/Name with defaults filled in: an empty
+// StoragePath is ~/goray_results (logged the first time it is used), an
+// empty Name is kind, the start time and a sequence number.
 func (r RunConfig) RunDir(kind string) string {
 	root := r.StoragePath
 	if root == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			home = os.TempDir()
-		}
-		root = filepath.Join(home, "goray_results")
+		root = DefaultStoragePath()
+		defaultLogOnce.Do(func() {
+			log.Printf("goray: RunConfig.StoragePath is empty: results go under %s", root)
+		})
 	}
 	name := r.Name
 	if name == "" {
@@ -129,6 +133,19 @@ func (r RunConfig) RunDir(kind string) string {
 	}
 	return filepath.Join(root, name)
 }
+
+// DefaultStoragePath is where results go when no storage path is given:
+// ~/goray_results, or goray_results in the temporary directory when there is
+// no home directory.
+func DefaultStoragePath() string {
+	home, err := os.UserHomeDir()
+	if err != nil || home == "" {
+		home = os.TempDir()
+	}
+	return filepath.Join(home, "goray_results")
+}
+
+var defaultLogOnce sync.Once
 
 var runSeq atomic.Int64
 

@@ -46,6 +46,46 @@ func reportFuncFrom(ctx context.Context) ReportFunc {
 	return f
 }
 
+type runDirKey struct{}
+
+// WithRunDir returns a context whose trainers write all their files in dir,
+// whatever their RunConfig's StoragePath and Name say. A tuner uses it to
+// keep a trial's training run inside the trial directory.
+func WithRunDir(ctx context.Context, dir string) context.Context {
+	return context.WithValue(ctx, runDirKey{}, dir)
+}
+
+func runDirFrom(ctx context.Context) string {
+	d, _ := ctx.Value(runDirKey{}).(string)
+	return d
+}
+
+// scratchDir is the folder of the run directory that TempDir hands out
+// folders from; Fit removes it when it returns.
+const scratchDir = ".tmp"
+
+// TempDir creates a new directory for files a training loop writes before
+// it hands them to Report or SaveCheckpoint (a checkpoint being built),
+// which copy them into the run directory. It lies inside the run
+// directory, so a run writes nowhere else, and Fit removes it (with
+// everything left in it) when it returns; the loop may remove it sooner.
+// pattern names it as in os.MkdirTemp.
+func TempDir(tc Context, pattern string) (string, error) {
+	w, ok := tc.(*workerContext)
+	if !ok {
+		return "", fmt.Errorf("%w: TempDir needs the Context of a train worker", ErrInvalidConfig)
+	}
+	root := filepath.Join(w.sink.runDir, scratchDir)
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", fmt.Errorf("train: create temporary directory: %w", err)
+	}
+	dir, err := os.MkdirTemp(root, pattern)
+	if err != nil {
+		return "", fmt.Errorf("train: create temporary directory: %w", err)
+	}
+	return dir, nil
+}
+
 // DataParallelTrainer runs a training loop on NumWorkers workers (core
 // actors holding their resources) that share collectives, and persists
 // what rank 0 reports under RunConfig.StoragePath/Name.
@@ -54,10 +94,10 @@ type DataParallelTrainer struct {
 	TrainLoop LoopFunc
 	// Config is passed to every worker's loop.
 	Config map[string]any
-	// Scaling says how many workers and what each holds.
-	Scaling ScalingConfig
-	// Run names the run and sets checkpointing, failures and stop conditions.
-	Run RunConfig
+	// ScalingConfig says how many workers and what each holds.
+	ScalingConfig ScalingConfig
+	// RunConfig names the run and sets checkpointing, failures and stop conditions.
+	RunConfig RunConfig
 	// Datasets are split into one disjoint streaming shard per worker.
 	Datasets map[string]*data.Dataset
 	// Preprocessor, if set, is fitted on Datasets["train"], applied to every
@@ -105,24 +145,28 @@ func (t *DataParallelTrainer) Fit(ctx context.Context) (*Result, error) {
 	if t.TrainLoop == nil {
 		return nil, fmt.Errorf("%w: %s.TrainLoop is nil", ErrInvalidConfig, kind)
 	}
-	if err := t.Scaling.Validate(); err != nil {
+	if err := t.ScalingConfig.Validate(); err != nil {
 		return nil, err
 	}
-	if err := t.Run.Validate(); err != nil {
+	if err := t.RunConfig.Validate(); err != nil {
 		return nil, err
 	}
-	runDir := t.Run.RunDir(kind)
+	runDir := runDirFrom(ctx)
+	if runDir == "" {
+		runDir = t.RunConfig.RunDir(kind)
+	}
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		return nil, fmt.Errorf("train: create run directory: %w", err)
 	}
+	defer os.RemoveAll(filepath.Join(runDir, scratchDir))
 	datasets, ppState, err := t.preprocess(ctx)
 	if err != nil {
 		return nil, err
 	}
-	st := &runState{runDir: runDir, cfg: t.Run, ppState: ppState, hook: reportFuncFrom(ctx), start: time.Now()}
+	st := &runState{runDir: runDir, cfg: t.RunConfig, ppState: ppState, hook: reportFuncFrom(ctx), start: time.Now()}
 
-	n := t.Scaling.workers()
-	res := workerResources(t.Scaling)
+	n := t.ScalingConfig.workers()
+	res := workerResources(t.ScalingConfig)
 
 	latest := t.ResumeFromCheckpoint
 	failures := 0
@@ -138,8 +182,8 @@ func (t *DataParallelTrainer) Fit(ctx context.Context) (*Result, error) {
 			return st.result(err), err
 		}
 		failures++
-		if t.Run.FailureConfig.MaxFailures >= 0 && failures > t.Run.FailureConfig.MaxFailures {
-			err = fmt.Errorf("%w after %d failure(s) (FailureConfig.MaxFailures=%d): %w", ErrWorkerFailed, failures, t.Run.FailureConfig.MaxFailures, err)
+		if t.RunConfig.FailureConfig.MaxFailures >= 0 && failures > t.RunConfig.FailureConfig.MaxFailures {
+			err = fmt.Errorf("%w after %d failure(s) (FailureConfig.MaxFailures=%d): %w", ErrWorkerFailed, failures, t.RunConfig.FailureConfig.MaxFailures, err)
 			return st.result(err), err
 		}
 	}

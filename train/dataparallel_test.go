@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -29,9 +28,10 @@ func setup(t *testing.T) context.Context {
 	return ctx
 }
 
-// saveState writes a one-file checkpoint holding the loop's iteration and weights.
-func saveState(iter int, w float64) (*checkpoint.Checkpoint, error) {
-	dir, err := os.MkdirTemp("", "ckpt")
+// saveState writes a one-file checkpoint holding the loop's iteration and
+// weights, in a temporary directory of the run.
+func saveState(tc train.Context, iter int, w float64) (*checkpoint.Checkpoint, error) {
+	dir, err := train.TempDir(tc, "ckpt")
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +93,7 @@ func sgdLoop(crashOnce *atomic.Bool) train.LoopFunc {
 			var ck *checkpoint.Checkpoint
 			if tc.WorldRank() == 0 {
 				var err error
-				if ck, err = saveState(it+1, w); err != nil {
+				if ck, err = saveState(tc, it+1, w); err != nil {
 					return err
 				}
 			}
@@ -110,11 +110,11 @@ func TestDataParallelTrainerAgreesAcrossWorkers(t *testing.T) {
 	var finals []float64
 	for _, n := range []int{1, 2} {
 		tr := &train.DataParallelTrainer{
-			TrainLoop: sgdLoop(nil),
-			Config:    map[string]any{"iters": 20},
-			Scaling:   train.ScalingConfig{NumWorkers: n},
-			Run:       train.RunConfig{Name: fmt.Sprintf("sgd%d", n), StoragePath: t.TempDir(), CheckpointConfig: train.CheckpointConfig{NumToKeep: 2, ScoreAttribute: "loss", ScoreOrder: "min"}},
-			Datasets:  map[string]*data.Dataset{"train": data.Range(1000)},
+			TrainLoop:     sgdLoop(nil),
+			Config:        map[string]any{"iters": 20},
+			ScalingConfig: train.ScalingConfig{NumWorkers: n},
+			RunConfig:     train.RunConfig{Name: fmt.Sprintf("sgd%d", n), StoragePath: t.TempDir(), CheckpointConfig: train.CheckpointConfig{NumToKeep: 2, ScoreAttribute: "loss", ScoreOrder: "min"}},
+			Datasets:      map[string]*data.Dataset{"train": data.Range(1000)},
 		}
 		res, err := tr.Fit(ctx)
 		if err != nil {
@@ -144,11 +144,11 @@ func TestWorkerFailureRestartsFromCheckpoint(t *testing.T) {
 	ctx := setup(t)
 	var crashed atomic.Bool
 	tr := &train.DataParallelTrainer{
-		TrainLoop: sgdLoop(&crashed),
-		Config:    map[string]any{"iters": 12},
-		Scaling:   train.ScalingConfig{NumWorkers: 2},
-		Run:       train.RunConfig{Name: "crash", StoragePath: t.TempDir(), FailureConfig: train.FailureConfig{MaxFailures: 1}},
-		Datasets:  map[string]*data.Dataset{"train": data.Range(200)},
+		TrainLoop:     sgdLoop(&crashed),
+		Config:        map[string]any{"iters": 12},
+		ScalingConfig: train.ScalingConfig{NumWorkers: 2},
+		RunConfig:     train.RunConfig{Name: "crash", StoragePath: t.TempDir(), FailureConfig: train.FailureConfig{MaxFailures: 1}},
+		Datasets:      map[string]*data.Dataset{"train": data.Range(200)},
 	}
 	res, err := tr.Fit(ctx)
 	if err != nil {
@@ -168,7 +168,7 @@ func TestWorkerFailureRestartsFromCheckpoint(t *testing.T) {
 
 	// With no failures allowed, the error names the rank and the cause.
 	crashed.Store(false)
-	tr.Run = train.RunConfig{Name: "crash2", StoragePath: t.TempDir()}
+	tr.RunConfig = train.RunConfig{Name: "crash2", StoragePath: t.TempDir()}
 	_, err = tr.Fit(ctx)
 	if !errors.Is(err, train.ErrWorkerFailed) || !strings.Contains(err.Error(), "rank 1") || !strings.Contains(err.Error(), "worker lost") {
 		t.Fatalf("got %v", err)
@@ -178,11 +178,11 @@ func TestWorkerFailureRestartsFromCheckpoint(t *testing.T) {
 func TestStopCondition(t *testing.T) {
 	ctx := setup(t)
 	tr := &train.DataParallelTrainer{
-		TrainLoop: sgdLoop(nil),
-		Config:    map[string]any{"iters": 100},
-		Scaling:   train.ScalingConfig{NumWorkers: 2},
-		Run:       train.RunConfig{StoragePath: t.TempDir(), Stop: map[string]float64{"training_iteration": 7}},
-		Datasets:  map[string]*data.Dataset{"train": data.Range(100)},
+		TrainLoop:     sgdLoop(nil),
+		Config:        map[string]any{"iters": 100},
+		ScalingConfig: train.ScalingConfig{NumWorkers: 2},
+		RunConfig:     train.RunConfig{StoragePath: t.TempDir(), Stop: map[string]float64{"training_iteration": 7}},
+		Datasets:      map[string]*data.Dataset{"train": data.Range(100)},
 	}
 	res, err := tr.Fit(ctx)
 	if err != nil {
@@ -196,8 +196,8 @@ func TestStopCondition(t *testing.T) {
 func TestCollectivesBroadcastAndBarrier(t *testing.T) {
 	ctx := setup(t)
 	tr := &train.DataParallelTrainer{
-		Scaling: train.ScalingConfig{NumWorkers: 3},
-		Run:     train.RunConfig{StoragePath: t.TempDir()},
+		ScalingConfig: train.ScalingConfig{NumWorkers: 3},
+		RunConfig:     train.RunConfig{StoragePath: t.TempDir()},
 		TrainLoop: func(tc train.Context, _ map[string]any) error {
 			var msg []byte
 			if tc.WorldRank() == 2 {
@@ -232,10 +232,10 @@ func TestBadConfig(t *testing.T) {
 	ctx := setup(t)
 	loop := func(tc train.Context, _ map[string]any) error { return nil }
 	for name, tr := range map[string]*train.DataParallelTrainer{
-		"NumWorkers":         {TrainLoop: loop, Scaling: train.ScalingConfig{NumWorkers: -1}},
-		"ScoreOrder":         {TrainLoop: loop, Run: train.RunConfig{CheckpointConfig: train.CheckpointConfig{ScoreOrder: "up"}}},
+		"NumWorkers":         {TrainLoop: loop, ScalingConfig: train.ScalingConfig{NumWorkers: -1}},
+		"ScoreOrder":         {TrainLoop: loop, RunConfig: train.RunConfig{CheckpointConfig: train.CheckpointConfig{ScoreOrder: "up"}}},
 		"TrainLoop":          {},
-		"ResourcesPerWorker": {TrainLoop: loop, Scaling: train.ScalingConfig{ResourcesPerWorker: map[string]float64{"CPU": -2}}},
+		"ResourcesPerWorker": {TrainLoop: loop, ScalingConfig: train.ScalingConfig{ResourcesPerWorker: map[string]float64{"CPU": -2}}},
 	} {
 		_, err := tr.Fit(ctx)
 		if !errors.Is(err, train.ErrInvalidConfig) || !strings.Contains(err.Error(), name) {
@@ -243,7 +243,7 @@ func TestBadConfig(t *testing.T) {
 		}
 	}
 	// More CPUs per worker than the machine has fails at once.
-	tr := &train.DataParallelTrainer{TrainLoop: loop, Run: train.RunConfig{StoragePath: t.TempDir()}, Scaling: train.ScalingConfig{ResourcesPerWorker: map[string]float64{"CPU": 64}}}
+	tr := &train.DataParallelTrainer{TrainLoop: loop, RunConfig: train.RunConfig{StoragePath: t.TempDir()}, ScalingConfig: train.ScalingConfig{ResourcesPerWorker: map[string]float64{"CPU": 64}}}
 	if _, err := tr.Fit(ctx); !errors.Is(err, core.ErrInfeasible) {
 		t.Errorf("infeasible: got %v", err)
 	}

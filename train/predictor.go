@@ -1,8 +1,3 @@
-// Package train runs distributed training and turns its output into
-// predictors. This file fixes the interfaces shared by trainers (gbdt, nn),
-// tuning and serving: a Trainer fits and returns a Result holding a
-// checkpoint; a PredictorFactory turns a checkpoint back into a Predictor
-// that scores Arrow record batches.
 package train
 
 import (

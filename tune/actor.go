@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -206,17 +207,27 @@ type checkpointSaver interface {
 	saveCheckpoint(ckpt *checkpoint.Checkpoint) error
 }
 
-// persist copies a reported checkpoint into the trial directory, unless
-// the trainable wrote it there already.
+// persist copies a reported checkpoint into the trial directory as
+// checkpoint_NNNNNN, also when the trainable wrote it inside the trial
+// directory: the trainable owns its copy and may delete it once Report
+// returns. A name that is the checkpoint's own directory (or holds it) is
+// skipped.
 func (tc *trialContext) persist(ckpt *checkpoint.Checkpoint) (string, error) {
-	if abs, err := filepath.Abs(ckpt.Path()); err == nil {
-		if dir, _ := filepath.Abs(tc.spec.Dir); filepath.Dir(abs) == dir {
-			tc.ckptSeq++
-			return abs, nil
+	src, err := filepath.Abs(ckpt.Path())
+	if err != nil {
+		src = ckpt.Path()
+	}
+	var dst string
+	for {
+		tc.ckptSeq++
+		dst = filepath.Join(tc.spec.Dir, fmt.Sprintf("checkpoint_%06d", tc.ckptSeq))
+		if abs, err := filepath.Abs(dst); err == nil {
+			dst = abs
+		}
+		if dst != src && !strings.HasPrefix(src, dst+string(filepath.Separator)) {
+			break
 		}
 	}
-	tc.ckptSeq++
-	dst := filepath.Join(tc.spec.Dir, fmt.Sprintf("checkpoint_%06d", tc.ckptSeq))
 	if err := os.RemoveAll(dst); err != nil { // left by a killed run
 		return "", err
 	}

@@ -203,11 +203,24 @@ func (c *controller) run(ctx context.Context) (*ResultGrid, error) {
 		budget = tm.C
 	}
 	done := ctx.Done()
+	// From the start, a killed experiment can be restored: the state is
+	// on disk before any trial runs, and again once the first are started.
+	if err := c.state.save(); err != nil {
+		return nil, fmt.Errorf("tune: save experiment state: %w", err)
+	}
 	c.fill()
+	if err := c.state.saveIfChanged(); err != nil {
+		c.fail(fmt.Errorf("tune: save experiment state: %w", err))
+	}
 	for c.running > 0 || c.logsToGo > 0 {
 		select {
 		case ev := <-c.events:
 			c.handle(ev)
+			// Handle what else was queued before saving, so that a burst
+			// of status changes costs one write.
+			for n := len(c.events); n > 0; n-- {
+				c.handle(<-c.events)
+			}
 		case now := <-tick.C:
 			c.progress.maybeRender(now, c)
 			c.state.maybeSave(now)
@@ -218,6 +231,9 @@ func (c *controller) run(ctx context.Context) (*ResultGrid, error) {
 			c.beginStop(stopInterrupt)
 		}
 		c.fill()
+		if err := c.state.saveIfChanged(); err != nil {
+			c.fail(fmt.Errorf("tune: save experiment state: %w", err))
+		}
 	}
 	c.wg.Wait()
 	c.logs.wg.Wait()
@@ -247,7 +263,7 @@ func (c *controller) handle(ev event) {
 	case logsDone:
 		c.logsToGo--
 		ev.t.logsToGo--
-		c.state.dirty = true
+		c.state.markChanged()
 		if ev.err != nil {
 			c.fail(ev.err)
 		}
@@ -328,7 +344,7 @@ func (c *controller) addTrial(id string, cfg Config) *Trial {
 	c.trials = append(c.trials, t)
 	c.byID[id] = t
 	c.sched.OnTrialAdd(t)
-	c.state.dirty = true
+	c.state.markChanged()
 	return t
 }
 
@@ -343,7 +359,7 @@ func (c *controller) startRun(t *Trial) {
 	prev := t.status
 	t.status = StatusRunning
 	c.running++
-	c.state.dirty = true
+	c.state.markChanged()
 	c.progress.onStatus(t, prev)
 	spec := runSpec{Exp: c.key, TrialID: t.id, Run: t.runs, Config: t.config, Dir: t.dir,
 		Restore: t.checkpoint, StartIter: t.checkpointIter, StartTime: t.checkpointTime, CkptSeq: t.ckptSeq}
@@ -394,6 +410,7 @@ func (c *controller) onReport(ev *reportEvent) {
 	t.history = append(t.history, m)
 	if ev.ckpt != "" {
 		c.addCheckpoint(t, ev.ckpt, ev.ckptSeq, m)
+		c.state.dirty = true // a restored trial resumes from it
 	}
 	c.search.OnTrialResult(t.id, m)
 	d := Continue
@@ -454,7 +471,7 @@ func (c *controller) onDone(ev doneEvent) {
 	d := t.run.decision
 	t.run = nil
 	c.running--
-	c.state.dirty = true
+	c.state.markChanged()
 	prev := t.status
 	err := ev.err
 	if err != nil {
@@ -537,7 +554,7 @@ func (c *controller) StopTrial(t *Trial) {
 		prev := t.status
 		t.status = StatusTerminated
 		c.search.OnTrialComplete(t.id, t.last, nil)
-		c.state.dirty = true
+		c.state.markChanged()
 		c.progress.onStatus(t, prev)
 	}
 }
@@ -565,6 +582,6 @@ func (c *controller) Exploit(t, donor *Trial, config Config) error {
 	t.config = config
 	c.addCheckpoint(t, dst, seq, map[string]float64{
 		"training_iteration": float64(donor.checkpointIter), "time_total_s": donor.checkpointTime})
-	c.state.dirty = true
+	c.state.markChanged()
 	return nil
 }

@@ -54,10 +54,10 @@ func TestDataParallelTrainer(t *testing.T) {
 		return nil
 	}
 	trainer := &train.DataParallelTrainer{
-		TrainLoop: loop,
-		Config:    map[string]any{"params": map[string]any{"eta": 0.3, "max_depth": 6}},
-		Scaling:   train.ScalingConfig{NumWorkers: 2},
-		Kind:      "TestTrainer",
+		TrainLoop:     loop,
+		Config:        map[string]any{"params": map[string]any{"eta": 0.3, "max_depth": 6}},
+		ScalingConfig: train.ScalingConfig{NumWorkers: 2},
+		Kind:          "TestTrainer",
 	}
 	tuner := Tuner{
 		Trainable:  trainer,

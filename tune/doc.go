@@ -37,7 +37,7 @@
 //     Config, sampled config), so {"params": {"max_depth":
 //     tune.RandInt(1, 9)}} overrides one GBDT param and keeps the rest;
 //     ResumeFromCheckpoint is the trial's checkpoint when it resumes; its
-//     run files go inside the trial directory.
+//     run files go inside the trial directory (train.WithRunDir).
 //   - Other trainers implement ConfigurableTrainer (WithConfig, a deep
 //     merge) to be tuned, and ResumableTrainer (WithResumeFrom) to resume
 //     paused trials without starting over.
@@ -81,8 +81,13 @@
 // files (events.out.tfevents.*, TFRecord-framed Event protos with one
 // simple_value per metric) and its checkpoints (checkpoint_NNNNNN). Logs
 // are written by a small pool of writer goroutines, off the trials' report
-// path. experiment_state.json, rewritten at most once a second, lets
+// path. experiment_state.json, written when the experiment starts, at every
+// trial status change and at most once a second for new checkpoints, lets
 // Restore finish an interrupted (or killed) experiment without rerunning
-// finished trials. RunConfig.Verbose 1 prints a status table at most once a
+// finished trials; an unfinished trial's result.json and progress.csv are
+// cut back to the checkpoint it resumes from, so each iteration appears
+// once. A trainer run inside a trial (anything built on
+// train.DataParallelTrainer) writes its own files in the trial directory,
+// train_from_iter_N, whatever its RunConfig.StoragePath says. RunConfig.Verbose 1 prints a status table at most once a
 // second, 2 adds a line per result and per status change.
 package tune

@@ -90,8 +90,8 @@ func TestGBDTSweep(t *testing.T) {
 		TrainLoop: loop,
 		Config: map[string]any{"params": map[string]any{
 			"objective": "binary:logistic", "eta": 0.3, "max_depth": 6, "eval_metric": []string{"logloss"}}},
-		Scaling: train.ScalingConfig{NumWorkers: 2},
-		Kind:    "GBDTTrainer",
+		ScalingConfig: train.ScalingConfig{NumWorkers: 2},
+		Kind:          "GBDTTrainer",
 	}
 	tuner := tune.Tuner{
 		// gbdt cannot warm-start from a checkpoint: paused trials start over.

@@ -285,6 +285,87 @@ func readResults(path string) ([]map[string]float64, error) {
 	return out, nil
 }
 
+// cutTrialLogs cuts a trial's result.json and progress.csv back to the
+// results of iterations up to keepIter (none when keepIter is 0), the
+// checkpoint its next run resumes from, so that the iterations the run
+// reports again appear once. TensorBoard event files are append-only and
+// keep the older events.
+func cutTrialLogs(dir string, keepIter int) error {
+	keep := func(iter float64, ok bool) bool { return ok && iter <= float64(keepIter) }
+	// result.json: one JSON object a line; a torn last line goes too.
+	path := filepath.Join(dir, resultFile)
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return err
+	default:
+		var out []byte
+		for _, line := range bytes.SplitAfter(b, []byte{'\n'}) {
+			if len(line) == 0 || line[len(line)-1] != '\n' {
+				continue
+			}
+			m, err := parseResultLine(line)
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			it, ok := m["training_iteration"]
+			if keep(it, ok) {
+				out = append(out, line...)
+			}
+		}
+		if err := writeFileAtomic(path, out); err != nil {
+			return err
+		}
+	}
+	// progress.csv: a header, then a row per result.
+	path = filepath.Join(dir, progressFile)
+	b, err = os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	}
+	lines := bytes.SplitAfter(b, []byte{'\n'})
+	if len(lines) == 0 || len(lines[0]) == 0 || lines[0][len(lines[0])-1] != '\n' {
+		return os.Remove(path) // not even a whole header
+	}
+	col := -1
+	for i, name := range strings.Split(strings.TrimRight(string(lines[0]), "\r\n"), ",") {
+		if name == "training_iteration" {
+			col = i
+		}
+	}
+	out := append([]byte(nil), lines[0]...)
+	for _, line := range lines[1:] {
+		if len(line) == 0 || line[len(line)-1] != '\n' {
+			continue
+		}
+		cells := strings.Split(strings.TrimRight(string(line), "\r\n"), ",")
+		ok := col >= 0 && col < len(cells)
+		var it float64
+		if ok {
+			var err error
+			it, err = strconv.ParseFloat(cells[col], 64)
+			ok = err == nil
+		}
+		if keep(it, ok) {
+			out = append(out, line...)
+		}
+	}
+	return writeFileAtomic(path, out)
+}
+
+// writeFileAtomic replaces path with b (a temporary file, then rename).
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
 func parseResultLine(line []byte) (map[string]float64, error) {
 	var raw map[string]any
 	if err := json.Unmarshal(line, &raw); err != nil {

@@ -16,8 +16,9 @@ import (
 )
 
 // stateFile is the experiment state that Restore reads, in the experiment
-// directory. It is rewritten at most once a second while the experiment
-// runs, and when it ends.
+// directory. It is written when the experiment starts, whenever a trial is
+// added or changes status, at most once a second for new results and
+// checkpoints, and when the experiment ends.
 const stateFile = "experiment_state.json"
 
 const stateVersion = 1
@@ -72,9 +73,11 @@ type componentSpec struct {
 }
 
 type stateWriter struct {
-	c     *controller
-	dirty bool
-	last  time.Time
+	c *controller
+	// dirty: something Restore reads changed since the last save; changed:
+	// a trial was added or changed status, which is saved at once.
+	dirty, changed bool
+	last           time.Time
 	// static is the part of the state that does not change.
 	static experimentState
 }
@@ -94,6 +97,18 @@ func newStateWriter(c *controller) *stateWriter {
 	st.SearchAlg, _ = encodeSearcher(c.search)
 	st.Scheduler, _ = encodeScheduler(c.sched)
 	return &stateWriter{c: c, dirty: true, static: st}
+}
+
+// markChanged records a trial added or changing status: the state is
+// saved before the controller waits for the next event.
+func (s *stateWriter) markChanged() { s.dirty, s.changed = true, true }
+
+// saveIfChanged saves the state if a trial was added or changed status.
+func (s *stateWriter) saveIfChanged() error {
+	if !s.changed {
+		return nil
+	}
+	return s.save()
 }
 
 func (s *stateWriter) maybeSave(now time.Time) {
@@ -151,7 +166,7 @@ func (s *stateWriter) save() error {
 	if err := os.Rename(tmp, path); err != nil {
 		return err
 	}
-	s.dirty = false
+	s.dirty, s.changed = false, false
 	s.last = time.Now()
 	return nil
 }
@@ -306,15 +321,24 @@ func (c *controller) restoreTrials(st *experimentState) error {
 			t.err = errors.New(ts.Error)
 		}
 		if !done {
-			// It resumes from its checkpoint: results after it will come again.
+			// It resumes from its checkpoint (or starts over, if it has
+			// none or cannot resume): results after it will come again.
+			keepIter := 0
+			if t.checkpoint != "" && c.tr.resumable {
+				keepIter = t.checkpointIter
+			}
 			keep := hist[:0]
 			for _, m := range hist {
-				if t.checkpoint != "" && int(m["training_iteration"]) <= t.checkpointIter {
+				if int(m["training_iteration"]) <= keepIter {
 					keep = append(keep, m)
 				}
 			}
 			hist = keep
 			t.status = StatusPending
+			// The files too: the next run appends after the checkpoint.
+			if err := cutTrialLogs(t.dir, keepIter); err != nil {
+				return fmt.Errorf("tune: restore trial %s: %w", ts.ID, err)
+			}
 		}
 		t.history = hist
 		if len(hist) > 0 {

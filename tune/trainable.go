@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -165,10 +167,10 @@ unwrap:
 		tr.res = Resources{CPU: 1}
 		switch {
 		case isDP && !configurable:
-			tr.res = scalingResources(dp.Scaling)
+			tr.res = scalingResources(dp.ScalingConfig)
 			tr.name = dp.Kind
 		case isDP:
-			tr.res = scalingResources(dp.Scaling)
+			tr.res = scalingResources(dp.ScalingConfig)
 		}
 		if st, ok := f.(train.ScaledTrainer); ok && !isDP {
 			tr.res = scalingResources(st.ScalingConfig())
@@ -252,9 +254,6 @@ func runTrainer(tc Context, base train.Trainer, ct ConfigurableTrainer, config C
 		cp := *dp
 		cp.Config = DeepMerge(dp.Config, config)
 		cp.ResumeFromCheckpoint = tc.Checkpoint()
-		// The trainer's own files go inside the trial directory.
-		cp.Run.StoragePath = tc.TrialDir()
-		cp.Run.Name = fmt.Sprintf("train_from_iter_%d", tc.Iteration())
 		tr = &cp
 	} else {
 		if ct != nil {
@@ -270,14 +269,20 @@ func runTrainer(tc Context, base train.Trainer, ct ConfigurableTrainer, config C
 		}
 	}
 	var reported atomic.Bool
-	ctx := context.Context(tc)
+	// The trainer's own files go inside the trial directory, whatever its
+	// RunConfig says.
+	runDir, err := newTrainerRunDir(tc.TrialDir(), tc.Iteration())
+	if err != nil {
+		return err
+	}
+	ctx := train.WithRunDir(tc, runDir)
 	if rt, ok := tr.(ReportingTrainer); ok {
 		tr = rt.WithReporter(func(m map[string]float64, ckpt *checkpoint.Checkpoint) error {
 			reported.Store(true)
 			return tc.Report(m, ckpt)
 		})
 	} else {
-		ctx = train.WithReportFunc(tc, func(m map[string]float64, ckpt *checkpoint.Checkpoint) (bool, error) {
+		ctx = train.WithReportFunc(ctx, func(m map[string]float64, ckpt *checkpoint.Checkpoint) (bool, error) {
 			reported.Store(true)
 			err := tc.Report(m, ckpt)
 			if errors.Is(err, ErrTrialStopped) {
@@ -305,6 +310,26 @@ func runTrainer(tc Context, base train.Trainer, ct ConfigurableTrainer, config C
 		}
 	}
 	return nil
+}
+
+// newTrainerRunDir picks the directory, inside the trial directory, of a
+// trainer run that starts at iteration iter: train_from_iter_<iter>, with a
+// suffix when an earlier run (a retry, a restored experiment) started there.
+// One run of a trial runs at a time, so the first free name is its own; the
+// trainer creates it.
+func newTrainerRunDir(trialDir string, iter int) (string, error) {
+	base := filepath.Join(trialDir, fmt.Sprintf("train_from_iter_%d", iter))
+	dir := base
+	for k := 2; ; k++ {
+		_, err := os.Lstat(dir)
+		if errors.Is(err, os.ErrNotExist) {
+			return dir, nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("tune: choose the trainer's run directory: %w", err)
+		}
+		dir = fmt.Sprintf("%s_%d", base, k)
+	}
 }
 
 // metricNames lists a result's keys, sorted, for error messages.

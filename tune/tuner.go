@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -55,7 +57,8 @@ type TuneConfig struct {
 type RunConfig struct {
 	// Name of the experiment directory. Default: "<trainable>_<time>".
 	Name string
-	// StoragePath holds experiment directories. Default: ~/goray_results.
+	// StoragePath holds experiment directories. Default: ~/goray_results
+	// (logged the first time it is used).
 	StoragePath string
 	// Stop ends a trial once a result reaches any of these values
 	// (result[key] >= value), e.g. {"training_iteration": 10}.
@@ -129,6 +132,8 @@ func (t *Tuner) validate() error {
 	return validateSpace(t.ParamSpace)
 }
 
+var defaultLogOnce sync.Once
+
 // experimentDir returns StoragePath/Name, filling in the defaults.
 func (t *Tuner) experimentDir(trainableName string) (string, error) {
 	if t.RunConfig.StoragePath == "" {
@@ -137,6 +142,9 @@ func (t *Tuner) experimentDir(trainableName string) (string, error) {
 			return "", fmt.Errorf("tune: RunConfig.StoragePath is empty and there is no home directory: %w", err)
 		}
 		t.RunConfig.StoragePath = filepath.Join(home, "goray_results")
+		defaultLogOnce.Do(func() {
+			log.Printf("goray: tune RunConfig.StoragePath is empty: experiments go under %s", t.RunConfig.StoragePath)
+		})
 	}
 	if t.RunConfig.Name == "" {
 		t.RunConfig.Name = trainableName + "_" + time.Now().Format("2006-01-02_15-04-05")

@@ -78,7 +78,7 @@ func runJob(ctx context.Context, stdout io.Writer, args []string) (*Summary, err
 	workers := fs.Int("workers", 2, "training workers per trial")
 	samples := fs.Int("samples", 6, "tuning trials")
 	keep := fs.Bool("serve", false, "keep serving after the demo POST, until interrupted")
-	storage := fs.String("storage", "", "where results and checkpoints go (default: a new temp directory)")
+	storage := fs.String("storage", "", "where results and checkpoints go, created if needed; each run adds an experiment directory (default: a new temp directory, printed)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, nil
@@ -102,9 +102,21 @@ func runJob(ctx context.Context, stdout io.Writer, args []string) (*Summary, err
 			return nil, err
 		}
 		*storage = dir
+		stage("no --storage given: results go to %s", dir)
+	} else if err := os.MkdirAll(*storage, 0o755); err != nil {
+		return nil, fmt.Errorf("--storage %q: %w", *storage, err)
+	}
+	// Each run is its own experiment, so runs can share a --storage.
+	expName, err := newExperimentName(*storage, "breast_cancer_tune")
+	if err != nil {
+		return nil, err
 	}
 	if *dataPath == "" {
-		*dataPath = filepath.Join(*storage, "breast_cancer.csv")
+		// The bundled copy goes inside the experiment directory.
+		if err := os.MkdirAll(filepath.Join(*storage, expName), 0o755); err != nil {
+			return nil, err
+		}
+		*dataPath = filepath.Join(*storage, expName, "breast_cancer.csv")
 		if err := os.WriteFile(*dataPath, bundledCSV, 0o644); err != nil {
 			return nil, err
 		}
@@ -168,7 +180,7 @@ func runJob(ctx context.Context, stdout io.Writer, args []string) (*Summary, err
 			Metric: "train-logloss", Mode: "min", NumSamples: *samples, Seed: 7,
 			Scheduler: &tune.HyperBandScheduler{MaxT: 20, ReductionFactor: 3},
 		},
-		RunConfig: tune.RunConfig{Name: "breast_cancer_tune", StoragePath: *storage, Verbose: 1, Progress: stdout},
+		RunConfig: tune.RunConfig{Name: expName, StoragePath: *storage, Verbose: 1, Progress: stdout},
 	}
 	grid, err := tuner.Fit(ctx)
 	if err != nil {
@@ -250,6 +262,22 @@ func runJob(ctx context.Context, stdout io.Writer, args []string) (*Summary, err
 	}
 	stage("shut down cleanly; results in %s", *storage)
 	return sum, nil
+}
+
+// newExperimentName returns base, or base_2, base_3, ...: the first name
+// not yet used in storage.
+func newExperimentName(storage, base string) (string, error) {
+	name := base
+	for k := 2; ; k++ {
+		_, err := os.Lstat(filepath.Join(storage, name))
+		if errors.Is(err, os.ErrNotExist) {
+			return name, nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("--storage: %w", err)
+		}
+		name = fmt.Sprintf("%s_%d", base, k)
+	}
 }
 
 func toInt(v any) int {

@@ -3,19 +3,49 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
 
-// TestMainJob runs the whole example on a free port, as `make demo` does.
+// TestMainJob runs the whole example on a free port, as `make demo` does,
+// into a --storage folder that does not exist yet; a second run into the
+// same folder works too. Nothing is written outside it: $HOME and $TMPDIR
+// stay empty.
 func TestMainJob(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	home, tmp := t.TempDir(), t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("TMPDIR", tmp)
+	storage := filepath.Join(t.TempDir(), "results", "demo")
 	var out bytes.Buffer
-	sum, err := runJob(ctx, &out, []string{"--port", "-1", "--storage", t.TempDir()})
+	sum, err := runJob(ctx, &out, []string{"--port", "-1", "--storage", storage})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
+	}
+	var again bytes.Buffer
+	if _, err := runJob(ctx, &again, []string{"--port", "-1", "--storage", storage, "--samples", "2"}); err != nil {
+		t.Fatalf("second run into the same --storage: %v\n%s", err, again.String())
+	}
+	for _, d := range []string{home, tmp} {
+		if ents, _ := os.ReadDir(d); len(ents) > 0 {
+			var names []string
+			for _, e := range ents {
+				names = append(names, e.Name())
+			}
+			t.Errorf("%s holds %v after the runs, want nothing", d, names)
+		}
+	}
+	var exps []string
+	ents, _ := os.ReadDir(storage)
+	for _, e := range ents {
+		exps = append(exps, e.Name())
+	}
+	if strings.Join(exps, " ") != "breast_cancer_tune breast_cancer_tune_2" {
+		t.Errorf("--storage holds %v, want the two experiments", exps)
 	}
 	if sum.Accuracy <= 0.95 {
 		t.Errorf("accuracy %.4f, want > 0.95", sum.Accuracy)

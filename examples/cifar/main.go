@@ -6,9 +6,17 @@
 //
 //	go run ./examples/cifar --data-dir cifar-10-batches-bin
 //
-// Without --data-dir (or when it does not exist) it says so loudly and
-// generates a small learnable synthetic set written in the same binary
-// format, then runs the same code path on it.
+// The data is the "CIFAR-10 binary version" from
+// https://www.cs.toronto.edu/~kriz/cifar.html: download
+// cifar-10-binary.tar.gz yourself (nothing downloads at run time) and unpack
+// it; --data-dir is the cifar-10-batches-bin folder it holds. A --data-dir
+// that does not exist, or lacks one of the files, is an error. Without
+// --data-dir the example says so loudly and generates a small learnable
+// synthetic set written in the same binary format, then runs the same code
+// path on it.
+//
+// Runs, checkpoints and generated data go under --storage; by default a new
+// temporary directory, removed when the example exits.
 package main
 
 import (
@@ -28,6 +36,7 @@ import (
 	"github.com/apache/arrow/go/v15/arrow"
 
 	"github.com/goray/goray/checkpoint"
+	"github.com/goray/goray/core"
 	"github.com/goray/goray/data"
 	"github.com/goray/goray/examples/cifar/cifar10"
 	"github.com/goray/goray/serve"
@@ -41,6 +50,9 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Stdout, os.Args[1:], nil); err != nil {
 		fmt.Fprintln(os.Stderr, "cifar:", err)
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
 }
@@ -64,14 +76,25 @@ type options struct {
 	seed                    uint64
 }
 
+// errUsage marks a bad command line.
+var errUsage = errors.New("usage")
+
+// dataSource says where CIFAR-10's files come from, for --help and the
+// synthetic-data banner.
+const dataSource = `CIFAR-10 data: download the "CIFAR-10 binary version" (cifar-10-binary.tar.gz)
+from https://www.cs.toronto.edu/~kriz/cifar.html yourself and unpack it
+(tar xzf cifar-10-binary.tar.gz); pass the cifar-10-batches-bin folder as
+--data-dir (make cifar DATA=path/to/cifar-10-batches-bin). Nothing is
+downloaded at run time.`
+
 // run parses args and runs the example. When serving, started (if not nil)
 // receives the server's address, and run returns when ctx ends.
 func run(ctx context.Context, stdout io.Writer, args []string, started func(addr string)) error {
 	fs := flag.NewFlagSet("cifar", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	var o options
-	fs.StringVar(&o.dataDir, "data-dir", "", "CIFAR-10 binary directory (data_batch_1.bin ... test_batch.bin); synthetic data when absent")
-	fs.StringVar(&o.out, "out", "cifar_results", "directory for runs, checkpoints and generated data")
+	fs.StringVar(&o.dataDir, "data-dir", "", "CIFAR-10 binary directory, cifar-10-batches-bin (data_batch_1.bin ... test_batch.bin); synthetic data when empty")
+	fs.StringVar(&o.out, "storage", "", "directory for runs, checkpoints and generated data (default: a temporary directory, removed at exit)")
 	fs.StringVar(&o.serveAddr, "serve", ":8000", "serve the best checkpoint on this address ('' to skip)")
 	fs.IntVar(&o.workers, "workers", 2, "data-parallel workers")
 	fs.IntVar(&o.epochs, "epochs", 4, "epochs per trial (ASHA's max_t)")
@@ -84,23 +107,63 @@ func run(ctx context.Context, stdout io.Writer, args []string, started func(addr
 	fs.Float64Var(&o.lrMax, "lr-max", 0.05, "largest learning rate ASHA samples")
 	fs.Float64Var(&o.fixedLR, "lr", 0, "train once with this learning rate instead of tuning")
 	seed := fs.Int64("seed", 1, "seed for weights, shuffling and the search")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: cifar [flags]\n\n%s\n\nFlags:\n", dataSource)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	o.seed = uint64(*seed)
 	if o.workers < 1 || o.epochs < 1 || o.batch < o.workers || o.samples < 1 {
-		return fmt.Errorf("--workers %d, --epochs %d, --batch %d, --samples %d: all must be positive and batch >= workers", o.workers, o.epochs, o.batch, o.samples)
+		return fmt.Errorf("%w: --workers %d, --epochs %d, --batch %d, --samples %d: all must be positive and batch >= workers", errUsage, o.workers, o.epochs, o.batch, o.samples)
 	}
-	out, err := filepath.Abs(o.out)
-	if err != nil {
-		return err
+	if o.dataDir != "" {
+		if err := checkDataDir(o.dataDir); err != nil {
+			return err
+		}
+	}
+	out := o.out
+	if out == "" {
+		tmp, err := os.MkdirTemp("", "goray-cifar-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		out = tmp
+		fmt.Fprintf(stdout, "results: %s (temporary, removed at exit; --storage DIR keeps them)\n", out)
+	} else {
+		abs, err := filepath.Abs(out)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(abs, 0o755); err != nil {
+			return fmt.Errorf("--storage %q: %w", o.out, err)
+		}
+		out = abs
+		fmt.Fprintf(stdout, "results: %s\n", out)
+	}
+
+	// The runtime, unless the caller runs one: its spill files go under
+	// out too, and go when it shuts down.
+	if !core.IsInitialized() {
+		if err := core.Init(core.WithSpillDir(out)); err != nil {
+			return err
+		}
+		defer core.Shutdown()
 	}
 
 	// 1. Data: the real files, or synthetic ones in the same format.
 	dir := o.dataDir
-	if dir == "" || !exists(filepath.Join(dir, cifar10.TestFile)) {
+	if dir == "" {
 		dir = filepath.Join(out, "synthetic-cifar10")
-		banner(stdout, o.dataDir, dir)
+		banner(stdout, dir)
 		if err := cifar10.WriteSyntheticDir(dir, o.synthPerFile, o.synthTest, o.seed); err != nil {
 			return err
 		}
@@ -130,8 +193,8 @@ func run(ctx context.Context, stdout io.Writer, args []string, started func(addr
 			Spec: spec, Optimizer: nn.SGD(0.01, 0.9), BatchSize: o.batch, Epochs: o.epochs, Seed: o.seed,
 			InputColumn: "image", LabelColumn: "label", FitNormalizationScale: 1.0 / 255, Classes: cifar10.ClassNames,
 		},
-		Scaling:  train.ScalingConfig{NumWorkers: o.workers, ResourcesPerWorker: map[string]float64{"CPU": 0.5}},
-		Datasets: map[string]*data.Dataset{"train": trainDS, "valid": validDS},
+		ScalingConfig: train.ScalingConfig{NumWorkers: o.workers, ResourcesPerWorker: map[string]float64{"CPU": 0.5}},
+		Datasets:      map[string]*data.Dataset{"train": trainDS, "valid": validDS},
 	}
 
 	// 3. Tune the learning rate with ASHA (one trial at a time: each uses
@@ -186,15 +249,28 @@ func run(ctx context.Context, stdout io.Writer, args []string, started func(addr
 	return serveCheckpoint(ctx, stdout, best.Checkpoint, o.serveAddr, started)
 }
 
-func exists(p string) bool { _, err := os.Stat(p); return err == nil }
-
-func banner(w io.Writer, asked, dir string) {
-	why := "no --data-dir given"
-	if asked != "" {
-		why = fmt.Sprintf("--data-dir %q has no %s", asked, cifar10.TestFile)
+// checkDataDir checks that dir holds every CIFAR-10 binary file, naming
+// the first one missing.
+func checkDataDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("--data-dir %q: %w\n%s", dir, err, dataSource)
 	}
+	if !fi.IsDir() {
+		return fmt.Errorf("--data-dir %q is not a directory\n%s", dir, dataSource)
+	}
+	for _, f := range append(append([]string(nil), cifar10.TrainFiles...), cifar10.TestFile) {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			return fmt.Errorf("--data-dir %q has no %s (is it the unpacked cifar-10-batches-bin folder?): %w\n%s", dir, f, err, dataSource)
+		}
+	}
+	return nil
+}
+
+func banner(w io.Writer, dir string) {
 	line := strings.Repeat("!", 78)
-	fmt.Fprintf(w, "%s\n!! NO CIFAR-10 DATA (%s).\n!! Generating a SYNTHETIC, learnable data set in the CIFAR-10 binary format at\n!!   %s\n!! and running the same code path on it. Accuracies below are NOT CIFAR-10's.\n%s\n", line, why, dir, line)
+	src := "!! " + strings.ReplaceAll(dataSource, "\n", "\n!! ")
+	fmt.Fprintf(w, "%s\n!! NO CIFAR-10 DATA (no --data-dir given).\n!! Generating a SYNTHETIC, learnable data set in the CIFAR-10 binary format at\n!!   %s\n!! and running the same code path on it. Accuracies below are NOT CIFAR-10's.\n%s\n%s\n", line, dir, src, line)
 }
 
 // dataset turns a set into a Dataset of Arrow records of 500 images

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"image"
 	"image/color"
 	"image/png"
@@ -11,6 +12,7 @@ import (
 	"math"
 	"mime/multipart"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -19,6 +21,7 @@ import (
 	"time"
 
 	"github.com/goray/goray/checkpoint"
+	"github.com/goray/goray/core"
 	"github.com/goray/goray/examples/cifar/cifar10"
 	"github.com/goray/goray/serve"
 	"github.com/goray/goray/train/nn"
@@ -27,13 +30,27 @@ import (
 // TestSyntheticRunLearns runs the example end to end on a small synthetic
 // set (2 workers, one learning rate, 2 epochs) and checks the test accuracy
 // is well above chance (0.1).
+// With no --storage its files go to a temporary directory that it removes,
+// and nothing is written in the working directory or $HOME.
 func TestSyntheticRunLearns(t *testing.T) {
+	tmp, home, wd := t.TempDir(), t.TempDir(), t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	t.Setenv("HOME", home)
+	t.Chdir(wd)
 	var out bytes.Buffer
-	err := run(t.Context(), &out, []string{"--out", t.TempDir(), "--synthetic-per-file", "240", "--synthetic-test", "300",
+	err := run(t.Context(), &out, []string{"--synthetic-per-file", "240", "--synthetic-test", "300",
 		"--epochs", "2", "--lr", "0.005", "--serve", ""}, nil)
 	t.Log(out.String())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "results: "+tmp) {
+		t.Errorf("the temporary results directory under %s was not announced", tmp)
+	}
+	for _, d := range []string{tmp, home, wd} {
+		if ents, _ := os.ReadDir(d); len(ents) > 0 {
+			t.Errorf("%s holds %v after the run, want nothing", d, ents)
+		}
 	}
 	if !strings.Contains(out.String(), "SYNTHETIC") {
 		t.Fatal("the synthetic fallback was not announced")
@@ -44,6 +61,31 @@ func TestSyntheticRunLearns(t *testing.T) {
 	}
 	if acc, _ := strconv.ParseFloat(m[1], 64); acc < 0.4 {
 		t.Fatalf("test accuracy %v, want well above chance (>= 0.4)", acc)
+	}
+}
+
+func TestHelpAndBadFlags(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(t.Context(), &out, []string{"--help"}, nil); err != nil {
+		t.Errorf("--help: %v", err)
+	}
+	for _, want := range []string{"cifar-10-binary.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar.html", "-data-dir", "-storage"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--help output lacks %q:\n%s", want, out.String())
+		}
+	}
+	missing := filepath.Join(t.TempDir(), "no-such-dir")
+	err := run(t.Context(), io.Discard, []string{"--data-dir", missing, "--storage", t.TempDir()}, nil)
+	if err == nil || !strings.Contains(err.Error(), missing) || !strings.Contains(err.Error(), "cifar-10-binary.tar.gz") {
+		t.Errorf("--data-dir that does not exist: %v", err)
+	}
+	empty := t.TempDir()
+	err = run(t.Context(), io.Discard, []string{"--data-dir", empty, "--storage", t.TempDir()}, nil)
+	if err == nil || !strings.Contains(err.Error(), cifar10.TrainFiles[0]) {
+		t.Errorf("--data-dir without the files: %v", err)
+	}
+	if err := run(t.Context(), io.Discard, []string{"--bogus"}, nil); !errors.Is(err, errUsage) {
+		t.Errorf("--bogus: %v, want a usage error", err)
 	}
 }
 
@@ -169,4 +211,12 @@ func TestEndpoint(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(page), `<input type="file"`) {
 		t.Fatalf("GET /: %d %.200s", resp.StatusCode, page)
 	}
+}
+
+// TestMain shuts the runtime that the serving tests start down, which
+// removes its spill directory.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	core.Shutdown()
+	os.Exit(code)
 }

@@ -160,8 +160,8 @@ func (t *Trainer) Fit(ctx context.Context) (*train.Result, error) {
 	}
 	dp := &train.DataParallelTrainer{
 		TrainLoop:            t.loop(inputs),
-		Scaling:              t.cfg.ScalingConfig,
-		Run:                  t.cfg.RunConfig,
+		ScalingConfig:        t.cfg.ScalingConfig,
+		RunConfig:            t.cfg.RunConfig,
 		Datasets:             t.cfg.Datasets,
 		Preprocessor:         t.cfg.Preprocessor,
 		ResumeFromCheckpoint: t.cfg.ResumeFromCheckpoint,
@@ -204,15 +204,22 @@ func (t *Trainer) loop(inputs []checkpoint.Feature) train.LoopFunc {
 			}
 			opts = append(opts, WithInitModel(init))
 		}
-		save := func(b *Booster) (*checkpoint.Checkpoint, error) {
+		// save writes a checkpoint into a temporary directory of the run,
+		// which Report and SaveCheckpoint copy from; done removes it.
+		save := func(b *Booster) (ck *checkpoint.Checkpoint, done func(), err error) {
 			if tc.WorldRank() != 0 {
-				return nil, nil
+				return nil, func() {}, nil
 			}
-			dir, err := os.MkdirTemp("", "goray-gbdt-ckpt-")
+			dir, err := train.TempDir(tc, "gbdt-ckpt-")
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-			return b.SaveCheckpoint(dir, WithInputFeatures(inputs))
+			done = func() { os.RemoveAll(dir) }
+			if ck, err = b.SaveCheckpoint(dir, WithInputFeatures(inputs)); err != nil {
+				done()
+				return nil, nil, err
+			}
+			return ck, done, nil
 		}
 		lastSaved := -1
 		crashAfter, crashed := t.crashAfter, t.crashed
@@ -226,10 +233,12 @@ func (t *Trainer) loop(inputs []checkpoint.Feature) train.LoopFunc {
 			}
 			var ck *checkpoint.Checkpoint
 			if cfg.CheckpointFrequency > 0 && b.NumRounds()%cfg.CheckpointFrequency == 0 {
+				var done func()
 				var err error
-				if ck, err = save(b); err != nil {
+				if ck, done, err = save(b); err != nil {
 					return err
 				}
+				defer done() // Report has copied it
 				lastSaved = b.NumRounds()
 			}
 			if err := tc.Report(metrics, ck); err != nil {
@@ -245,10 +254,11 @@ func (t *Trainer) loop(inputs []checkpoint.Feature) train.LoopFunc {
 			return err
 		}
 		if lastSaved != b.NumRounds() {
-			ck, err := save(b)
+			ck, done, err := save(b)
 			if err != nil {
 				return err
 			}
+			defer done()
 			return train.SaveCheckpoint(tc, ck)
 		}
 		return nil

@@ -66,10 +66,10 @@ type TrainerConfig struct {
 // update. After each epoch it reports train_loss, train_accuracy,
 // valid_loss, valid_accuracy and epoch with a checkpoint (Learner.Save).
 type Trainer struct {
-	Config   TrainerConfig
-	Scaling  train.ScalingConfig
-	Run      train.RunConfig
-	Datasets map[string]*data.Dataset
+	Config        TrainerConfig
+	ScalingConfig train.ScalingConfig
+	RunConfig     train.RunConfig
+	Datasets      map[string]*data.Dataset
 	// Preprocessor is fitted and applied by the DataParallelTrainer and
 	// saved in checkpoints (the Predictor applies it too).
 	Preprocessor train.Preprocessor
@@ -91,8 +91,8 @@ func (t *Trainer) Fit(ctx context.Context) (*train.Result, error) {
 	}
 	dp := &train.DataParallelTrainer{
 		TrainLoop:            func(tc train.Context, _ map[string]any) error { return trainLoop(tc, cfg) },
-		Scaling:              t.Scaling,
-		Run:                  t.Run,
+		ScalingConfig:        t.ScalingConfig,
+		RunConfig:            t.RunConfig,
 		Datasets:             t.Datasets,
 		Preprocessor:         t.Preprocessor,
 		ResumeFromCheckpoint: t.ResumeFromCheckpoint,
@@ -109,7 +109,7 @@ func (t *Trainer) config() (TrainerConfig, error) {
 	if err := c.Optimizer.Validate(); err != nil {
 		return c, err
 	}
-	workers := max(t.Scaling.NumWorkers, 1)
+	workers := max(t.ScalingConfig.NumWorkers, 1)
 	if c.BatchSize == 0 {
 		c.BatchSize = 64
 	}
@@ -342,7 +342,7 @@ func trainLoop(tc train.Context, cfg TrainerConfig) error {
 		var ck *checkpoint.Checkpoint
 		var dir string
 		if rank == 0 {
-			if dir, err = os.MkdirTemp("", "nn-ckpt-*"); err != nil {
+			if dir, err = train.TempDir(tc, "nn-ckpt-*"); err != nil {
 				return err
 			}
 			ck, err = l.Save(dir+"/ckpt", SaveOptions{Classes: cfg.Classes, Normalization: norm, Metrics: metrics,

@@ -55,9 +55,9 @@ func TestTrainerTwoWorkers(t *testing.T) {
 		// Half a CPU each leaves room for the data tasks that feed the shards
 		// on a 2-CPU machine (with 1 CPU each, both CPUs are held by the
 		// workers and the shard reads wait forever).
-		Scaling:  train.ScalingConfig{NumWorkers: 2, ResourcesPerWorker: map[string]float64{"CPU": 0.5}},
-		Run:      train.RunConfig{Name: "nn-test", StoragePath: t.TempDir()},
-		Datasets: map[string]*data.Dataset{"train": data.FromArrow(trainRecs...), "valid": data.FromArrow(validRecs...)},
+		ScalingConfig: train.ScalingConfig{NumWorkers: 2, ResourcesPerWorker: map[string]float64{"CPU": 0.5}},
+		RunConfig:     train.RunConfig{Name: "nn-test", StoragePath: t.TempDir()},
+		Datasets:      map[string]*data.Dataset{"train": data.FromArrow(trainRecs...), "valid": data.FromArrow(validRecs...)},
 	}
 	res, err := tr.Fit(t.Context())
 	if err != nil {
@@ -99,10 +99,10 @@ func TestTrainerResumeAndConfig(t *testing.T) {
 		defer recs[i].Release()
 	}
 	base := &Trainer{
-		Config:   TrainerConfig{Spec: spec, Optimizer: SGD(0.05, 0.9), BatchSize: 16, Epochs: 1, Seed: 1},
-		Scaling:  train.ScalingConfig{NumWorkers: 2, ResourcesPerWorker: map[string]float64{"CPU": 0.5}},
-		Run:      train.RunConfig{Name: "first", StoragePath: t.TempDir()},
-		Datasets: map[string]*data.Dataset{"train": data.FromArrow(recs...)},
+		Config:        TrainerConfig{Spec: spec, Optimizer: SGD(0.05, 0.9), BatchSize: 16, Epochs: 1, Seed: 1},
+		ScalingConfig: train.ScalingConfig{NumWorkers: 2, ResourcesPerWorker: map[string]float64{"CPU": 0.5}},
+		RunConfig:     train.RunConfig{Name: "first", StoragePath: t.TempDir()},
+		Datasets:      map[string]*data.Dataset{"train": data.FromArrow(recs...)},
 	}
 	first, err := base.Fit(t.Context())
 	if err != nil {
@@ -113,7 +113,7 @@ func TestTrainerResumeAndConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	resumed := tr.(*Trainer).WithResumeFrom(first.Checkpoint).(*Trainer)
-	resumed.Run.Name = "resumed"
+	resumed.RunConfig.Name = "resumed"
 	res, err := resumed.Fit(t.Context())
 	if err != nil {
 		t.Fatal(err)
