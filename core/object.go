@@ -22,7 +22,14 @@ type object struct {
 	callbacks []*waiter
 	waiters   int        // callbacks not cancelled
 	restoreMu sync.Mutex // one reader restores a spilled value at a time
-	producer  *task      // the task that fills it, for Cancel; nil for Put
+	producer  *task      // the task that fills it, for Cancel; nil for Put and once complete
+
+	// Lineage: what reconstructing the value would need (the function and
+	// the IDs of its ref arguments), never the argument values or the
+	// task's closure, which would keep the arguments alive as long as the
+	// result is.
+	fn     *spec
+	argIDs []uint64
 
 	// Store bookkeeping, guarded by the store's lock.
 	refs      atomic.Int64
@@ -126,6 +133,7 @@ func (o *object) finish(set func()) bool {
 		return false
 	}
 	set()
+	o.producer = nil // the finished task, its closure and its arguments can go
 	o.finished.Store(true)
 	if o.ch != nil {
 		close(o.ch)
