@@ -166,14 +166,16 @@ type actorCall struct {
 	fn      func(ctx context.Context, inst any) (any, error)
 	out     *object
 	attempt int
+	w       *callWatch // nil when the caller's context cannot end (Background)
+}
 
-	// Set only when the caller's context can end (not for Background): the
-	// call runs under ctx, the actor's context cancelled also when the
-	// caller's ends; stop ends the watch on the caller's context.
+// callWatch ties a call to the context it was called with: the call runs
+// under ctx, the actor's context cancelled also when the caller's ends.
+type callWatch struct {
 	caller    context.Context
 	ctx       context.Context
 	cancel    context.CancelFunc
-	stop      func() bool
+	stop      func() bool  // ends the watch on caller
 	state     atomic.Int32 // callQueued, callRunning, callCancelled
 	cancelErr atomic.Pointer[error]
 }
@@ -186,28 +188,31 @@ const (
 
 // watchCaller makes the end of caller's context cancel the call: a queued
 // call fails at once with ErrTaskCancelled and never runs; a running one
-// sees its context cancelled and fails so once it returns.
+// sees its context cancelled and fails so once it returns. It runs before
+// the call is sent.
 func (c *actorCall) watchCaller(a *actor, caller context.Context) {
-	c.caller = caller
-	c.ctx, c.cancel = context.WithCancel(a.ctx)
-	c.stop = context.AfterFunc(caller, func() { c.callerEnded() })
+	w := &callWatch{caller: caller}
+	w.ctx, w.cancel = context.WithCancel(a.ctx)
+	c.w = w
+	w.stop = context.AfterFunc(caller, func() { c.callerEnded() })
 }
 
 // callerEnded cancels the call because its caller's context ended.
 func (c *actorCall) callerEnded() {
-	err := fmt.Errorf("%w: call %q: the context it was called with ended: %w", ErrTaskCancelled, c.method, context.Cause(c.caller))
-	c.cancelErr.CompareAndSwap(nil, &err)
+	w := c.w
+	err := fmt.Errorf("%w: call %q: the context it was called with ended: %w", ErrTaskCancelled, c.method, context.Cause(w.caller))
+	w.cancelErr.CompareAndSwap(nil, &err)
 	for {
-		switch s := c.state.Load(); s {
+		switch s := w.state.Load(); s {
 		case callQueued:
-			if c.state.CompareAndSwap(s, callCancelled) {
+			if w.state.CompareAndSwap(s, callCancelled) {
 				c.out.complete(nil, err)
-				c.release()
+				w.cancel() // (w.stop may not be set yet when this runs as the watch)
 				return
 			}
 		case callRunning:
-			if c.state.CompareAndSwap(s, callCancelled) {
-				c.cancel()
+			if w.state.CompareAndSwap(s, callCancelled) {
+				w.cancel()
 				return
 			}
 		default:
@@ -219,17 +224,17 @@ func (c *actorCall) callerEnded() {
 // cancelled reports whether the caller's context ended, and the error the
 // call then fails with.
 func (c *actorCall) cancelled() (error, bool) {
-	if c.ctx == nil || c.state.Load() != callCancelled {
+	if c.w == nil || c.w.state.Load() != callCancelled {
 		return nil, false
 	}
-	return *c.cancelErr.Load(), true
+	return *c.w.cancelErr.Load(), true
 }
 
 // release ends the watch on the caller's context; it may run more than once.
 func (c *actorCall) release() {
-	if c.stop != nil {
-		c.stop()
-		c.cancel()
+	if c.w != nil {
+		c.w.stop()
+		c.w.cancel()
 	}
 }
 
@@ -412,14 +417,15 @@ func (a *actor) invoke(c *actorCall) bool {
 		return false
 	}
 	ctx := a.ctx
-	if c.ctx != nil {
-		if c.caller.Err() != nil { // its watch may not have run yet
+	if c.w != nil {
+		if c.w.caller.Err() != nil { // its watch may not have run yet
 			c.callerEnded()
 		}
-		if !c.state.CompareAndSwap(callQueued, callRunning) {
+		if !c.w.state.CompareAndSwap(callQueued, callRunning) {
+			c.release()
 			return true // its caller gave up while it was queued; already failed
 		}
-		ctx = c.ctx
+		ctx = c.w.ctx
 	}
 	c.attempt++
 	v, err, panicked, stack := callSafely(actorContext{ctx, a}, func(ctx context.Context) (any, error) { return c.fn(ctx, inst) })
@@ -473,7 +479,7 @@ func (a *actor) invoke(c *actorCall) bool {
 		c.out.complete(nil, cerr)
 		c.release()
 	} else if (a.opts.maxTaskRetries < 0 || c.attempt <= a.opts.maxTaskRetries) &&
-		(c.ctx == nil || c.state.CompareAndSwap(callRunning, callQueued)) {
+		(c.w == nil || c.w.state.CompareAndSwap(callRunning, callQueued)) {
 		a.requeueFront([]*actorCall{c})
 	} else if cerr, ok := c.cancelled(); ok {
 		c.out.complete(nil, cerr)

@@ -33,23 +33,50 @@ type task struct {
 	blocked atomic.Int32 // nesting depth of Gets that gave the CPUs back
 	w       *worker      // the worker running it, while it runs
 	attempt int
-	retry   *time.Timer // the pending retry, guarded by rt.retryMu
 
 	tctx taskContext
 
-	// tracked is set once children or stopCaller are set, so that settling
-	// a task that has neither takes no lock.
-	tracked atomic.Bool
+	mu        sync.Mutex
+	ctx       context.Context // made lazily by taskContext
+	cancel    context.CancelFunc
+	cancelled bool
 
-	mu         sync.Mutex
-	ctx        context.Context // made lazily by taskContext
-	cancel     context.CancelFunc
-	cancelled  bool
-	cancelErr  error           // what the ref gets once a cancelled running task returns
-	children   []*task         // tasks submitted from its context, for recursive Cancel
-	caller     context.Context // the context Remote was called with, if it can end; set before submit
-	stopCaller func() bool     // stops watching the caller's context
-	settled    bool            // its outcome is final: track nothing more
+	// x holds what only some tasks need (children, a caller's context to
+	// watch, a cancellation, a pending retry), made on first use under mu,
+	// so a plain task stays small and settles without a lock.
+	x atomic.Pointer[taskExtra]
+}
+
+// taskExtra is the rarely used part of a task.
+type taskExtra struct {
+	// Guarded by the task's mu.
+	cancelErr  error       // what the ref gets once a cancelled running task returns
+	children   []*task     // tasks submitted from its context, for recursive Cancel
+	stopCaller func() bool // stops watching the caller's context
+	settled    bool        // its outcome is final: track nothing more
+
+	caller context.Context // the context Remote was called with, if it can end; set before submit
+	retry  *time.Timer     // the pending retry; guarded by rt.retryMu
+}
+
+// extra returns t.x, making it. Caller holds t.mu.
+func (t *task) extra() *taskExtra {
+	x := t.x.Load()
+	if x == nil {
+		x = &taskExtra{}
+		t.x.Store(x)
+	}
+	return x
+}
+
+// cancelError is the error a cancelled task's ref gets.
+func (t *task) cancelError() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if x := t.x.Load(); x != nil && x.cancelErr != nil {
+		return x.cancelErr
+	}
+	return fmt.Errorf("%w: task %q", ErrTaskCancelled, t.name)
 }
 
 type taskKey struct{}
@@ -108,37 +135,40 @@ func taskFromContext(ctx context.Context) *task {
 func (t *task) addChild(c *task) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.settled {
+	x := t.extra()
+	if x.settled {
 		return
 	}
-	if n := len(t.children); n >= 16 && n == cap(t.children) {
-		live := t.children[:0]
-		for _, ch := range t.children {
+	if n := len(x.children); n >= 16 && n == cap(x.children) {
+		live := x.children[:0]
+		for _, ch := range x.children {
 			if s := ch.state.Load(); s != taskDone && s != taskCancelled {
 				live = append(live, ch)
 			}
 		}
-		clear(t.children[len(live):])
-		t.children = live
+		clear(x.children[len(live):])
+		x.children = live
 	}
-	t.children = append(t.children, c)
-	t.tracked.Store(true)
+	x.children = append(x.children, c)
 }
 
 // watchCaller cancels t when ctx, the context Remote was called with, ends.
+// It runs before t is submitted.
 func (t *task) watchCaller(ctx context.Context) {
-	t.caller = ctx
+	t.mu.Lock()
+	x := t.extra()
+	x.caller = ctx
+	t.mu.Unlock()
 	stop := context.AfterFunc(ctx, func() {
 		t.rt.cancelTask(t, cancelConfig{recursive: true, caller: ctx})
 	})
 	t.mu.Lock()
-	if t.settled {
+	if x.settled {
 		t.mu.Unlock()
 		stop()
 		return
 	}
-	t.stopCaller = stop
-	t.tracked.Store(true)
+	x.stopCaller = stop
 	t.mu.Unlock()
 }
 
@@ -146,13 +176,14 @@ func (t *task) watchCaller(ctx context.Context) {
 // the watch on its caller's context and its children. (Its object forgets
 // t in object.finish.)
 func (t *task) settle() {
-	if !t.tracked.Load() {
+	x := t.x.Load()
+	if x == nil {
 		return
 	}
 	t.mu.Lock()
-	t.settled = true
-	stop := t.stopCaller
-	t.stopCaller, t.children = nil, nil
+	x.settled = true
+	stop := x.stopCaller
+	x.stopCaller, x.children = nil, nil
 	t.mu.Unlock()
 	if stop != nil {
 		stop()
@@ -230,9 +261,9 @@ func (rt *Runtime) execute(t *task, w *worker) {
 		t.fail(fmt.Errorf("%w: task %q never started", ErrShutdown, t.name))
 		return
 	}
-	if t.caller != nil && t.caller.Err() != nil {
+	if x := t.x.Load(); x != nil && x.caller != nil && x.caller.Err() != nil {
 		// Its caller gave up before it started; the watch may not have run yet.
-		c := cancelConfig{caller: t.caller}
+		c := cancelConfig{caller: x.caller}
 		t.state.Store(taskCancelled)
 		t.run = nil
 		t.fail(c.err(t.name))
@@ -248,12 +279,11 @@ func (rt *Runtime) execute(t *task, w *worker) {
 		t.cancel()
 		t.ctx, t.cancel = nil, nil
 	}
-	cancelErr := t.cancelErr
 	t.mu.Unlock()
 
 	if t.state.Load() == taskCancelled {
 		t.run = nil
-		t.fail(cancelErr)
+		t.fail(t.cancelError())
 		return
 	}
 	var ae *argError
@@ -306,6 +336,9 @@ func retryDelay(n int) time.Duration {
 // retryLater resubmits t after its backoff delay. The pending timer is
 // counted in rt.wg; Cancel and Shutdown stop it (stopRetry, stopRetries).
 func (rt *Runtime) retryLater(t *task) {
+	t.mu.Lock()
+	x := t.extra()
+	t.mu.Unlock()
 	rt.retryMu.Lock()
 	if rt.closed.Load() {
 		rt.retryMu.Unlock()
@@ -316,11 +349,8 @@ func (rt *Runtime) retryLater(t *task) {
 	}
 	if !t.state.CompareAndSwap(taskRunning, taskBackoff) { // cancelled as it returned
 		rt.retryMu.Unlock()
-		t.mu.Lock()
-		err := t.cancelErr
-		t.mu.Unlock()
 		t.run = nil
-		t.fail(err)
+		t.fail(t.cancelError())
 		return
 	}
 	if rt.retrying == nil {
@@ -328,7 +358,7 @@ func (rt *Runtime) retryLater(t *task) {
 	}
 	rt.retrying[t] = struct{}{}
 	rt.wg.Add(1) // a worker is running, so the count is not zero
-	t.retry = time.AfterFunc(retryDelay(t.attempt), func() { rt.retryNow(t) })
+	x.retry = time.AfterFunc(retryDelay(t.attempt), func() { rt.retryNow(t) })
 	rt.retryMu.Unlock()
 }
 
@@ -353,7 +383,10 @@ func (rt *Runtime) stopRetry(t *task) {
 	rt.retryMu.Lock()
 	_, mine := rt.retrying[t]
 	delete(rt.retrying, t)
-	tm := t.retry
+	var tm *time.Timer
+	if x := t.x.Load(); x != nil {
+		tm = x.retry
+	}
 	rt.retryMu.Unlock()
 	if mine {
 		tm.Stop()
@@ -368,7 +401,7 @@ func (rt *Runtime) stopRetries() {
 	rt.retrying = nil
 	rt.retryMu.Unlock()
 	for t := range ts {
-		t.retry.Stop()
+		t.x.Load().retry.Stop()
 		rt.wg.Done()
 		if t.state.CompareAndSwap(taskBackoff, taskCancelled) {
 			t.fail(fmt.Errorf("%w: task %q was waiting to retry at shutdown", ErrShutdown, t.name))
@@ -455,7 +488,9 @@ func (rt *Runtime) cancelTask(t *task, c cancelConfig) {
 	var children []*task
 	if c.recursive {
 		t.mu.Lock()
-		children = slices.Clone(t.children)
+		if x := t.x.Load(); x != nil {
+			children = slices.Clone(x.children)
+		}
 		t.mu.Unlock()
 	}
 	err := c.err(t.name)
@@ -488,7 +523,7 @@ loop:
 			if t.state.CompareAndSwap(s, taskCancelled) {
 				t.mu.Lock()
 				t.cancelled = true
-				t.cancelErr = err
+				t.extra().cancelErr = err
 				if t.cancel != nil {
 					t.cancel()
 				}
@@ -580,12 +615,15 @@ func launch[R any](ctx context.Context, s *spec, deps []*object, run func(ctx co
 		return failedRef[R](rt, err)
 	}
 	var live []*object
-	var argIDs []uint64
-	for _, d := range deps {
+	var argIDs *[maxArgs]uint64
+	for i, d := range deps {
 		if d == nil {
 			continue
 		}
-		argIDs = append(argIDs, d.id)
+		if argIDs == nil {
+			argIDs = new([maxArgs]uint64)
+		}
+		argIDs[i] = d.id
 		if !d.isDone() {
 			live = append(live, d)
 		}
