@@ -525,3 +525,43 @@ func TestTaskErrorIsOneLine(t *testing.T) {
 		t.Fatalf("Stack: %q", te.Stack)
 	}
 }
+
+// untilCancelled runs until its context ends.
+var untilCancelled = core.Func0("test.untilCancelled", func(ctx context.Context) (int, error) {
+	<-ctx.Done()
+	return 0, ctx.Err()
+})
+
+var blobAndInt = core.Func2("test.blobAndInt", func(ctx context.Context, b []byte, x int) (int, error) {
+	return len(b) + x, nil
+})
+
+// A task cancelled while it waits for an argument used to stay in that
+// argument's callbacks, with its closure and its other arguments, until
+// the argument was computed.
+func TestCancelledWaitingTaskDoesNotPinItsArguments(t *testing.T) {
+	ctx := setup(t, core.WithNumCPUs(2), core.WithMemoryBudget(8<<20), core.WithSpillDir(t.TempDir()))
+	slow := untilCancelled.Remote(ctx)
+	r := func() core.Ref[int] {
+		blob, err := core.Put(ctx, make([]byte, 1<<20))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return blobAndInt.RemoteArgs(ctx, blob, slow)
+	}()
+	if err := core.Cancel(r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := core.Get(ctx, r); !errors.Is(err, core.ErrTaskCancelled) {
+		t.Fatalf("got %v", err)
+	}
+	for ctx.Err() == nil {
+		runtime.GC()
+		if st := core.ObjectStoreStats(); st.Objects == 0 {
+			runtime.KeepAlive(slow)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("the cancelled task's argument is still held: %+v", core.ObjectStoreStats())
+}

@@ -53,6 +53,7 @@ type taskExtra struct {
 	cancelErr  error       // what the ref gets once a cancelled running task returns
 	children   []*task     // tasks submitted from its context, for recursive Cancel
 	stopCaller func() bool // stops watching the caller's context
+	depCancels []func()    // drop its callbacks on the ref arguments it waits for
 	settled    bool        // its outcome is final: track nothing more
 
 	caller context.Context // the context Remote was called with, if it can end; set before submit
@@ -173,8 +174,10 @@ func (t *task) watchCaller(ctx context.Context) {
 }
 
 // settle drops what t kept for its cancellation once its outcome is final:
-// the watch on its caller's context and its children. (Its object forgets
-// t in object.finish.)
+// the watch on its caller's context, its children, and its callbacks on
+// the arguments it waited for (a task cancelled while it waits must not
+// stay reachable, with its closure and arguments, from an argument that is
+// still being computed). Its object forgets t in object.finish.
 func (t *task) settle() {
 	x := t.x.Load()
 	if x == nil {
@@ -182,12 +185,29 @@ func (t *task) settle() {
 	}
 	t.mu.Lock()
 	x.settled = true
-	stop := x.stopCaller
-	x.stopCaller, x.children = nil, nil
+	stop, deps := x.stopCaller, x.depCancels
+	x.stopCaller, x.children, x.depCancels = nil, nil, nil
 	t.mu.Unlock()
 	if stop != nil {
 		stop()
 	}
+	for _, c := range deps {
+		c()
+	}
+}
+
+// addDepCancel records how to drop a callback on an argument; once t is
+// settled it drops it at once.
+func (t *task) addDepCancel(c func()) {
+	t.mu.Lock()
+	x := t.extra()
+	if !x.settled {
+		x.depCancels = append(x.depCancels, c)
+		t.mu.Unlock()
+		return
+	}
+	t.mu.Unlock()
+	c()
 }
 
 // fail completes t's object with err and settles t.
@@ -446,7 +466,7 @@ func (rt *Runtime) submit(t *task, deps []*object) {
 	var pending atomic.Int64
 	pending.Store(int64(len(deps)))
 	for _, d := range deps {
-		d.onDone(func() {
+		t.addDepCancel(d.onDone(func() {
 			if pending.Add(-1) != 0 {
 				return
 			}
@@ -459,7 +479,7 @@ func (rt *Runtime) submit(t *task, deps []*object) {
 				return
 			}
 			rt.sched.submit(t)
-		})
+		}))
 	}
 }
 
