@@ -65,7 +65,11 @@ func WithMemoryBudget(bytes int64) InitOption { return func(c *initConfig) { c.b
 // WithSpillDir sets where spilled objects go (default: a new temp directory).
 func WithSpillDir(dir string) InitOption { return func(c *initConfig) { c.spillDir = dir } }
 
-// WithSpillLimit bounds the bytes of objects on disk (default: unlimited).
+// WithSpillLimit bounds the bytes of objects on disk (default: unlimited),
+// counted as for the memory budget (spill files add a few bytes of codec
+// framing each). It holds for objects evicted to make room as well as for
+// objects too large for memory: once memory and spill space are full, Put
+// and task results fail with ErrObjectTooLarge ("object store full").
 func WithSpillLimit(bytes int64) InitOption { return func(c *initConfig) { c.spillLimit = bytes } }
 
 var global struct {
