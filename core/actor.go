@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // ActorDirectory is the part of a runtime that knows where actors live and
@@ -165,10 +166,80 @@ type actorCall struct {
 	fn      func(ctx context.Context, inst any) (any, error)
 	out     *object
 	attempt int
+	w       *callWatch // nil when the caller's context cannot end (Background)
+}
+
+// callWatch ties a call to the context it was called with: the call runs
+// under ctx, the actor's context cancelled also when the caller's ends.
+type callWatch struct {
+	caller    context.Context
+	ctx       context.Context
+	cancel    context.CancelFunc
+	stop      func() bool  // ends the watch on caller
+	state     atomic.Int32 // callQueued, callRunning, callCancelled
+	cancelErr atomic.Pointer[error]
+}
+
+const (
+	callQueued int32 = iota
+	callRunning
+	callCancelled
+)
+
+// watchCaller makes the end of caller's context cancel the call: a queued
+// call fails at once with ErrTaskCancelled and never runs; a running one
+// sees its context cancelled and fails so once it returns. It runs before
+// the call is sent.
+func (c *actorCall) watchCaller(a *actor, caller context.Context) {
+	w := &callWatch{caller: caller}
+	w.ctx, w.cancel = context.WithCancel(a.ctx)
+	c.w = w
+	w.stop = context.AfterFunc(caller, func() { c.callerEnded() })
+}
+
+// callerEnded cancels the call because its caller's context ended.
+func (c *actorCall) callerEnded() {
+	w := c.w
+	err := fmt.Errorf("%w: call %q: the context it was called with ended: %w", ErrTaskCancelled, c.method, context.Cause(w.caller))
+	w.cancelErr.CompareAndSwap(nil, &err)
+	for {
+		switch s := w.state.Load(); s {
+		case callQueued:
+			if w.state.CompareAndSwap(s, callCancelled) {
+				c.out.complete(nil, err)
+				w.cancel() // (w.stop may not be set yet when this runs as the watch)
+				return
+			}
+		case callRunning:
+			if w.state.CompareAndSwap(s, callCancelled) {
+				w.cancel()
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+// cancelled reports whether the caller's context ended, and the error the
+// call then fails with.
+func (c *actorCall) cancelled() (error, bool) {
+	if c.w == nil || c.w.state.Load() != callCancelled {
+		return nil, false
+	}
+	return *c.w.cancelErr.Load(), true
+}
+
+// release ends the watch on the caller's context; it may run more than once.
+func (c *actorCall) release() {
+	if c.w != nil {
+		c.w.stop()
+		c.w.cancel()
+	}
 }
 
 func spawnActor(ctx context.Context, class string, typ reflect.Type, opts options, ctor func(context.Context) (any, error)) (*actor, error) {
-	rt, err := current()
+	rt, _, err := runtimeFor(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -345,14 +416,28 @@ func (a *actor) invoke(c *actorCall) bool {
 		a.failCall(c)
 		return false
 	}
+	ctx := a.ctx
+	if c.w != nil {
+		if c.w.caller.Err() != nil { // its watch may not have run yet
+			c.callerEnded()
+		}
+		if !c.w.state.CompareAndSwap(callQueued, callRunning) {
+			c.release()
+			return true // its caller gave up while it was queued; already failed
+		}
+		ctx = c.w.ctx
+	}
 	c.attempt++
-	v, err, panicked, stack := callSafely(actorContext{a.ctx, a}, func(ctx context.Context) (any, error) { return c.fn(ctx, inst) })
+	v, err, panicked, stack := callSafely(actorContext{ctx, a}, func(ctx context.Context) (any, error) { return c.fn(ctx, inst) })
 	if !panicked {
-		if err != nil {
+		if cerr, ok := c.cancelled(); ok {
+			c.out.complete(nil, cerr)
+		} else if err != nil {
 			c.out.complete(nil, &TaskError{Task: c.method, Attempts: c.attempt, Cause: err, kind: ErrTaskFailed})
 		} else {
 			a.rt.finish(c.out, v)
 		}
+		c.release()
 		return true
 	}
 	crash := &TaskError{Task: c.method, Attempts: c.attempt, Panic: v, Stack: stack, kind: ErrActorDied}
@@ -360,22 +445,28 @@ func (a *actor) invoke(c *actorCall) bool {
 	if a.state == actorDead {
 		a.mu.Unlock()
 		c.out.complete(nil, crash)
+		c.release()
 		return false
 	}
 	if a.inst != inst { // another concurrent call already restarted it
 		a.mu.Unlock()
 	} else if a.opts.maxRestarts < 0 || a.restarts < a.opts.maxRestarts {
 		a.restarts++
+		n := a.restarts
 		a.mu.Unlock()
-		newInst, cerr := a.construct()
-		a.mu.Lock()
-		if cerr != nil {
-			a.state, a.deathErr = actorDead, cerr
-			a.cond.Broadcast()
-		} else if a.state != actorDead {
-			a.inst = newInst
+		// Back off before the restart, as task retries do, so that an actor
+		// that crashes on every call does not spin through constructors.
+		if a.backoff(retryDelay(n)) {
+			newInst, cerr := a.construct()
+			a.mu.Lock()
+			if cerr != nil {
+				a.state, a.deathErr = actorDead, cerr
+				a.cond.Broadcast()
+			} else if a.state != actorDead {
+				a.inst = newInst
+			}
+			a.mu.Unlock()
 		}
-		a.mu.Unlock()
 	} else {
 		a.state = actorDead
 		a.deathErr = fmt.Errorf("%w: actor %q crashed %d time(s), more than MaxRestarts=%d allows; last crash: %w",
@@ -384,12 +475,33 @@ func (a *actor) invoke(c *actorCall) bool {
 		a.mu.Unlock()
 		a.cancel()
 	}
-	if a.opts.maxTaskRetries < 0 || c.attempt <= a.opts.maxTaskRetries {
+	if cerr, ok := c.cancelled(); ok {
+		c.out.complete(nil, cerr)
+		c.release()
+	} else if (a.opts.maxTaskRetries < 0 || c.attempt <= a.opts.maxTaskRetries) &&
+		(c.w == nil || c.w.state.CompareAndSwap(callRunning, callQueued)) {
 		a.requeueFront([]*actorCall{c})
+	} else if cerr, ok := c.cancelled(); ok {
+		c.out.complete(nil, cerr)
+		c.release()
 	} else {
 		c.out.complete(nil, crash)
+		c.release()
 	}
 	return false
+}
+
+// backoff waits d unless the actor is killed first; it reports whether the
+// actor is still alive.
+func (a *actor) backoff(d time.Duration) bool {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return true
+	case <-a.ctx.Done():
+		return false
+	}
 }
 
 func (a *actor) failCall(c *actorCall) {
@@ -397,6 +509,7 @@ func (a *actor) failCall(c *actorCall) {
 	err := a.deathErr
 	a.mu.Unlock()
 	c.out.complete(nil, fmt.Errorf("call %q: %w", c.method, err))
+	c.release()
 }
 
 // drainDead fails every call still in the mailbox of a dead actor.
@@ -481,7 +594,7 @@ func (h *ActorHandle[T]) Restarts() int {
 
 // GetActor finds a named actor of type T.
 func GetActor[T any](ctx context.Context, name string) (*ActorHandle[T], error) {
-	rt, err := current()
+	rt, _, err := runtimeFor(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -538,6 +651,9 @@ func callActor[T, R any](ctx context.Context, h *ActorHandle[T], method string, 
 		return fn(ctx, inst.(T))
 	}}
 	ref := Ref[R]{h: newHandle(rt, c.out)}
+	if ctx.Done() != nil {
+		c.watchCaller(h.a, ctx)
+	}
 	h.a.send(c)
 	return ref
 }

@@ -931,23 +931,6 @@ func TestRepeatedWaitDoesNotLeak(t *testing.T) {
 	}
 }
 
-func TestSubmitAfterShutdownFails(t *testing.T) {
-	ctx := setup(t)
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range 200 {
-				_ = square.Remote(ctx, i)
-			}
-		}()
-	}
-	core.Shutdown()
-	wg.Wait()
-	core.Shutdown()
-}
-
 func TestActorHoldingAllCPUsCanWaitOnTasks(t *testing.T) {
 	ctx := setup(t, core.WithNumCPUs(2))
 	var hs []*core.ActorHandle[*Driver]

@@ -28,9 +28,16 @@
 //
 // Failures: a returned error is an application error (ErrTaskFailed),
 // retried only with RetryExceptions; a panic is a crashed worker
-// (ErrWorkerCrashed) and is retried up to MaxRetries (default 3). An actor
-// that panics is restarted up to MaxRestarts times, after which its calls
-// fail with ErrActorDied. A panic never brings the process down.
+// (ErrWorkerCrashed) and is retried up to MaxRetries (default 3). Retries
+// and actor restarts back off exponentially (1 ms doubling up to 1 s). An
+// actor that panics is restarted up to MaxRestarts times, after which its
+// calls fail with ErrActorDied. A panic never brings the process down.
+//
+// Cancellation: the ctx given to Remote or to an actor call cancels the
+// task or call when it ends; Cancel stops a task and, unless
+// Recursive(false), the tasks it submitted; Force abandons a task that does
+// not watch its context. After Shutdown every call fails with ErrShutdown
+// until Init starts a new runtime.
 //
 // Values stored in the embedded object store are not copied. Treat them as
 // immutable: on a cluster they are copied, so code that relies on sharing

@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"io"
 )
 
 // Category sentinels. Every error the runtime returns wraps one of these, so
@@ -41,11 +42,32 @@ type TaskError struct {
 	kind     error  // ErrTaskFailed, ErrWorkerCrashed or ErrActorDied
 }
 
+// Error is one line: the category, the task, the attempts and the panic
+// value or returned error. The stack is in Stack and printed by %+v.
 func (e *TaskError) Error() string {
 	if e.Panic != nil {
-		return fmt.Sprintf("%v: task %q panicked after %d attempt(s): %v\n%s", e.kind, e.Task, e.Attempts, e.Panic, e.Stack)
+		return fmt.Sprintf("%v: task %q panicked after %d attempt(s): %v", e.kind, e.Task, e.Attempts, e.Panic)
 	}
 	return fmt.Sprintf("%v: task %q (attempt %d): %v", e.kind, e.Task, e.Attempts, e.Cause)
+}
+
+// Format prints Error for %v and %s, and Error followed by the goroutine
+// stack of the panic for %+v.
+func (e *TaskError) Format(f fmt.State, verb rune) {
+	switch verb {
+	case 'v':
+		io.WriteString(f, e.Error())
+		if f.Flag('+') && e.Stack != "" {
+			io.WriteString(f, "\n")
+			io.WriteString(f, e.Stack)
+		}
+	case 's':
+		io.WriteString(f, e.Error())
+	case 'q':
+		fmt.Fprintf(f, "%q", e.Error())
+	default:
+		fmt.Fprintf(f, "%%!%c(*core.TaskError=%s)", verb, e.Error())
+	}
 }
 
 // Unwrap lets errors.Is match both the category and the user's own error.

@@ -14,27 +14,39 @@ var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); retu
 type object struct {
 	id       uint64
 	finished atomic.Bool
-	ch       chan struct{} // made on demand by waitCh, closed by complete
+	freed    atomic.Bool // no ref is left
+	waiters  int32       // callbacks not cancelled; guarded by mu
+	// Store bookkeeping, guarded by the store's lock.
+	accounted bool // in the store's books (not an inlined small value)
+	inMemory  bool // counted against the memory budget
+
+	ch chan struct{} // made on demand by waitCh, closed by complete
 
 	mu        sync.Mutex
 	value     any
 	err       error
 	callbacks []*waiter
-	waiters   int        // callbacks not cancelled
 	restoreMu sync.Mutex // one reader restores a spilled value at a time
-	producer  *task      // the task that fills it, for Cancel; nil for Put
+	producer  *task      // the task that fills it, for Cancel; nil for Put and once complete
+
+	// Lineage: what reconstructing the value would need (the function and
+	// the IDs of its ref arguments by position, nil when it has none),
+	// never the argument values or the task's closure, which would keep
+	// the arguments alive as long as the result is.
+	fn     *spec
+	argIDs *[maxArgs]uint64
 
 	// Store bookkeeping, guarded by the store's lock.
 	refs      atomic.Int64
 	size      int64
-	accounted bool   // in the store's books (not an inlined small value); guarded by the store's lock
-	inMemory  bool   // counted against the memory budget
 	spillPath string // non-empty while the value lives on disk
 	typ       reflect.Type
-	freed     atomic.Bool // no ref is left
 	lruPrev   *object
 	lruNext   *object
 }
+
+// maxArgs is the most arguments a remote function takes (Func4).
+const maxArgs = 4
 
 // isDone reports whether the object has a value or an error.
 func (o *object) isDone() bool { return o.finished.Load() }
@@ -71,7 +83,7 @@ func (o *object) onDone(f func()) (cancel func()) {
 	}
 	w := &waiter{fn: f}
 	o.waiters++
-	if len(o.callbacks) >= 8 && o.waiters*2 < len(o.callbacks) {
+	if len(o.callbacks) >= 8 && int(o.waiters)*2 < len(o.callbacks) {
 		live := o.callbacks[:0]
 		for _, c := range o.callbacks {
 			if c.fn != nil {
@@ -126,6 +138,7 @@ func (o *object) finish(set func()) bool {
 		return false
 	}
 	set()
+	o.producer = nil // the finished task, its closure and its arguments can go
 	o.finished.Store(true)
 	if o.ch != nil {
 		close(o.ch)

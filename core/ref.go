@@ -203,14 +203,18 @@ func Wait[T any](ctx context.Context, refs []Ref[T], opts WaitOptions) (ready, n
 }
 
 // Put stores v in the object store and returns a ref to it. v is not
-// copied: do not change it afterwards.
+// copied: do not change it afterwards. Called inside a task or actor, it
+// stores into that task's runtime.
 func Put[T any](ctx context.Context, v T) (Ref[T], error) {
-	rt, err := current()
+	rt, _, err := runtimeFor(ctx)
 	if err != nil {
 		return Ref[T]{}, err
 	}
 	if err := ctx.Err(); err != nil {
 		return Ref[T]{}, err
+	}
+	if rt.closed.Load() {
+		return Ref[T]{}, fmt.Errorf("%w: cannot put a %T", ErrShutdown, v)
 	}
 	obj, err := rt.store.put(v)
 	if err != nil {
@@ -219,12 +223,33 @@ func Put[T any](ctx context.Context, v T) (Ref[T], error) {
 	return Ref[T]{h: newHandle(rt, obj)}, nil
 }
 
-// Cancel stops the task that produces r: a queued task never runs, a running
-// one sees its context cancelled. Its ref then fails with ErrTaskCancelled.
-// Cancelling a Put object or a finished task does nothing.
-func Cancel[T any](r Ref[T]) error {
+// CancelOption configures Cancel.
+type CancelOption func(*cancelConfig)
+
+// Force makes Cancel abandon a running task instead of waiting for it to
+// notice its cancelled context: its ref fails at once with
+// ErrTaskCancelled. Go cannot stop a goroutine, so the task's code runs on
+// until it returns, holding its resources (and Shutdown waits for it); its
+// result is dropped. Use it for tasks that do not watch their context.
+func Force() CancelOption { return func(c *cancelConfig) { c.force = true } }
+
+// Recursive says whether Cancel also cancels the tasks the cancelled task
+// submitted from its context, and theirs (default true, as in Ray).
+func Recursive(on bool) CancelOption { return func(c *cancelConfig) { c.recursive = on } }
+
+// Cancel stops the task that produces r: a queued task never runs, a task
+// waiting to retry does not retry, a running one sees its context
+// cancelled and its ref fails with ErrTaskCancelled once it returns (at once
+// with Force). The tasks it submitted are cancelled too unless
+// Recursive(false) is given. Cancelling a Put object or a finished task
+// does nothing.
+func Cancel[T any](r Ref[T], opts ...CancelOption) error {
 	if err := r.check(); err != nil && !errors.Is(err, ErrObjectFreed) {
 		return err
+	}
+	c := cancelConfig{recursive: true}
+	for _, o := range opts {
+		o(&c)
 	}
 	r.h.obj.mu.Lock()
 	t := r.h.obj.producer
@@ -232,7 +257,7 @@ func Cancel[T any](r Ref[T]) error {
 	if t == nil {
 		return nil
 	}
-	r.h.rt.cancelTask(t)
+	r.h.rt.cancelTask(t, c)
 	return nil
 }
 

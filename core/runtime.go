@@ -22,7 +22,11 @@ type Runtime struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	closed atomic.Bool
-	wg     sync.WaitGroup // every worker, actor loop and helper goroutine
+	down   chan struct{}  // closed once shutdown has finished
+	wg     sync.WaitGroup // every worker, actor loop, retry timer and helper goroutine
+
+	retryMu  sync.Mutex
+	retrying map[*task]struct{} // tasks waiting out a retry backoff
 
 	sched  *scheduler
 	store  *store
@@ -61,27 +65,45 @@ func WithMemoryBudget(bytes int64) InitOption { return func(c *initConfig) { c.b
 // WithSpillDir sets where spilled objects go (default: a new temp directory).
 func WithSpillDir(dir string) InitOption { return func(c *initConfig) { c.spillDir = dir } }
 
-// WithSpillLimit bounds the bytes of objects on disk (default: unlimited).
+// WithSpillLimit bounds the bytes of objects on disk (default: unlimited),
+// counted as for the memory budget (spill files add a few bytes of codec
+// framing each). It holds for objects evicted to make room as well as for
+// objects too large for memory: once memory and spill space are full, Put
+// and task results fail with ErrObjectTooLarge ("object store full").
 func WithSpillLimit(bytes int64) InitOption { return func(c *initConfig) { c.spillLimit = bytes } }
 
 var global struct {
-	mu sync.Mutex // serialises Init and Shutdown
-	rt atomic.Pointer[Runtime]
+	// mu guards the fields below and serialises Init and Shutdown's
+	// bookkeeping. It is never held while a runtime stops: tasks of a
+	// stopping runtime may call into the package (Remote, Put) and must
+	// get ErrShutdown, not wait for Shutdown to finish.
+	mu       sync.Mutex
+	rt       atomic.Pointer[Runtime]
+	down     bool     // Shutdown was called and Init not since: no auto-start
+	stopping *Runtime // the runtime a Shutdown is stopping, so a second Shutdown waits too
 }
 
-// Init starts the default runtime. It is idempotent: a second call while a
-// runtime is up returns nil and keeps the first configuration.
+// Init starts the default runtime. Called with no options while a runtime
+// is up (started by Init or by the first remote call), it does nothing and
+// returns nil. Called with options while one is up, it returns an error
+// naming the running configuration: the options would not take effect.
+// After Shutdown, Init starts a new runtime.
 func Init(opts ...InitOption) error {
 	global.mu.Lock()
 	defer global.mu.Unlock()
-	if global.rt.Load() != nil {
-		return nil
+	if rt := global.rt.Load(); rt != nil {
+		if len(opts) == 0 {
+			return nil
+		}
+		return fmt.Errorf("%w: core.Init with options: the runtime is already running with %s; call core.Shutdown first to start one with other options",
+			ErrInvalidInput, rt.cfg)
 	}
 	rt, err := newRuntime(opts...)
 	if err != nil {
 		return err
 	}
 	global.rt.Store(rt)
+	global.down = false
 	return nil
 }
 
@@ -92,18 +114,40 @@ func IsInitialized() bool {
 
 // Shutdown stops the default runtime: queued work is cancelled, actors are
 // killed, running tasks see their context cancelled and Shutdown waits for
-// them. Refs from it then fail with ErrShutdown. It is idempotent.
+// them. Refs from it then fail with ErrShutdown. Until the next Init, Remote,
+// Put, Get and the other calls fail with ErrShutdown instead of starting a
+// new runtime. It is idempotent; a second call while the first is stopping
+// the runtime waits for it too.
+//
+// A task still running when Shutdown is called may submit work or put
+// objects: those calls fail with ErrShutdown at once.
 func Shutdown() {
 	global.mu.Lock()
-	defer global.mu.Unlock()
 	rt := global.rt.Swap(nil)
 	if rt != nil {
-		rt.shutdown()
+		global.stopping = rt
+	} else {
+		rt = global.stopping
 	}
+	global.down = true
+	global.mu.Unlock()
+	if rt == nil {
+		return
+	}
+	rt.shutdown()
+	global.mu.Lock()
+	if global.stopping == rt {
+		global.stopping = nil
+	}
+	global.mu.Unlock()
 }
 
-// current returns the default runtime, starting it with defaults if needed
-// (as Ray's first remote call does).
+// errNotRunning is what calls get after Shutdown and before Init.
+var errNotRunning = fmt.Errorf("%w: core.Shutdown was called; call core.Init to start a new runtime", ErrShutdown)
+
+// current returns the default runtime, starting it with defaults if no
+// runtime was started yet (as Ray's first remote call does). After Shutdown
+// it returns ErrShutdown until Init is called.
 func current() (*Runtime, error) {
 	if rt := global.rt.Load(); rt != nil {
 		return rt, nil
@@ -113,6 +157,9 @@ func current() (*Runtime, error) {
 	if rt := global.rt.Load(); rt != nil {
 		return rt, nil
 	}
+	if global.down {
+		return nil, errNotRunning
+	}
 	rt, err := newRuntime()
 	if err != nil {
 		return nil, err
@@ -121,8 +168,55 @@ func current() (*Runtime, error) {
 	return rt, nil
 }
 
+// runtimeFor returns the runtime a call made with ctx belongs to: the
+// runtime of the task or actor whose context it is (even while that runtime
+// stops: its work must not go to another one), else the default runtime.
+// It also returns the task whose context ctx is, if any.
+func runtimeFor(ctx context.Context) (*Runtime, *task, error) {
+	if t := taskFromContext(ctx); t != nil {
+		if t.rt.closed.Load() {
+			return nil, t, fmt.Errorf("%w: called from task %q while the runtime stops", ErrShutdown, t.name)
+		}
+		return t.rt, t, nil
+	}
+	if a, ok := ctx.Value(holderKey{}).(*actor); ok {
+		if a.rt.closed.Load() {
+			return nil, nil, fmt.Errorf("%w: called from actor %q while the runtime stops", ErrShutdown, a.class)
+		}
+		return a.rt, nil, nil
+	}
+	rt, err := current()
+	return rt, nil, err
+}
+
+// String describes the configuration, for errors.
+func (c initConfig) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "{CPU=%g", c.cpus)
+	if c.gpus != 0 {
+		fmt.Fprintf(&b, ", GPU=%g", c.gpus)
+	}
+	keys := make([]string, 0, len(c.custom))
+	for k := range c.custom {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, ", %s=%g", k, c.custom[k])
+	}
+	fmt.Fprintf(&b, ", memory budget=%d bytes, spill dir=%s", c.budget, c.spillDir)
+	if c.spillLimit < unlimitedSpill {
+		fmt.Fprintf(&b, ", spill limit=%d bytes", c.spillLimit)
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// unlimitedSpill is the spill limit when WithSpillLimit is not given.
+const unlimitedSpill = 1 << 62
+
 func newRuntime(opts ...InitOption) (*Runtime, error) {
-	cfg := initConfig{cpus: float64(runtime.NumCPU()), spillLimit: 1 << 62}
+	cfg := initConfig{cpus: float64(runtime.NumCPU()), spillLimit: unlimitedSpill}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -158,7 +252,7 @@ func newRuntime(opts ...InitOption) (*Runtime, error) {
 	} else {
 		cfg.spillDir = filepath.Join(cfg.spillDir, fmt.Sprintf("goray-%d-%d", os.Getpid(), runtimeSeq.Add(1)))
 	}
-	rt := &Runtime{cfg: cfg}
+	rt := &Runtime{cfg: cfg, down: make(chan struct{})}
 	rt.ctx, rt.cancel = context.WithCancel(context.Background())
 	res := resources{cpu: cfg.cpus, gpu: cfg.gpus, mem: cfg.memory}
 	for k, v := range cfg.custom {
@@ -179,25 +273,31 @@ var deadOnce = sync.OnceValue(func() *Runtime {
 	rt, _ := newRuntime(WithSpillDir(os.TempDir()))
 	rt.closed.Store(true)
 	rt.cancel()
+	close(rt.down)
 	return rt
 })
 
 // deadRuntime backs refs made when no runtime could be had.
 func deadRuntime() *Runtime { return deadOnce() }
 
+// shutdown stops rt and waits for its goroutines; a second call waits for
+// the first to finish.
 func (rt *Runtime) shutdown() {
 	if !rt.closed.CompareAndSwap(false, true) {
+		<-rt.down
 		return
 	}
 	rt.cancel()
 	for _, t := range rt.sched.drain() {
 		if t.state.CompareAndSwap(taskQueued, taskCancelled) {
-			t.out.complete(nil, fmt.Errorf("%w: task %q never started", ErrShutdown, t.name))
+			t.fail(fmt.Errorf("%w: task %q never started", ErrShutdown, t.name))
 		}
 	}
+	rt.stopRetries()
 	rt.actors.killAll(fmt.Errorf("%w: runtime shut down", ErrActorDied))
 	rt.wg.Wait()
 	os.RemoveAll(rt.cfg.spillDir)
+	close(rt.down)
 }
 
 // wait blocks until obj is complete and returns its value, giving a

@@ -70,7 +70,7 @@ func (s *scheduler) submit(t *task) {
 	if s.rt.closed.Load() {
 		s.mu.Unlock()
 		if t.state.CompareAndSwap(taskQueued, taskCancelled) {
-			t.out.complete(nil, fmt.Errorf("%w: task %q submitted during shutdown", ErrShutdown, t.name))
+			t.fail(fmt.Errorf("%w: task %q submitted during shutdown", ErrShutdown, t.name))
 		}
 		return
 	}

@@ -115,6 +115,7 @@ type store struct {
 	used     int64
 	peak     int64
 	spilled  int64
+	reserved int64 // spill space held for files being written
 	files    int
 	spills   int64
 	restores int64
@@ -147,7 +148,10 @@ func (s *store) put(v any) (*object, error) {
 // live with their refs, and the accounting lock would cost more than they do.
 const inlineSize = 100 << 10
 
-// admit accounts a complete object's value and spills old ones past the budget.
+// admit accounts a complete object's value and spills old ones past the
+// budget. The spill limit holds for both: a value that fits neither the
+// memory left nor, for what it would evict, the spill space left is refused
+// with ErrObjectTooLarge (Ray's object store full error).
 func (s *store) admit(obj *object) error {
 	v, err := obj.result()
 	if err != nil || v == nil {
@@ -169,13 +173,14 @@ func (s *store) admit(obj *object) error {
 	s.live++
 	if size > s.budget {
 		// Straight to disk, if the disk can take it.
-		if s.spilled+size > s.spillLimit {
+		if left := s.spillLeftLocked(); size > left {
 			s.live--
 			obj.accounted = false
 			s.mu.Unlock()
 			return fmt.Errorf("%w: a %T of %d bytes fits neither the memory budget (%d bytes) nor the spill space left (%d bytes)",
-				ErrObjectTooLarge, v, size, s.budget, s.spillLimit-s.spilled)
+				ErrObjectTooLarge, v, size, s.budget, left)
 		}
+		s.reserved += size
 		s.mu.Unlock()
 		if err := s.spill(obj); err != nil {
 			s.mu.Lock()
@@ -187,12 +192,56 @@ func (s *store) admit(obj *object) error {
 		}
 		return nil
 	}
+	victims, ok := s.makeRoomLocked(size)
+	if !ok {
+		s.live--
+		obj.accounted = false
+		used, left := s.used, s.spillLeftLocked()
+		s.mu.Unlock()
+		return fmt.Errorf("%w: object store full: a %T of %d bytes does not fit the memory budget (%d of %d bytes used), and the spill space left (%d bytes) cannot take the objects it would evict",
+			ErrObjectTooLarge, v, size, used, s.budget, left)
+	}
 	s.addMemory(obj)
-	victims := s.pickVictims()
 	s.mu.Unlock()
+	s.spillVictims(victims)
+	return nil
+}
+
+// spillLeftLocked is the spill space neither used nor being written.
+func (s *store) spillLeftLocked() int64 {
+	return s.spillLimit - s.spilled - s.reserved
+}
+
+// makeRoomLocked picks the oldest in-memory objects to spill so that need
+// more bytes fit the budget, takes them out of memory and reserves their
+// spill space. If the spill space cannot take them it changes nothing and
+// reports false. Caller holds s.mu and spills the victims after unlocking.
+func (s *store) makeRoomLocked(need int64) ([]*object, bool) {
+	over := s.used + need - s.budget
+	if over <= 0 {
+		return nil, true
+	}
+	var victims []*object
+	var total int64
+	for o := s.lruHead; o != nil && total < over; o = o.lruNext {
+		victims = append(victims, o)
+		total += o.size
+	}
+	if total < over || total > s.spillLeftLocked() {
+		return nil, false
+	}
+	for _, o := range victims {
+		s.removeMemory(o)
+	}
+	s.reserved += total
+	return victims, true
+}
+
+// spillVictims writes objects makeRoomLocked picked. One that cannot be
+// encoded stays in memory, over budget.
+func (s *store) spillVictims(victims []*object) {
 	for _, o := range victims {
 		if err := s.spill(o); err != nil {
-			// Not encodable: it stays in memory, over budget.
 			s.mu.Lock()
 			if !o.freed.Load() {
 				s.addMemory(o)
@@ -200,7 +249,6 @@ func (s *store) admit(obj *object) error {
 			s.mu.Unlock()
 		}
 	}
-	return nil
 }
 
 // addMemory puts obj at the LRU tail. Caller holds s.mu.
@@ -239,42 +287,16 @@ func (s *store) removeMemory(obj *object) {
 	obj.lruPrev, obj.lruNext = nil, nil
 }
 
-// pickVictims removes the oldest objects from memory until the rest fit the
-// budget. Caller holds s.mu and spills the victims after unlocking.
-func (s *store) pickVictims() []*object {
-	var victims []*object
-	for s.used > s.budget && s.lruHead != nil {
-		o := s.lruHead
-		s.removeMemory(o)
-		victims = append(victims, o)
-	}
-	return victims
-}
-
+// spill writes obj's value to a file, using the spill space reserved for
+// it, and drops the value from memory.
 func (s *store) spill(obj *object) error {
-	v, _ := obj.result()
-	if err := os.MkdirAll(s.dir, 0o755); err != nil {
-		return err
-	}
-	path := filepath.Join(s.dir, fmt.Sprintf("obj-%016x.spill", obj.id))
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	err = encodeValue(w, v)
-	if err == nil {
-		err = w.Flush()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-		return err
-	}
+	path, err := s.writeSpill(obj)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.reserved -= obj.size
+	if err != nil {
+		return err
+	}
 	if obj.freed.Load() {
 		os.Remove(path)
 		return nil
@@ -287,6 +309,32 @@ func (s *store) spill(obj *object) error {
 	s.files++
 	s.spills++
 	return nil
+}
+
+// writeSpill encodes obj's value into its spill file.
+func (s *store) writeSpill(obj *object) (string, error) {
+	v, _ := obj.result()
+	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		return "", err
+	}
+	path := filepath.Join(s.dir, fmt.Sprintf("obj-%016x.spill", obj.id))
+	f, err := os.Create(path)
+	if err != nil {
+		return "", err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	err = encodeValue(w, v)
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return "", err
+	}
+	return path, nil
 }
 
 // load returns obj's value, reading it back from disk if it was spilled.
@@ -325,6 +373,17 @@ func (s *store) load(obj *object) (any, error) {
 		s.mu.Unlock()
 		return v, nil // freed meanwhile: hand the value over, keep no books
 	}
+	// Back into memory if it fits, evicting older objects the spill space
+	// can take (the file this one leaves frees its share); else it stays
+	// on disk and this reader gets the value.
+	s.spilled -= obj.size
+	victims, ok := s.makeRoomLocked(obj.size)
+	if !ok {
+		s.spilled += obj.size
+		s.restores++
+		s.mu.Unlock()
+		return v, nil
+	}
 	obj.mu.Lock()
 	obj.value = v
 	obj.mu.Unlock()
@@ -332,38 +391,12 @@ func (s *store) load(obj *object) (any, error) {
 	// Unlink before the object is back in memory: evicted again, it would
 	// spill to this same path.
 	os.Remove(path)
-	s.spilled -= obj.size
 	s.files--
 	s.restores++
 	s.addMemory(obj)
-	victims := s.pickVictimsExcept(obj)
 	s.mu.Unlock()
-	for _, o := range victims {
-		if err := s.spill(o); err != nil {
-			s.mu.Lock()
-			if !o.freed.Load() {
-				s.addMemory(o)
-			}
-			s.mu.Unlock()
-		}
-	}
+	s.spillVictims(victims)
 	return v, nil
-}
-
-func (s *store) pickVictimsExcept(keep *object) []*object {
-	var victims []*object
-	for s.used > s.budget && s.lruHead != nil {
-		o := s.lruHead
-		if o == keep {
-			if o.lruNext == nil {
-				break
-			}
-			o = o.lruNext
-		}
-		s.removeMemory(o)
-		victims = append(victims, o)
-	}
-	return victims
 }
 
 // decRef drops one reference; the last one frees the object.

@@ -5,15 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
 const (
-	taskWaiting   int32 = iota // waiting for arguments
+	taskNew       int32 = iota // made, not yet submitted
+	taskWaiting                // waiting for arguments
 	taskQueued                 // waiting for resources
 	taskRunning                // running user code
+	taskBackoff                // waiting out the delay before a retry
 	taskDone                   // finished, result stored
 	taskCancelled              // cancelled before it finished
 )
@@ -24,7 +27,7 @@ type task struct {
 	rt      *Runtime
 	name    string
 	opts    *options
-	run     func(ctx context.Context) (any, error) // resolves args, calls user code
+	run     func(ctx context.Context) (any, error) // resolves args, calls user code; nil once settled
 	out     *object
 	state   atomic.Int32
 	blocked atomic.Int32 // nesting depth of Gets that gave the CPUs back
@@ -37,6 +40,44 @@ type task struct {
 	ctx       context.Context // made lazily by taskContext
 	cancel    context.CancelFunc
 	cancelled bool
+
+	// x holds what only some tasks need (children, a caller's context to
+	// watch, a cancellation, a pending retry), made on first use under mu,
+	// so a plain task stays small and settles without a lock.
+	x atomic.Pointer[taskExtra]
+}
+
+// taskExtra is the rarely used part of a task.
+type taskExtra struct {
+	// Guarded by the task's mu.
+	cancelErr  error       // what the ref gets once a cancelled running task returns
+	children   []*task     // tasks submitted from its context, for recursive Cancel
+	stopCaller func() bool // stops watching the caller's context
+	depCancels []func()    // drop its callbacks on the ref arguments it waits for
+	settled    bool        // its outcome is final: track nothing more
+
+	caller context.Context // the context Remote was called with, if it can end; set before submit
+	retry  *time.Timer     // the pending retry; guarded by rt.retryMu
+}
+
+// extra returns t.x, making it. Caller holds t.mu.
+func (t *task) extra() *taskExtra {
+	x := t.x.Load()
+	if x == nil {
+		x = &taskExtra{}
+		t.x.Store(x)
+	}
+	return x
+}
+
+// cancelError is the error a cancelled task's ref gets.
+func (t *task) cancelError() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if x := t.x.Load(); x != nil && x.cancelErr != nil {
+		return x.cancelErr
+	}
+	return fmt.Errorf("%w: task %q", ErrTaskCancelled, t.name)
 }
 
 type taskKey struct{}
@@ -50,9 +91,19 @@ type taskContext struct {
 	t      *task
 }
 
+// Value answers for the task; other keys go to the task's cancellable
+// context once it exists (so context.Cause and contexts derived from this
+// one see the task's cancellation without a goroutine each), else to the
+// runtime's.
 func (c *taskContext) Value(key any) any {
 	if key == (taskKey{}) {
 		return c.t
+	}
+	c.t.mu.Lock()
+	tctx := c.t.ctx
+	c.t.mu.Unlock()
+	if tctx != nil {
+		return tctx.Value(key)
 	}
 	return c.parent.Value(key)
 }
@@ -77,6 +128,92 @@ func (t *task) context(parent context.Context) context.Context {
 func taskFromContext(ctx context.Context) *task {
 	t, _ := ctx.Value(taskKey{}).(*task)
 	return t
+}
+
+// addChild records c, submitted from t's context, so that cancelling t
+// cancels c. Finished children are pruned as the list grows, so a
+// long-running task that submits many tasks keeps only the live ones.
+func (t *task) addChild(c *task) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	x := t.extra()
+	if x.settled {
+		return
+	}
+	if n := len(x.children); n >= 16 && n == cap(x.children) {
+		live := x.children[:0]
+		for _, ch := range x.children {
+			if s := ch.state.Load(); s != taskDone && s != taskCancelled {
+				live = append(live, ch)
+			}
+		}
+		clear(x.children[len(live):])
+		x.children = live
+	}
+	x.children = append(x.children, c)
+}
+
+// watchCaller cancels t when ctx, the context Remote was called with, ends.
+// It runs before t is submitted.
+func (t *task) watchCaller(ctx context.Context) {
+	t.mu.Lock()
+	x := t.extra()
+	x.caller = ctx
+	t.mu.Unlock()
+	stop := context.AfterFunc(ctx, func() {
+		t.rt.cancelTask(t, cancelConfig{recursive: true, caller: ctx})
+	})
+	t.mu.Lock()
+	if x.settled {
+		t.mu.Unlock()
+		stop()
+		return
+	}
+	x.stopCaller = stop
+	t.mu.Unlock()
+}
+
+// settle drops what t kept for its cancellation once its outcome is final:
+// the watch on its caller's context, its children, and its callbacks on
+// the arguments it waited for (a task cancelled while it waits must not
+// stay reachable, with its closure and arguments, from an argument that is
+// still being computed). Its object forgets t in object.finish.
+func (t *task) settle() {
+	x := t.x.Load()
+	if x == nil {
+		return
+	}
+	t.mu.Lock()
+	x.settled = true
+	stop, deps := x.stopCaller, x.depCancels
+	x.stopCaller, x.children, x.depCancels = nil, nil, nil
+	t.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	for _, c := range deps {
+		c()
+	}
+}
+
+// addDepCancel records how to drop a callback on an argument; once t is
+// settled it drops it at once.
+func (t *task) addDepCancel(c func()) {
+	t.mu.Lock()
+	x := t.extra()
+	if !x.settled {
+		x.depCancels = append(x.depCancels, c)
+		t.mu.Unlock()
+		return
+	}
+	t.mu.Unlock()
+	c()
+}
+
+// fail completes t's object with err and settles t.
+func (t *task) fail(err error) {
+	t.out.complete(nil, err)
+	t.settle()
 }
 
 // holder is what runs user code while holding resources: a task, or an
@@ -141,7 +278,15 @@ func (rt *Runtime) execute(t *task, w *worker) {
 	}
 	if rt.closed.Load() {
 		t.state.Store(taskCancelled)
-		t.out.complete(nil, fmt.Errorf("%w: task %q never started", ErrShutdown, t.name))
+		t.fail(fmt.Errorf("%w: task %q never started", ErrShutdown, t.name))
+		return
+	}
+	if x := t.x.Load(); x != nil && x.caller != nil && x.caller.Err() != nil {
+		// Its caller gave up before it started; the watch may not have run yet.
+		c := cancelConfig{caller: x.caller}
+		t.state.Store(taskCancelled)
+		t.run = nil
+		t.fail(c.err(t.name))
 		return
 	}
 	t.w = w
@@ -157,37 +302,131 @@ func (rt *Runtime) execute(t *task, w *worker) {
 	t.mu.Unlock()
 
 	if t.state.Load() == taskCancelled {
-		t.out.complete(nil, fmt.Errorf("%w: task %q", ErrTaskCancelled, t.name))
+		t.run = nil
+		t.fail(t.cancelError())
 		return
 	}
 	var ae *argError
 	if errors.As(err, &ae) {
 		t.state.Store(taskDone)
-		t.out.complete(nil, ae.err)
+		t.run = nil
+		t.fail(ae.err)
 		return
 	}
 	if err == nil && !panicked {
 		t.state.Store(taskDone)
+		t.run = nil
 		rt.finish(t.out, v)
+		t.settle()
 		return
 	}
 	if rt.closed.Load() {
 		t.state.Store(taskDone)
-		t.out.complete(nil, fmt.Errorf("%w: task %q was running at shutdown", ErrShutdown, t.name))
+		t.run = nil
+		t.fail(fmt.Errorf("%w: task %q was running at shutdown", ErrShutdown, t.name))
 		return
 	}
 	retry := t.opts.maxRetries < 0 || t.attempt <= t.opts.maxRetries
 	if panicked && retry || !panicked && t.opts.retryExceptions && retry {
-		t.state.Store(taskQueued)
-		rt.sched.submit(t)
+		rt.retryLater(t)
 		return
 	}
 	t.state.Store(taskDone)
+	t.run = nil
 	te := &TaskError{Task: t.name, Attempts: t.attempt, Cause: err, kind: ErrTaskFailed}
 	if panicked {
 		te.kind, te.Panic, te.Stack, te.Cause = ErrWorkerCrashed, v, stack, nil
 	}
-	t.out.complete(nil, te)
+	t.fail(te)
+}
+
+// Retries back off exponentially, as Ray's do: a task that always fails
+// waits 1 ms, 2 ms, 4 ms, ... up to a second between attempts instead of
+// spinning. The wait holds no worker and no resources.
+const (
+	retryBaseDelay = time.Millisecond
+	retryMaxDelay  = time.Second
+)
+
+// retryDelay is the wait before the attempt after attempt number n (1-based).
+func retryDelay(n int) time.Duration {
+	return min(retryBaseDelay<<min(max(n-1, 0), 20), retryMaxDelay)
+}
+
+// retryLater resubmits t after its backoff delay. The pending timer is
+// counted in rt.wg; Cancel and Shutdown stop it (stopRetry, stopRetries).
+func (rt *Runtime) retryLater(t *task) {
+	t.mu.Lock()
+	x := t.extra()
+	t.mu.Unlock()
+	rt.retryMu.Lock()
+	if rt.closed.Load() {
+		rt.retryMu.Unlock()
+		t.state.Store(taskDone)
+		t.run = nil
+		t.fail(fmt.Errorf("%w: task %q was running at shutdown", ErrShutdown, t.name))
+		return
+	}
+	if !t.state.CompareAndSwap(taskRunning, taskBackoff) { // cancelled as it returned
+		rt.retryMu.Unlock()
+		t.run = nil
+		t.fail(t.cancelError())
+		return
+	}
+	if rt.retrying == nil {
+		rt.retrying = map[*task]struct{}{}
+	}
+	rt.retrying[t] = struct{}{}
+	rt.wg.Add(1) // a worker is running, so the count is not zero
+	x.retry = time.AfterFunc(retryDelay(t.attempt), func() { rt.retryNow(t) })
+	rt.retryMu.Unlock()
+}
+
+// retryNow runs when t's backoff is over. Whoever takes t out of
+// rt.retrying (here, stopRetry or stopRetries) owns its wait group count.
+func (rt *Runtime) retryNow(t *task) {
+	rt.retryMu.Lock()
+	_, mine := rt.retrying[t]
+	delete(rt.retrying, t)
+	rt.retryMu.Unlock()
+	if !mine {
+		return
+	}
+	defer rt.wg.Done()
+	if t.state.CompareAndSwap(taskBackoff, taskQueued) {
+		rt.sched.submit(t)
+	}
+}
+
+// stopRetry stops t's pending retry timer, if it has one.
+func (rt *Runtime) stopRetry(t *task) {
+	rt.retryMu.Lock()
+	_, mine := rt.retrying[t]
+	delete(rt.retrying, t)
+	var tm *time.Timer
+	if x := t.x.Load(); x != nil {
+		tm = x.retry
+	}
+	rt.retryMu.Unlock()
+	if mine {
+		tm.Stop()
+		rt.wg.Done()
+	}
+}
+
+// stopRetries fails every task waiting out a backoff (shutdown).
+func (rt *Runtime) stopRetries() {
+	rt.retryMu.Lock()
+	ts := rt.retrying
+	rt.retrying = nil
+	rt.retryMu.Unlock()
+	for t := range ts {
+		t.x.Load().retry.Stop()
+		rt.wg.Done()
+		if t.state.CompareAndSwap(taskBackoff, taskCancelled) {
+			t.fail(fmt.Errorf("%w: task %q was waiting to retry at shutdown", ErrShutdown, t.name))
+		}
+	}
 }
 
 // callSafely runs f, turning a panic into (panicValue, nil, true, stack).
@@ -213,18 +452,21 @@ func (rt *Runtime) finish(obj *object, v any) {
 }
 
 // submit sends a task to the scheduler once its ref arguments are ready.
+// A task cancelled before it was submitted is already complete.
 func (rt *Runtime) submit(t *task, deps []*object) {
-	t.out.producer = t
 	if len(deps) == 0 {
-		t.state.Store(taskQueued)
-		rt.sched.submit(t)
+		if t.state.CompareAndSwap(taskNew, taskQueued) {
+			rt.sched.submit(t)
+		}
 		return
 	}
-	t.state.Store(taskWaiting)
+	if !t.state.CompareAndSwap(taskNew, taskWaiting) {
+		return
+	}
 	var pending atomic.Int64
 	pending.Store(int64(len(deps)))
 	for _, d := range deps {
-		d.onDone(func() {
+		t.addDepCancel(d.onDone(func() {
 			if pending.Add(-1) != 0 {
 				return
 			}
@@ -233,36 +475,90 @@ func (rt *Runtime) submit(t *task, deps []*object) {
 			}
 			if rt.closed.Load() {
 				t.state.Store(taskCancelled)
-				t.out.complete(nil, fmt.Errorf("%w: task %q never started", ErrShutdown, t.name))
+				t.fail(fmt.Errorf("%w: task %q never started", ErrShutdown, t.name))
 				return
 			}
 			rt.sched.submit(t)
-		})
+		}))
 	}
 }
 
-func (rt *Runtime) cancelTask(t *task) {
+// cancelConfig is what Cancel was asked to do.
+type cancelConfig struct {
+	force     bool
+	recursive bool
+	caller    context.Context // set when the caller's context ended
+	parent    string          // set when a parent's cancellation reached this task
+}
+
+func (c *cancelConfig) err(name string) error {
+	switch {
+	case c.caller != nil:
+		return fmt.Errorf("%w: task %q: the context it was called with ended: %w", ErrTaskCancelled, name, context.Cause(c.caller))
+	case c.parent != "":
+		return fmt.Errorf("%w: task %q: the task %q that submitted it was cancelled", ErrTaskCancelled, name, c.parent)
+	}
+	return fmt.Errorf("%w: task %q", ErrTaskCancelled, name)
+}
+
+// cancelTask stops t: one that has not started never runs; a running one
+// sees its context cancelled and its ref fails once it returns, or at once
+// with force. With recursive, the tasks it submitted are cancelled too.
+func (rt *Runtime) cancelTask(t *task, c cancelConfig) {
+	var children []*task
+	if c.recursive {
+		t.mu.Lock()
+		if x := t.x.Load(); x != nil {
+			children = slices.Clone(x.children)
+		}
+		t.mu.Unlock()
+	}
+	err := c.err(t.name)
+loop:
 	for {
 		s := t.state.Load()
 		switch s {
-		case taskDone, taskCancelled:
-			return
-		case taskWaiting, taskQueued:
+		case taskDone:
+			break loop
+		case taskCancelled:
+			if c.force { // a plain Cancel asked it to stop; stop waiting for it
+				t.out.complete(nil, err)
+			}
+			break loop
+		case taskNew, taskWaiting, taskQueued:
 			if t.state.CompareAndSwap(s, taskCancelled) {
-				rt.sched.remove(t)
-				t.out.complete(nil, fmt.Errorf("%w: task %q", ErrTaskCancelled, t.name))
-				return
+				if s == taskQueued {
+					rt.sched.remove(t)
+				}
+				t.fail(err)
+				break loop
+			}
+		case taskBackoff:
+			if t.state.CompareAndSwap(s, taskCancelled) {
+				rt.stopRetry(t)
+				t.fail(err)
+				break loop
 			}
 		case taskRunning:
 			if t.state.CompareAndSwap(s, taskCancelled) {
 				t.mu.Lock()
 				t.cancelled = true
+				t.extra().cancelErr = err
 				if t.cancel != nil {
 					t.cancel()
 				}
 				t.mu.Unlock()
-				return
+				if c.force {
+					t.out.complete(nil, err)
+				}
+				break loop
 			}
+		}
+	}
+	if len(children) > 0 {
+		cc := cancelConfig{force: c.force, recursive: true, parent: t.name}
+		for _, ch := range children {
+			rt.cancelTask(ch, cc)
 		}
 	}
 }
@@ -325,9 +621,9 @@ func (s *spec) withOptions(opts []Option) spec {
 
 // launch builds and submits a task for a typed call.
 func launch[R any](ctx context.Context, s *spec, deps []*object, run func(ctx context.Context) (any, error)) Ref[R] {
-	rt, err := current()
+	rt, parent, err := runtimeFor(ctx)
 	if err != nil {
-		return failedRef[R](nil, err)
+		return failedRef[R](rt, err)
 	}
 	if s.opts.err != nil {
 		return failedRef[R](rt, fmt.Errorf("task %q: %w", s.name, s.opts.err))
@@ -338,14 +634,35 @@ func launch[R any](ctx context.Context, s *spec, deps []*object, run func(ctx co
 	if err := ctx.Err(); err != nil {
 		return failedRef[R](rt, err)
 	}
-	live := deps[:0:0]
-	for _, d := range deps {
-		if d != nil && !d.isDone() {
+	var live []*object
+	var argIDs *[maxArgs]uint64
+	for i, d := range deps {
+		if d == nil {
+			continue
+		}
+		if argIDs == nil {
+			argIDs = new([maxArgs]uint64)
+		}
+		argIDs[i] = d.id
+		if !d.isDone() {
 			live = append(live, d)
 		}
 	}
 	t := &task{rt: rt, name: s.name, opts: &s.opts, run: run, out: rt.store.newObject()}
+	t.out.producer = t
+	t.out.fn, t.out.argIDs = s, argIDs
 	ref := Ref[R]{h: newHandle(rt, t.out)}
+	if parent != nil {
+		parent.addChild(t)
+	}
+	// The caller's cancellation reaches the task. A task's own context needs
+	// no watch: cancelling that task cancels its children (recursive Cancel).
+	// A context that can never end (Background) costs nothing here.
+	if parent == nil || ctx != context.Context(&parent.tctx) {
+		if ctx.Done() != nil {
+			t.watchCaller(ctx)
+		}
+	}
 	rt.submit(t, live)
 	return ref
 }

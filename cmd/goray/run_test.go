@@ -35,6 +35,9 @@ func testCtx(t *testing.T) context.Context {
 func trainCheckpoint(t *testing.T, ctx context.Context) string {
 	t.Helper()
 	core.Shutdown()
+	if err := core.Init(); err != nil { // calls after Shutdown fail until Init
+		t.Fatal(err)
+	}
 	t.Cleanup(core.Shutdown)
 	ds, err := data.ReadCSV(ctx, "testdata/breast_cancer.csv")
 	if err != nil {
