@@ -29,7 +29,7 @@ func (ds *Dataset) runMeta(ctx context.Context, yield func(blockRef) bool) (*Sta
 	start := time.Now()
 	out := ex.stream(ex.ctx, ds.node)
 	for {
-		it, ok, err := recv(ctx, out)
+		it, ok, err := recv(ctx, out, ex.release)
 		if err != nil || !ok {
 			break
 		}

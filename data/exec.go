@@ -781,7 +781,7 @@ func (ds *Dataset) run(ctx context.Context, yield func(*Block) bool) (*Stats, er
 		ex.wg.Wait()
 	}
 	for {
-		it, ok, err := recv(ctx, out)
+		it, ok, err := recv(ctx, out, ex.release)
 		if err != nil || !ok {
 			break
 		}
@@ -816,28 +816,31 @@ func (ds *Dataset) collect(ctx context.Context) ([]blockRef, *Stats, error) {
 	ex := newExecution(ctx, dc)
 	start := time.Now()
 	out := ex.stream(ex.ctx, ds.node)
-	var refs []blockRef
+	var refs, owned []blockRef
 	for {
-		it, ok, err := recv(ctx, out)
+		it, ok, err := recv(ctx, out, ex.release)
 		if err != nil || !ok {
 			break
 		}
 		// Kept blocks leave the in-flight budget: they live in the store.
 		ex.budget.add(-it.b.Size)
-		if !it.owned {
-			refs = append(refs, it.b) // shared with a materialized parent
-			continue
-		}
 		refs = append(refs, it.b)
+		if it.owned {
+			owned = append(owned, it.b) // else shared with a materialized parent
+		}
 	}
 	ex.cancel()
 	ex.wg.Wait()
 	st := ex.stats.snapshot(time.Since(start), ex.budget)
 	ds.stats.set(st)
-	if err := ex.firstErr(); err != nil {
-		return nil, st, err
+	err := ex.firstErr()
+	if err == nil {
+		err = ctx.Err()
 	}
-	if err := ctx.Err(); err != nil {
+	if err != nil {
+		for _, r := range owned {
+			r.Ref.Release()
+		}
 		return nil, st, err
 	}
 	return refs, st, nil

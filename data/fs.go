@@ -76,6 +76,7 @@ type readConfig struct {
 	nullValues []string
 	types      map[string]arrow.DataType
 	exts       []string
+	lazyQuotes bool
 }
 
 // WithFileSystem reads through fsys instead of the local file system.
@@ -83,6 +84,13 @@ func WithFileSystem(fsys FileSystem) ReadOption { return func(c *readConfig) { c
 
 // WithDelimiter sets the CSV field delimiter (',' by default).
 func WithDelimiter(d byte) ReadOption { return func(c *readConfig) { c.delimiter = d } }
+
+// WithLazyQuotes lets a CSV field that is not quoted hold a '"', kept as a
+// literal character (as in `5" disk`). Without it such a quote is an error
+// naming the file, line and column (RFC 4180: a field holding quotes must
+// be quoted, its quotes doubled). A field that starts with '"' is a quoted
+// field either way.
+func WithLazyQuotes() ReadOption { return func(c *readConfig) { c.lazyQuotes = true } }
 
 // WithNullValues sets the strings read as null (replacing the defaults "",
 // "NA", "N/A", "NULL", "null", "NaN", "nan", "None").
@@ -135,7 +143,7 @@ func expandPaths(fsys FileSystem, paths []string, exts []string) ([]string, erro
 		st, err := fsys.Stat(p)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				return nil, fmt.Errorf("%w: file %q: no such file or directory (%w)", ErrInvalidInput, p, fs.ErrNotExist)
+				return nil, &notExistError{path: p, err: err}
 			}
 			return nil, invalid("file %q: %v", p, err)
 		}
@@ -169,3 +177,16 @@ func expandPaths(fsys FileSystem, paths []string, exts []string) ([]string, erro
 	}
 	return out, nil
 }
+
+// notExistError reports a missing input file in one sentence, and is both
+// ErrInvalidInput and fs.ErrNotExist (through the file system's own error).
+type notExistError struct {
+	path string
+	err  error
+}
+
+func (e *notExistError) Error() string {
+	return fmt.Sprintf("%v: file %q does not exist", ErrInvalidInput, e.path)
+}
+
+func (e *notExistError) Unwrap() []error { return []error{ErrInvalidInput, e.err} }

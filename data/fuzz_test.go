@@ -24,6 +24,12 @@ func FuzzReadJSON(f *testing.F) {
 		"\n\n",
 		"{\"a\": 1} {\"b\": 2}\n",
 		"{\"a\": 99999999999999999999}\n",
+		"\ufeff{\"a\": 1}\n",
+		"{\"a\": 1, \"a\": 2}\n",
+		"{\"a\": {\"b\": 1, \"\\u0062\": 2}, \"c\": [{\"d\": 1}, {\"d\": 2}]}\n",
+		"{\"a\": \"\xff\"}\n",
+		"  {\"a\": \"x\",\n",
+		"PAR1\x15\x04\x15\x00",
 	} {
 		f.Add([]byte(s))
 	}
@@ -64,6 +70,11 @@ func FuzzReadCSV(f *testing.F) {
 		"a,a\n1,2\n",
 		"\"unterminated\n",
 		"x;y\n1;2\n",
+		"a,b\n1,5\" disk\n\"q\nr\",2\n",
+		"a\nx\xc3\x28\n",
+		"a,b\n1,\x00\n",
+		"PAR1\x15\x04\x15\x00\x00\x00,\n",
+		"\ufeffa,b\n1,2\n",
 	} {
 		f.Add([]byte(s))
 	}

@@ -35,6 +35,12 @@ func WithColumnTypes(types map[string]arrow.DataType) ReadOption {
 // Files are cut into byte ranges at row boundaries (quoted fields may span
 // lines) and parsed in parallel as core tasks. Listing happens now (a missing
 // file is an error at once); reading happens when the dataset is consumed.
+//
+// Text is checked as it is parsed, each problem an ErrInvalidInput naming
+// the file, line and column: a '"' inside an unquoted field (RFC 4180; allow
+// it with WithLazyQuotes), invalid UTF-8 in a header or a string column, a
+// NUL byte (a binary file), a Parquet file. A UTF-8 byte order mark at the
+// start is skipped.
 func ReadCSV(ctx context.Context, path string, opts ...CSVOption) (*Dataset, error) {
 	return ReadCSVFiles(ctx, []string{path}, opts...)
 }
@@ -76,7 +82,7 @@ func planCSV(ctx context.Context, dc *Context, cfg *readConfig, files []string) 
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		opts := csvx.Options{File: name, Delimiter: cfg.delimiter, NullValues: cfg.nullValues}
+		opts := cfg.csvOptions(name)
 		f, err := cfg.fs.Open(name)
 		if err != nil {
 			return nil, invalid("file %q: %v", name, err)
@@ -90,15 +96,10 @@ func planCSV(ctx context.Context, dc *Context, cfg *readConfig, files []string) 
 		if i > 0 {
 			sample = 64 << 10
 		}
-		head := make([]byte, min(st.Size(), sample))
-		_, err = f.ReadAt(head, 0)
+		head, names, hdrBytes, hdrLines, err := readCSVHead(f, st.Size(), sample, opts)
 		f.Close()
-		if err != nil && err != io.EOF {
-			return nil, invalid("file %q: %v", name, err)
-		}
-		names, hdrBytes, hdrLines, err := csvx.ParseHeader(head, opts)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
+			return nil, err
 		}
 		if i == 0 {
 			for col := range cfg.types {
@@ -134,12 +135,12 @@ func planCSV(ctx context.Context, dc *Context, cfg *readConfig, files []string) 
 
 	var tasks []readTask
 	for _, fi := range infos {
-		opts := csvx.Options{File: fi.name, Delimiter: cfg.delimiter, NullValues: cfg.nullValues}
+		opts := cfg.csvOptions(fi.name)
 		f, err := cfg.fs.Open(fi.name)
 		if err != nil {
 			return nil, invalid("file %q: %v", fi.name, err)
 		}
-		chunks, err := csvx.Plan(f, fi.start, fi.size, chunkBytes, fi.line)
+		chunks, err := csvx.Plan(f, fi.start, fi.size, chunkBytes, fi.line, opts)
 		f.Close()
 		if err != nil {
 			return nil, invalid("file %q: %v", fi.name, err)
@@ -179,6 +180,57 @@ func planCSV(ctx context.Context, dc *Context, cfg *readConfig, files []string) 
 	return tasks, nil
 }
 
+func (c *readConfig) csvOptions(file string) csvx.Options {
+	return csvx.Options{File: file, Delimiter: c.delimiter, NullValues: c.nullValues, LazyQuotes: c.lazyQuotes}
+}
+
+// parquetMagic starts (and ends) every Parquet file.
+var parquetMagic = []byte("PAR1")
+
+// notParquet rejects a file that starts like a Parquet file: read as text
+// it would give garbage columns (or JSON syntax errors) instead of saying
+// what is wrong.
+func notParquet(name string, head []byte) error {
+	if bytes.HasPrefix(head, parquetMagic) {
+		return invalid("file %q line 1: looks like a Parquet file (it starts with %q); use ReadParquet", name, parquetMagic)
+	}
+	return nil
+}
+
+// readCSVHead reads the header record of a CSV file, however long, and the
+// sample bytes that follow it for type inference.
+func readCSVHead(f File, size, sample int64, opts csvx.Options) (head []byte, names []string, hdrBytes, hdrLines int, err error) {
+	n := min(size, sample)
+	for {
+		head = make([]byte, n)
+		if _, err := f.ReadAt(head, 0); err != nil && err != io.EOF {
+			return nil, nil, 0, 0, invalid("file %q: %v", opts.File, err)
+		}
+		if err := notParquet(opts.File, head); err != nil {
+			return nil, nil, 0, 0, err
+		}
+		names, hdrBytes, hdrLines, err = csvx.ParseHeader(head, opts, n == size)
+		if errors.Is(err, csvx.ErrIncomplete) {
+			n = min(size, 2*n)
+			continue
+		}
+		if err != nil {
+			return nil, nil, 0, 0, fmt.Errorf("%w: %w", ErrInvalidInput, err)
+		}
+		break
+	}
+	if want := min(size, int64(hdrBytes)+sample); want > n {
+		// A long header: sample as many bytes of rows as usual.
+		more := make([]byte, want)
+		copy(more, head)
+		if _, err := f.ReadAt(more[n:], n); err != nil && err != io.EOF {
+			return nil, nil, 0, 0, invalid("file %q: %v", opts.File, err)
+		}
+		head = more
+	}
+	return head, names, hdrBytes, hdrLines, nil
+}
+
 // widen merges two inferred CSV column types.
 func widen(a, b arrow.DataType) arrow.DataType {
 	switch {
@@ -194,6 +246,10 @@ func widen(a, b arrow.DataType) arrow.DataType {
 // directory or glob. Types are inferred from the first lines of the first
 // file: numbers become int64 or float64, strings, booleans, arrays lists;
 // nested objects are kept as JSON text. Errors name file, line and column.
+// As for ReadCSV, a UTF-8 byte order mark at the start is skipped and a
+// Parquet file is refused; invalid UTF-8 anywhere on a line (JSON text is
+// UTF-8) and a key repeated in one object (at any depth) are errors, where
+// encoding/json alone would replace the bytes or keep the last value.
 func ReadJSON(ctx context.Context, path string, opts ...ReadOption) (*Dataset, error) {
 	cfg := newReadConfig(opts)
 	files, err := expandPaths(cfg.fs, []string{path}, cfg.exts)
@@ -214,10 +270,10 @@ func ReadJSON(ctx context.Context, path string, opts ...ReadOption) (*Dataset, e
 				return nil, invalid("file %q: %v", name, err)
 			}
 			if schema == nil {
-				head := make([]byte, min(st.Size(), sampleBytes))
-				if _, err := f.ReadAt(head, 0); err != nil && err != io.EOF {
+				head, err := readLines(f, name, st.Size(), sampleBytes)
+				if err != nil {
 					f.Close()
-					return nil, invalid("file %q: %v", name, err)
+					return nil, err
 				}
 				schema, err = inferJSON(name, head, cfg.types)
 				if err != nil {
@@ -225,7 +281,7 @@ func ReadJSON(ctx context.Context, path string, opts ...ReadOption) (*Dataset, e
 					return nil, err
 				}
 			}
-			chunks, err := csvx.Plan(noQuotes{f}, 0, st.Size(), dc.ReadChunkBytes, 1)
+			chunks, err := csvx.Plan(noQuotes{f}, 0, st.Size(), dc.ReadChunkBytes, 1, csvx.Options{})
 			f.Close()
 			if err != nil {
 				return nil, invalid("file %q: %v", name, err)
@@ -282,11 +338,18 @@ type jsonLine struct {
 	obj  map[string]any
 }
 
-// decodeJSONLines parses the lines of buf (starting at file line line0).
+// decodeJSONLines parses the lines of buf (starting at file line line0; a
+// UTF-8 byte order mark that starts line 1 is skipped). Invalid UTF-8 and a
+// key repeated in one object are errors: encoding/json would silently
+// replace the one and keep the last of the other.
 func decodeJSONLines(file string, buf []byte, line0 int, limit int) ([]jsonLine, error) {
 	var out []jsonLine
 	line := line0
-	for len(buf) > 0 && (limit <= 0 || len(out) < limit) {
+	lead := 0 // bytes before l on its line, for columns
+	if line0 == 1 && bytes.HasPrefix(buf, utf8BOM) {
+		buf, lead = buf[len(utf8BOM):], len(utf8BOM)
+	}
+	for ; len(buf) > 0 && (limit <= 0 || len(out) < limit); lead = 0 {
 		i := bytes.IndexByte(buf, '\n')
 		var l []byte
 		if i < 0 {
@@ -294,8 +357,13 @@ func decodeJSONLines(file string, buf []byte, line0 int, limit int) ([]jsonLine,
 		} else {
 			l, buf = buf[:i], buf[i+1:]
 		}
-		l = bytes.TrimSpace(l)
+		trimmed := bytes.TrimLeft(l, " \t\r\v\f")
+		lead += len(l) - len(trimmed)
+		l = bytes.TrimRight(trimmed, " \t\r\v\f")
 		if len(l) > 0 {
+			if bad := invalidUTF8At(l); bad >= 0 {
+				return nil, invalid("file %q line %d column %d: invalid UTF-8 (JSON text must be UTF-8)", file, line, lead+bad+1)
+			}
 			dec := json.NewDecoder(bytes.NewReader(l))
 			dec.UseNumber()
 			var obj map[string]any
@@ -305,14 +373,17 @@ func decodeJSONLines(file string, buf []byte, line0 int, limit int) ([]jsonLine,
 				var te *json.UnmarshalTypeError
 				switch {
 				case errors.As(err, &se):
-					col = int(se.Offset)
+					col = lead + int(se.Offset)
 				case errors.As(err, &te):
-					col = int(te.Offset)
+					col = lead + int(te.Offset)
 				}
 				return nil, invalid("file %q line %d column %d: %v", file, line, col, err)
 			}
 			if dec.More() {
-				return nil, invalid("file %q line %d column %d: more than one JSON value on the line", file, line, dec.InputOffset()+1)
+				return nil, invalid("file %q line %d column %d: more than one JSON value on the line", file, line, lead+int(dec.InputOffset())+1)
+			}
+			if key, off, dup := duplicateKey(l); dup {
+				return nil, invalid("file %q line %d column %d: duplicate key %q in an object", file, line, lead+off+1, key)
 			}
 			out = append(out, jsonLine{line, obj})
 		}
@@ -321,11 +392,31 @@ func decodeJSONLines(file string, buf []byte, line0 int, limit int) ([]jsonLine,
 	return out, nil
 }
 
-func inferJSON(file string, head []byte, override map[string]arrow.DataType) (*arrow.Schema, error) {
-	// Drop a possibly cut last line.
-	if i := bytes.LastIndexByte(head, '\n'); i >= 0 && len(head) == sampleBytes {
-		head = head[:i+1]
+// readLines reads about sample bytes from the start of f (size bytes), cut
+// after the last whole line: at least one whole line, however long, unless
+// the file is empty.
+func readLines(f File, name string, size, sample int64) ([]byte, error) {
+	n := min(size, sample)
+	for {
+		head := make([]byte, n)
+		if _, err := f.ReadAt(head, 0); err != nil && err != io.EOF {
+			return nil, invalid("file %q: %v", name, err)
+		}
+		if err := notParquet(name, head); err != nil {
+			return nil, err
+		}
+		if n == size {
+			return head, nil
+		}
+		if i := bytes.LastIndexByte(head, '\n'); i >= 0 {
+			return head[:i+1], nil
+		}
+		n = min(size, 2*n) // the first line is longer than the sample
 	}
+}
+
+// inferJSON infers a schema from the whole lines in head.
+func inferJSON(file string, head []byte, override map[string]arrow.DataType) (*arrow.Schema, error) {
 	lines, err := decodeJSONLines(file, head, 1, 10000)
 	if err != nil {
 		return nil, err

@@ -7,10 +7,12 @@ package csvx
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"strconv"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -23,6 +25,10 @@ type Options struct {
 	File       string // for error messages
 	Delimiter  byte   // ',' when zero
 	NullValues []string
+	// LazyQuotes keeps a '"' that appears inside an unquoted field as a
+	// literal character. Without it such a quote is an error (RFC 4180): it
+	// usually means a field that should have been quoted.
+	LazyQuotes bool
 	nullSet    map[string]struct{}
 }
 
@@ -71,6 +77,8 @@ func (e *ParseError) Error() string {
 	return s + ": " + e.Msg
 }
 
+const msgUnterminated = "unterminated quoted field"
+
 // tokenizer splits records out of a byte buffer.
 type tokenizer struct {
 	buf     []byte
@@ -80,6 +88,7 @@ type tokenizer struct {
 	fields  [][]byte
 	scratch []byte
 	file    string
+	lazy    bool // Options.LazyQuotes
 }
 
 // next reads one record into t.fields. It returns false at the end of buf.
@@ -116,11 +125,11 @@ func (t *tokenizer) next() (recLine int, ok bool, err error) {
 			pos++
 			for {
 				if pos >= len(buf) {
-					return recLine, false, &ParseError{File: t.file, Line: recLine, Column: len(t.fields) + 1, Msg: "unterminated quoted field"}
+					return recLine, false, &ParseError{File: t.file, Line: recLine, Column: len(t.fields) + 1, Msg: msgUnterminated}
 				}
 				j := bytes.IndexByte(buf[pos:], '"')
 				if j < 0 {
-					return recLine, false, &ParseError{File: t.file, Line: recLine, Column: len(t.fields) + 1, Msg: "unterminated quoted field"}
+					return recLine, false, &ParseError{File: t.file, Line: recLine, Column: len(t.fields) + 1, Msg: msgUnterminated}
 				}
 				seg := buf[pos : pos+j]
 				t.line += bytes.Count(seg, nl)
@@ -159,6 +168,10 @@ func (t *tokenizer) next() (recLine int, ok bool, err error) {
 			if c == delim || c == '\n' {
 				break
 			}
+			if c == '"' && !t.lazy {
+				return recLine, false, &ParseError{File: t.file, Line: t.line, Column: len(t.fields) + 1,
+					Msg: "bare \" in an unquoted field (quote the field and double its quotes, or read with lazy quotes)"}
+			}
 			pos++
 		}
 		end := pos
@@ -182,21 +195,40 @@ func (t *tokenizer) next() (recLine int, ok bool, err error) {
 
 var nl = []byte{'\n'}
 
-// ParseHeader reads the header record at the start of buf (which must hold
-// the whole header line) and returns the column names and the bytes and
-// lines it used.
-func ParseHeader(buf []byte, opts Options) (names []string, n int, lines int, err error) {
+// ErrIncomplete is returned by ParseHeader when buf ends inside the header
+// record and more of the file follows: read more and call it again.
+var ErrIncomplete = errors.New("csvx: header record continues past the buffer")
+
+// ParseHeader reads the header record at the start of buf and returns the
+// column names and the bytes and lines it used. atEOF says that buf holds
+// the rest of the file; when it does not and the header record runs to the
+// end of buf, ParseHeader returns ErrIncomplete.
+func ParseHeader(buf []byte, opts Options, atEOF bool) (names []string, n int, lines int, err error) {
 	opts.prepare()
-	t := tokenizer{buf: buf, delim: opts.Delimiter, line: 1, file: opts.File}
+	t := tokenizer{buf: buf, delim: opts.Delimiter, line: 1, file: opts.File, lazy: opts.LazyQuotes}
 	_, ok, err := t.next()
+	if !atEOF {
+		// A cut header looks short, missing or unterminated (in a quote).
+		var pe *ParseError
+		if (err == nil && (!ok || (t.pos == len(buf) && buf[len(buf)-1] != '\n'))) ||
+			(errors.As(err, &pe) && pe.Msg == msgUnterminated) {
+			return nil, 0, 0, ErrIncomplete
+		}
+	}
 	if err != nil {
 		return nil, 0, 0, err
 	}
 	if !ok {
 		return nil, 0, 0, &ParseError{File: opts.File, Line: 1, Msg: "empty file: no header"}
 	}
+	if err := checkBinary(buf[:t.pos], 1, opts); err != nil {
+		return nil, 0, 0, err
+	}
 	seen := map[string]bool{}
 	for i, f := range t.fields {
+		if !utf8.Valid(f) {
+			return nil, 0, 0, &ParseError{File: opts.File, Line: 1, Column: i + 1, Msg: fmt.Sprintf("column name %q is not valid UTF-8", truncate(f))}
+		}
 		name := string(f)
 		if i == 0 {
 			name = string(bytes.TrimPrefix(f, []byte("\ufeff")))
@@ -224,7 +256,7 @@ func Infer(sample []byte, names []string, override map[string]arrow.DataType, ma
 	for i := range n {
 		canInt[i], canFloat[i], canBool[i] = true, true, true
 	}
-	t := tokenizer{buf: sample, delim: opts.Delimiter, line: 1}
+	t := tokenizer{buf: sample, delim: opts.Delimiter, line: 1, lazy: opts.LazyQuotes}
 	for rows := 0; rows < maxRows; rows++ {
 		_, ok, err := t.next()
 		if !ok || err != nil {
@@ -389,6 +421,9 @@ func (c *stringCol) add(f []byte) bool {
 		c.b.AppendNull()
 		return true
 	}
+	if !utf8.Valid(f) {
+		return false
+	}
 	c.b.BinaryBuilder.Append(f)
 	return true
 }
@@ -431,7 +466,10 @@ func ParseChunk(mem memory.Allocator, buf []byte, startLine int, schema *arrow.S
 	for _, c := range cols {
 		c.builder().Reserve(maxRows)
 	}
-	t := tokenizer{buf: buf, delim: opts.Delimiter, line: startLine, file: opts.File}
+	if err := checkBinary(buf, startLine, opts); err != nil {
+		return nil, err
+	}
+	t := tokenizer{buf: buf, delim: opts.Delimiter, line: startLine, file: opts.File, lazy: opts.LazyQuotes}
 	rows := int64(0)
 	for {
 		line, ok, err := t.next()
@@ -454,8 +492,11 @@ func ParseChunk(mem memory.Allocator, buf []byte, startLine int, schema *arrow.S
 		}
 		for i, f := range t.fields {
 			if !cols[i].add(f) {
-				return nil, &ParseError{File: opts.File, Line: line, Column: i + 1, ColumnName: schema.Field(i).Name,
-					Msg: fmt.Sprintf("cannot parse %q as %s", truncate(f), schema.Field(i).Type)}
+				msg := fmt.Sprintf("cannot parse %q as %s", truncate(f), schema.Field(i).Type)
+				if schema.Field(i).Type.ID() == arrow.STRING {
+					msg = fmt.Sprintf("invalid UTF-8 in %q (string columns hold UTF-8 text)", truncate(f))
+				}
+				return nil, &ParseError{File: opts.File, Line: line, Column: i + 1, ColumnName: schema.Field(i).Name, Msg: msg}
 			}
 		}
 		rows++
@@ -478,6 +519,72 @@ func truncate(f []byte) string {
 	return string(f)
 }
 
+// checkBinary rejects buf if it holds a NUL byte, which no text file has:
+// the file is binary (Parquet, Arrow, a compressed file...), and parsing it
+// would give garbage columns rather than an error.
+func checkBinary(buf []byte, startLine int, opts Options) error {
+	i := bytes.IndexByte(buf, 0)
+	if i < 0 {
+		return nil
+	}
+	line, col := Locate(buf, startLine, i, opts)
+	return &ParseError{File: opts.File, Line: line, Column: col, Msg: "NUL byte: this is a binary file, not CSV text"}
+}
+
+// Locate returns the file line and the 1-based column (field) of byte off
+// of buf, which starts at a record boundary on file line startLine.
+func Locate(buf []byte, startLine, off int, opts Options) (line, col int) {
+	opts.prepare()
+	var s quoteState
+	s.fieldStart = true
+	line, col = startLine, 1
+	for _, c := range buf[:min(off, len(buf))] {
+		if s.step(c, opts.Delimiter) {
+			switch c {
+			case opts.Delimiter:
+				col++
+			case '\n':
+				col = 1
+			}
+		}
+		if c == '\n' {
+			line++
+		}
+	}
+	return line, col
+}
+
+// quoteState follows the quoting of a byte stream the way the tokenizer
+// does: a quote opens a quoted field only at the start of a field, and a
+// doubled quote inside one is a literal quote.
+type quoteState struct {
+	inQuote    bool
+	afterQuote bool // just left a quoted field: a '"' now is an escaped one
+	fieldStart bool
+}
+
+// step advances over c and reports whether c is outside quotes (so a
+// delimiter or newline there ends a field or record).
+func (s *quoteState) step(c, delim byte) bool {
+	switch {
+	case s.inQuote:
+		if c == '"' {
+			s.inQuote, s.afterQuote = false, true
+		}
+		return false
+	case s.afterQuote && c == '"':
+		s.inQuote, s.afterQuote = true, false
+		return false
+	}
+	s.afterQuote = false
+	if c == '"' && s.fieldStart {
+		s.inQuote, s.fieldStart = true, false
+		return false
+	}
+	s.fieldStart = c == delim || c == '\n'
+	return true
+}
+
 // Chunk is a byte range of a file that starts at a row boundary.
 type Chunk struct {
 	Off, End int64
@@ -486,8 +593,12 @@ type Chunk struct {
 
 // Plan cuts [start, size) of r into chunks of about chunkBytes, each starting
 // at a row boundary, scanning the file once (fast when it has no quotes). line
-// is the file line at start.
-func Plan(r io.ReaderAt, start, size, chunkBytes int64, line int) ([]Chunk, error) {
+// is the file line at start; opts gives the delimiter. Quotes are followed
+// as the tokenizer reads them, so a stray quote inside an unquoted field
+// (allowed with LazyQuotes, an error otherwise) does not shift the cuts.
+func Plan(r io.ReaderAt, start, size, chunkBytes int64, line int, opts Options) ([]Chunk, error) {
+	opts.prepare()
+	delim := opts.Delimiter
 	if chunkBytes <= 0 {
 		chunkBytes = 16 << 20
 	}
@@ -502,7 +613,7 @@ func Plan(r io.ReaderAt, start, size, chunkBytes int64, line int) ([]Chunk, erro
 	}
 	const piece = 4 << 20
 	buf := make([]byte, piece)
-	inQuote := false
+	qs := quoteState{fieldStart: true}
 	target := start + chunkBytes
 	for off := start; off < size; {
 		n, err := r.ReadAt(buf[:min(piece, size-off)], off)
@@ -510,7 +621,7 @@ func Plan(r io.ReaderAt, start, size, chunkBytes int64, line int) ([]Chunk, erro
 			return nil, err
 		}
 		p := buf[:n]
-		if !inQuote && bytes.IndexByte(p, '"') < 0 {
+		if !qs.inQuote && bytes.IndexByte(p, '"') < 0 {
 			// Fast path: no quotes in this piece.
 			pos := 0
 			for target < off+int64(n) {
@@ -531,14 +642,16 @@ func Plan(r io.ReaderAt, start, size, chunkBytes int64, line int) ([]Chunk, erro
 				target = cur.Off + chunkBytes
 			}
 			line += bytes.Count(p[pos:], nl)
+			if n > 0 {
+				last := p[n-1]
+				qs = quoteState{fieldStart: last == '\n' || last == delim}
+			}
 		} else {
 			for i, c := range p {
-				switch c {
-				case '"':
-					inQuote = !inQuote
-				case '\n':
+				outside := qs.step(c, delim)
+				if c == '\n' {
 					line++
-					if !inQuote && off+int64(i) >= target {
+					if outside && off+int64(i) >= target {
 						cur.End = off + int64(i) + 1
 						chunks = append(chunks, cur)
 						cur = Chunk{Off: cur.End, Line: line}
