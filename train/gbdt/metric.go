@@ -149,6 +149,12 @@ func metricTerms(m, objective string, K int, labels, margin, prob []float64) flo
 	var sum float64
 	switch m {
 	case "logloss":
+		// Labels are 0 or 1 (checkLabels): a row's term is -log of the
+		// probability given to its label, which is >= probEps; the
+		// product of logGroup of them stays a normal float64, so one log
+		// serves logGroup rows.
+		const logGroup = 16
+		prod, inGroup := 1.0, 0
 		for i, y := range labels {
 			var p float64
 			if prob != nil {
@@ -157,15 +163,21 @@ func metricTerms(m, objective string, K int, labels, margin, prob []float64) flo
 				p = sigmoid(margin[i])
 			}
 			p = math.Min(math.Max(p, probEps), 1-probEps)
-			switch y { // labels are 0 or 1 (checkLabels)
+			switch y {
 			case 1:
-				sum -= math.Log(p)
+				prod *= p
 			case 0:
-				sum -= math.Log(1 - p)
+				prod *= 1 - p
 			default:
 				sum -= y*math.Log(p) + (1-y)*math.Log(1-p)
+				continue
+			}
+			if inGroup++; inGroup == logGroup {
+				sum -= math.Log(prod)
+				prod, inGroup = 1, 0
 			}
 		}
+		sum -= math.Log(prod)
 	case "error":
 		for i, y := range labels {
 			pred := 0.0
