@@ -18,8 +18,11 @@ const (
 	FormatXGBoost  = "xgboost"  // XGBoost legacy binary model (Booster.save_model("x.model"))
 )
 
-// Model is a loaded tree ensemble used for prediction; predictions run
-// through github.com/dmitryikh/leaves. Safe for concurrent use.
+// Model is a loaded tree ensemble used for prediction. Model files are read
+// by github.com/dmitryikh/leaves, which scores models trained elsewhere;
+// models this package wrote (Booster.Model, checkpoints from
+// SaveCheckpoint) are scored by the same trees compiled into a flat layout,
+// with bit-identical results. Safe for concurrent use.
 type Model struct {
 	ens       *leaves.Ensemble // output transformation included unless softmax
 	raw       *leaves.Ensemble
