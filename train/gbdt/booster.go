@@ -232,6 +232,23 @@ func Train(ctx context.Context, dtrain *Matrix, evals map[string]*Matrix, params
 	const chunk = 16384
 	nchunks := (n + chunk - 1) / chunk
 
+	// With binary:logistic and the training set among the evaluation
+	// sets, sigmoid(margin) is computed once per round for both the
+	// metrics and the next round's gradients.
+	var prob []float64
+	var probs [][]float64
+	probValid := false
+	if cfg.objective == BinaryLogistic && K == 1 {
+		for i, es := range sets {
+			if es.bins == nil {
+				if prob == nil {
+					prob = make([]float64, n)
+					probs = make([][]float64, len(sets))
+				}
+				probs[i] = prob
+			}
+		}
+	}
 	for round := first; round < first+rounds; round++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -265,7 +282,12 @@ func Train(ctx context.Context, dtrain *Matrix, evals map[string]*Matrix, params
 				scale := gr.setScale(gradBound(cfg), nGlobal)
 				rows := gr.rows[:nrows]
 				parallel(cfg.nthread, (nrows+chunk-1)/chunk, func(c int) {
-					gradientsQuantized(dtrain.labels, margin, rows[c*chunk:min(nrows, (c+1)*chunk)], gr.gh, scale)
+					rs := rows[c*chunk : min(nrows, (c+1)*chunk)]
+					if probValid {
+						gradientsQuantizedProb(dtrain.labels, prob, rs, gr.gh, scale)
+					} else {
+						gradientsQuantized(dtrain.labels, margin, rs, gr.gh, scale)
+					}
 				})
 			} else if err := gr.quantize(ctx, gAll[k*n:(k+1)*n], hAll[k*n:(k+1)*n], gr.rows[:nrows], nGlobal, gradBound(cfg)); err != nil {
 				return nil, err
@@ -296,15 +318,19 @@ func Train(ctx context.Context, dtrain *Matrix, evals map[string]*Matrix, params
 				}
 			}
 		}
-		metrics := make(map[string]float64, len(sets)*len(cfg.metrics))
-		for _, es := range sets {
-			for _, m := range cfg.metrics {
-				v, err := evalMetric(ctx, red, m, cfg.objective, K, es.m.labels, es.margin)
-				if err != nil {
-					return nil, err
+		if probs != nil {
+			// sigmoid of the new training margins: the training set's
+			// metrics read it, and so do the next round's gradients.
+			parallel(cfg.nthread, nchunks, func(c int) {
+				for i := c * chunk; i < min(n, (c+1)*chunk); i++ {
+					prob[i] = sigmoid(margin[i])
 				}
-				metrics[es.name+"-"+m] = v
-			}
+			})
+			probValid = true
+		}
+		metrics, err := evalRound(ctx, red, cfg, sets, probs)
+		if err != nil {
+			return nil, err
 		}
 		b.history = append(b.history, metrics)
 		stop := false

@@ -34,6 +34,11 @@ const (
 	extraObjective    = "objective"
 	extraNumClass     = "num_class"
 	extraFeatures     = "model_features"
+	// extraWriter marks a model file SaveCheckpoint wrote (extraWriterGoray):
+	// such models are compiled for batch scoring; models trained elsewhere
+	// are scored by leaves.
+	extraWriter      = "model_writer"
+	extraWriterGoray = "goray gbdt"
 )
 
 // CheckpointOption configures SaveCheckpoint and CheckpointFromModel.
@@ -94,7 +99,7 @@ func (b *Booster) SaveCheckpoint(dir string, opts ...CheckpointOption) (*checkpo
 	if err := b.SaveLightGBM(&buf); err != nil {
 		return nil, err
 	}
-	extra := map[string]any{"num_rounds": b.NumRounds(), "params": jsonSafeParams(b.params)}
+	extra := map[string]any{"num_rounds": b.NumRounds(), "params": jsonSafeParams(b.params), extraWriter: extraWriterGoray}
 	if it, score := b.BestIteration(); it >= 0 {
 		extra["best_iteration"] = it
 		extra["best_score"] = score
@@ -218,6 +223,17 @@ func LoadCheckpoint(ckpt *checkpoint.Checkpoint) (*Model, []string, error) {
 	m, err := loadModel(format, b)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %s/%s: %w", checkpoint.ErrCorrupt, ckpt.Path(), file, err)
+	}
+	if w, _ := meta.Extra[extraWriter].(string); w == extraWriterGoray && format == FormatLightGBM {
+		// Written by SaveCheckpoint: compile the trees read back from the
+		// same text (leaves' transform follows the file's objective line).
+		bst, err := LoadBooster(bytes.NewReader(b))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %s/%s: %w", checkpoint.ErrCorrupt, ckpt.Path(), file, err)
+		}
+		if m.flat, err = compileForest(bst.trees, bst.cfg.numClass, len(bst.features), 0, bst.cfg.objective); err != nil {
+			return nil, nil, fmt.Errorf("%w: %s/%s: %w", checkpoint.ErrCorrupt, ckpt.Path(), file, err)
+		}
 	}
 	var names []string
 	if raw, ok := meta.Extra[extraFeatures].([]any); ok {
@@ -413,6 +429,10 @@ func (p *Predictor) predictColumns(cols [][]float64, n int) ([]float64, error) {
 	}
 	out := make([]float64, n*K)
 	if n == 0 {
+		return out, nil
+	}
+	if m.flat != nil {
+		m.flat.predict(nil, 0, cols, 0, n, out, false, p.threads)
 		return out, nil
 	}
 	ens := m.ens

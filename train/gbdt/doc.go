@@ -1,6 +1,6 @@
 // Package gbdt is a native histogram gradient-boosted decision tree
 // learner with XGBoost's parameters and semantics, LightGBM-format model
-// output and predictions through github.com/dmitryikh/leaves.
+// output (model files are read with github.com/dmitryikh/leaves).
 //
 // Training data is a Matrix (MatrixFromRecords for Arrow records, NewMatrix
 // for float columns). Train boosts trees and returns a Booster:
@@ -19,6 +19,16 @@
 // trees grow depth-wise, or leaf-wise when max_leaves is set; leaf weights,
 // gains, L1/L2 regularisation, min_child_weight and gamma follow XGBoost's
 // formulas, as does base_score (a probability for binary:logistic).
+//
+// Evaluation: every round's metrics come from margins kept up to date as
+// trees are added (the training set's are the ones boosting keeps; each
+// evaluation set adds each new tree's output to its cached margins), summed
+// on nthread goroutines and all-reduced in one exchange per round.
+//
+// Prediction: models this package trained or wrote to a checkpoint are
+// compiled into a flat, breadth-first tree layout scored in row blocks;
+// its predictions are bit-identical to leaves reading the same model file.
+// Models trained elsewhere are scored by leaves.
 //
 // Distributed training: each worker calls Train on its own row shard with
 // WithAllReducer; histograms are exchanged as exact fixed-point sums and the

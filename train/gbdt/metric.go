@@ -38,20 +38,146 @@ func checkMetric(m, objective string) error {
 
 const probEps = 1e-16
 
+// metricChunk is the rows whose metric terms one task sums. Partial sums
+// are added in chunk order, so a metric does not depend on nthread.
+const metricChunk = 16384
+
+// evalRound computes every metric of every evaluation set after a round,
+// over all workers' rows: the local sums of all sets and metrics are
+// computed on nthread goroutines and all-reduced in one exchange; AUC is
+// gathered exactly. probs[i], when not nil, holds sigmoid of sets[i]'s
+// margins (binary:logistic), so that the exponential is not recomputed.
+func evalRound(ctx context.Context, red AllReducer, c *config, sets []*evalSet, probs [][]float64) (map[string]float64, error) {
+	type slot struct {
+		key  string
+		m    string
+		hasN bool
+	}
+	var slots []slot
+	var buf []float64
+	out := make(map[string]float64, len(sets)*len(c.metrics))
+	for i, es := range sets {
+		var prob []float64
+		if probs != nil {
+			prob = probs[i]
+		}
+		for _, m := range c.metrics {
+			key := es.name + "-" + m
+			if m == "auc" {
+				v, err := aucDistributed(ctx, red, es.m.labels, es.margin)
+				if err != nil {
+					return nil, err
+				}
+				out[key] = v
+				continue
+			}
+			slots = append(slots, slot{key: key, m: m})
+			buf = append(buf, metricSum(m, c.objective, c.numClass, es.m.labels, es.margin, prob, c.nthread), float64(len(es.m.labels)))
+		}
+	}
+	if red != nil && len(buf) > 0 {
+		if err := red.AllReduceSum(ctx, buf); err != nil {
+			return nil, err
+		}
+	}
+	for j, s := range slots {
+		sum, n := buf[2*j], buf[2*j+1]
+		if n == 0 {
+			out[s.key] = math.NaN()
+			continue
+		}
+		v := sum / n
+		if s.m == "rmse" {
+			v = math.Sqrt(v)
+		}
+		out[s.key] = v
+	}
+	return out, nil
+}
+
 // evalMetric computes metric m over all workers' rows. margin holds K raw
 // scores per row.
 func evalMetric(ctx context.Context, red AllReducer, m, objective string, K int, labels, margin []float64) (float64, error) {
 	if m == "auc" {
 		return aucDistributed(ctx, red, labels, margin)
 	}
+	sum, n := metricSum(m, objective, K, labels, margin, nil, 1), float64(len(labels))
+	if red != nil {
+		buf := []float64{sum, n}
+		if err := red.AllReduceSum(ctx, buf); err != nil {
+			return 0, err
+		}
+		sum, n = buf[0], buf[1]
+	}
+	if n == 0 {
+		return math.NaN(), nil
+	}
+	v := sum / n
+	if m == "rmse" {
+		v = math.Sqrt(v)
+	}
+	return v, nil
+}
+
+// metricSum is the sum of metric m's per-row terms over this worker's rows,
+// in chunks of metricChunk rows on nthread goroutines. prob, if not nil,
+// is sigmoid(margin) (binary:logistic).
+func metricSum(m, objective string, K int, labels, margin, prob []float64, nthread int) float64 {
+	n := len(labels)
+	nchunks := (n + metricChunk - 1) / metricChunk
+	parts := make([]float64, nchunks)
+	parallel(nthread, nchunks, func(c int) {
+		lo, hi := c*metricChunk, min(n, (c+1)*metricChunk)
+		parts[c] = metricTerms(m, objective, K, labels[lo:hi], margin[lo*K:hi*K], probSlice(prob, lo, hi))
+	})
 	var sum float64
-	n := float64(len(labels))
+	for _, v := range parts {
+		sum += v
+	}
+	return sum
+}
+
+func probSlice(p []float64, lo, hi int) []float64 {
+	if p == nil {
+		return nil
+	}
+	return p[lo:hi]
+}
+
+// metricTerms sums metric m's terms over the rows of labels.
+func metricTerms(m, objective string, K int, labels, margin, prob []float64) float64 {
+	var sum float64
 	switch m {
 	case "logloss":
+		// Labels are 0 or 1 (checkLabels): a row's term is -log of the
+		// probability given to its label, which is >= probEps; the
+		// product of logGroup of them stays a normal float64, so one log
+		// serves logGroup rows.
+		const logGroup = 16
+		prod, inGroup := 1.0, 0
 		for i, y := range labels {
-			p := math.Min(math.Max(sigmoid(margin[i]), probEps), 1-probEps)
-			sum -= y*math.Log(p) + (1-y)*math.Log(1-p)
+			var p float64
+			if prob != nil {
+				p = prob[i]
+			} else {
+				p = sigmoid(margin[i])
+			}
+			p = math.Min(math.Max(p, probEps), 1-probEps)
+			switch y {
+			case 1:
+				prod *= p
+			case 0:
+				prod *= 1 - p
+			default:
+				sum -= y*math.Log(p) + (1-y)*math.Log(1-p)
+				continue
+			}
+			if inGroup++; inGroup == logGroup {
+				sum -= math.Log(prod)
+				prod, inGroup = 1, 0
+			}
 		}
+		sum -= math.Log(prod)
 	case "error":
 		for i, y := range labels {
 			pred := 0.0
@@ -66,7 +192,11 @@ func evalMetric(ctx context.Context, red AllReducer, m, objective string, K int,
 		for i, y := range labels {
 			p := margin[i]
 			if objective == BinaryLogistic {
-				p = sigmoid(p)
+				if prob != nil {
+					p = prob[i]
+				} else {
+					p = sigmoid(p)
+				}
 			}
 			d := p - y
 			if m == "rmse" {
@@ -95,21 +225,7 @@ func evalMetric(ctx context.Context, red AllReducer, m, objective string, K int,
 			}
 		}
 	}
-	if red != nil {
-		buf := []float64{sum, n}
-		if err := red.AllReduceSum(ctx, buf); err != nil {
-			return 0, err
-		}
-		sum, n = buf[0], buf[1]
-	}
-	if n == 0 {
-		return math.NaN(), nil
-	}
-	v := sum / n
-	if m == "rmse" {
-		v = math.Sqrt(v)
-	}
-	return v, nil
+	return sum
 }
 
 // aucDistributed gathers every worker's scores and computes the exact AUC,

@@ -18,8 +18,11 @@ const (
 	FormatXGBoost  = "xgboost"  // XGBoost legacy binary model (Booster.save_model("x.model"))
 )
 
-// Model is a loaded tree ensemble used for prediction; predictions run
-// through github.com/dmitryikh/leaves. Safe for concurrent use.
+// Model is a loaded tree ensemble used for prediction. Model files are read
+// by github.com/dmitryikh/leaves, which scores models trained elsewhere;
+// models this package wrote (Booster.Model, checkpoints from
+// SaveCheckpoint) are scored by the same trees compiled into a flat layout,
+// with bit-identical results. Safe for concurrent use.
 type Model struct {
 	ens       *leaves.Ensemble // output transformation included unless softmax
 	raw       *leaves.Ensemble
@@ -28,6 +31,9 @@ type Model struct {
 	features  []string // from the model file; nil if it has none
 	format    string
 	softmax   bool // leaves gives raw scores; apply softmax here
+	// flat, when not nil, is the same trees compiled for batch scoring
+	// (models this package wrote); it predicts the same bits as ens.
+	flat *forest
 }
 
 // LoadLightGBM reads a LightGBM text model (from LightGBM itself or from
@@ -175,6 +181,10 @@ func (m *Model) PredictDense(x []float64, nrows, ncols, nthread int, raw bool) (
 	if nrows == 0 {
 		return out, nil
 	}
+	if m.flat != nil {
+		m.flat.predict(x, ncols, nil, 0, nrows, out, raw, nthread)
+		return out, nil
+	}
 	ens := m.ens
 	if raw || m.softmax {
 		ens = m.raw
@@ -199,6 +209,8 @@ func (b *Booster) Model() (*Model, error) {
 		if b.model != nil {
 			b.model.objective = b.cfg.objective
 			b.model.features = b.Features()
+			// The trees as the text stores them: leaves reads the same.
+			b.model.flat, b.modelErr = compileForest(b.trees, b.cfg.numClass, len(b.features), b.baseMargin, b.cfg.objective)
 		}
 	})
 	return b.model, b.modelErr

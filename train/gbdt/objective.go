@@ -94,6 +94,19 @@ func gradientsQuantized(labels, margin []float64, rows []int32, gh []ghPair, sca
 	}
 }
 
+// gradientsQuantizedProb is gradientsQuantized given p = sigmoid(margin)
+// already computed (the same expression, so the same bits).
+func gradientsQuantizedProb(labels, prob []float64, rows []int32, gh []ghPair, scale float64) {
+	for _, r := range rows {
+		p := prob[r]
+		h := p * (1 - p)
+		if h < 1e-16 {
+			h = 1e-16
+		}
+		gh[r] = ghPair{int32((p - labels[r]) * scale), int32(h * scale)}
+	}
+}
+
 // transform turns raw margins (K per row) into predictions in place:
 // probabilities for binary:logistic and multi:*, identity for regression.
 func transform(objective string, K int, raw []float64) {
