@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -46,6 +47,8 @@ func run() error {
 	defer core.Shutdown()
 	var rows []row
 	var ms runtime.MemStats
+	fmt.Printf("load average at the start: %s\n", loadavg())
+	defer func() { fmt.Printf("load average at the end: %s\n", loadavg()) }()
 
 	// Sync task round trip: submit, wait, repeat.
 	const syncN = 50_000
@@ -199,7 +202,12 @@ func run() error {
 	})
 	rows = append(rows, row{"small Put+Get ops/s", "ops/s", rate(d, puts), rate(base, puts), true, ""})
 
-	// Large Put: 256 MiB, not copied.
+	runtime.ReadMemStats(&ms)
+	st := core.ObjectStoreStats()
+
+	// Large Put, zero-copy: the embedded store keeps a reference to the
+	// caller's slice, so this is the cost of accounting one object, not a
+	// transfer rate. Reported as latency, with no baseline.
 	big := make([]byte, 256<<20)
 	for i := range big {
 		big[i] = byte(i)
@@ -214,25 +222,30 @@ func run() error {
 			r.Release()
 		}
 	})
-	dst := make([]byte, len(big))
-	base = timeIt(func() {
-		for range bigPuts {
-			copy(dst, big)
-		}
-	})
-	gb := float64(len(big)) * bigPuts / 1e9
-	rows = append(rows, row{"large Put GB/s (256 MiB), baseline memcpy", "GB/s", gb / d.Seconds(), gb / base.Seconds(), true, "no copy"})
+	rows = append(rows, row{"large Put zero-copy (256 MiB []byte, reference kept)", "µs/Put", us(d, bigPuts), 0, false, "not a copy"})
 
-	runtime.ReadMemStats(&ms)
-	st := core.ObjectStoreStats()
-
+	// Large Put, copied: what a Put costs when the value has to be copied
+	// into the store, as it will be in a cluster. A store whose memory
+	// budget is below the value's size encodes it (with the store's codec:
+	// gob for these types, none being registered) into a file under
+	// /dev/shm, shared memory like Ray's plasma store. Baseline: memcpy of
+	// the same bytes into a buffer already touched.
+	copied, err := largePutCopied(ctx, big)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, copied...)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "benchmark\tgoray\tplain Go baseline\tratio (goray/baseline)\tunit\ttarget\t\n")
 	for _, r := range rows {
+		if r.baseline == 0 {
+			fmt.Fprintf(tw, "%s\t%s\t-\t-\t%s\t%s\t\n", r.name, num(r.goray), r.unit, r.target)
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%s\t%s\t\n", r.name, num(r.goray), num(r.baseline), r.goray/r.baseline, r.unit, r.target)
 	}
 	tw.Flush()
-	fmt.Println("each figure: second of two runs (the first warms the heap); baseline = the same work with plain goroutines and channels")
+	fmt.Println("each figure: second of two runs (the first warms the heap); baseline = the same work with plain goroutines and channels (memcpy for the copied Puts)")
 	fmt.Printf("peak heap in use: %.1f MiB (Sys %.1f MiB); object store peak %.1f MiB; GOMAXPROCS=%d\n",
 		float64(ms.HeapInuse)/(1<<20), float64(ms.Sys)/(1<<20), float64(st.PeakMemory)/(1<<20), runtime.GOMAXPROCS(0))
 	return nil
@@ -314,4 +327,85 @@ func num(v float64) string {
 	default:
 		return fmt.Sprintf("%.2f", v)
 	}
+}
+
+// largePutCopied restarts the runtime with a memory budget smaller than the
+// values and its spill directory in /dev/shm, so that each Put encodes the
+// value into the store; it measures a []byte and a []float64 of 256 MiB
+// against memcpy, then restores the default runtime.
+func largePutCopied(ctx context.Context, big []byte) ([]row, error) {
+	shm := "/dev/shm"
+	if st, err := os.Stat(shm); err != nil || !st.IsDir() {
+		shm = os.TempDir() // no shared memory: a disk store, slower than a real one
+	}
+	dir, err := os.MkdirTemp(shm, "goray-bench-store")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	core.Shutdown()
+	defer func() {
+		core.Shutdown()
+		if err := core.Init(); err != nil {
+			panic(err)
+		}
+	}()
+	if err := core.Init(core.WithMemoryBudget(64<<20), core.WithSpillDir(dir), core.WithSpillLimit(4<<30)); err != nil {
+		return nil, err
+	}
+	floats := make([]float64, len(big)/8)
+	for i := range floats {
+		floats[i] = float64(i) * 0.5
+	}
+	const puts = 3
+	dst := make([]byte, len(big))
+	base := timeIt(func() {
+		for range puts {
+			copy(dst, big)
+		}
+	})
+	gb := float64(len(big)) * puts / 1e9
+	var rows []row
+	for _, c := range []struct {
+		name string
+		put  func() (func(), error)
+	}{
+		{"large Put copied into the store, 256 MiB []byte", func() (func(), error) {
+			r, err := core.Put(ctx, big)
+			return r.Release, err
+		}},
+		{"large Put copied into the store, 256 MiB []float64", func() (func(), error) {
+			r, err := core.Put(ctx, floats)
+			return r.Release, err
+		}},
+	} {
+		var perr error
+		before := core.ObjectStoreStats().SpillsTotal
+		d := timeIt(func() {
+			for range puts {
+				release, err := c.put()
+				if err != nil {
+					perr = err
+					return
+				}
+				release()
+			}
+		})
+		if perr != nil {
+			return nil, fmt.Errorf("%s: %w", c.name, perr)
+		}
+		if core.ObjectStoreStats().SpillsTotal-before < 2*puts {
+			return nil, fmt.Errorf("%s: the store kept the value in memory (no spill), so nothing was copied", c.name)
+		}
+		rows = append(rows, row{c.name + " (store in " + shm + "), baseline memcpy", "GB/s", gb / d.Seconds(), gb / base.Seconds(), true, ""})
+	}
+	return rows, nil
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	return strings.TrimSpace(string(b))
 }

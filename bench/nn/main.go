@@ -1,16 +1,19 @@
-// Command nn-bench measures training and inference throughput of the CIFAR
-// CNN (conv 3→32, pool, conv 32→64, pool, dense 4096→128→10) on synthetic
-// 3×32×32 images, batch 64, SGD momentum 0.9, beside PyTorch on CPU with 2
+// Command nn-bench measures what a user of the CIFAR CNN (conv 3→32, pool,
+// conv 32→64, pool, dense 4096→128→10) runs: full training epochs over
+// synthetic 3×32×32 images, batch 64, SGD momentum 0.9, and inference over
+// all the images at batch 64 and at batch 256, beside PyTorch on CPU with 2
 // threads on the same images in the same run, when a python3 with torch is
 // installed (Debian: apt-get install python3-torch).
 //
-//	go run ./bench/nn [-images 10000] [-rounds 16] [-single=false] [-no-torch]
+//	go run ./bench/nn [-images 10000] [-epochs 2] [-infer-passes 2] [-single] [-no-torch]
 //
-// The machine this runs on is shared, and its load changes from second to
-// second. So the contenders take turns: in each round every contender trains
-// (then infers) a fixed number of batches, the order rotating from round to
-// round, and each rate is images over the contender's own time. Epoch times
-// are 10,000 images over that rate.
+// The machine this runs on may be shared, and its load changes from second to
+// second. So the contenders take turns: each turn is one whole epoch (or one
+// whole inference pass over the images), the order rotating from turn to
+// turn, and each figure is the sum over a contender's own turns. Beside the
+// wall time it reports the CPU time the contender's process used in its turns
+// (getrusage for goray, time.process_time for PyTorch), and the load average
+// when the run started and ended.
 package main
 
 import (
@@ -26,6 +29,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -49,33 +53,45 @@ func CNN() nn.Spec {
 		nn.Flatten(), nn.Dense(4096, 128), nn.ReLU(), nn.Dense(128, 10))
 }
 
-const batch = 64
+// trainBatch is the training batch size; inferBatches the inference ones.
+const trainBatch = 64
+
+var inferBatches = []int{64, 256}
+
+// cost is the wall and CPU time of some turns.
+type cost struct{ wall, cpu time.Duration }
+
+func (c *cost) add(d cost) { c.wall += d.wall; c.cpu += d.cpu }
 
 // contender is one framework configuration taking turns.
 type contender interface {
 	name() string
-	train(batches int) (time.Duration, error) // next batches of its shuffled epoch
-	infer(batches int) (time.Duration, error) // next batches of the images, in order
-	accuracy() (float64, error)               // on the first 2,000 images, inference mode
+	trainEpoch() (cost, error)      // one full shuffled epoch, the last batch partial
+	inferPass(bs int) (cost, error) // every image once, in order, batches of bs
+	accuracy() (float64, error)     // on the first 2,000 images, inference mode
 	close()
 }
 
 type tally struct {
-	trainImages, inferImages int
-	trainTime, inferTime     time.Duration
-	acc                      float64
+	train  cost
+	epochs int
+	infer  map[int]cost // by batch size
+	passes map[int]int
+	acc    float64
 }
 
 func run(ctx context.Context, stdout io.Writer, args []string) error {
 	fs := flag.NewFlagSet("nn-bench", flag.ContinueOnError)
 	images := fs.Int("images", 10000, "synthetic images (the epoch)")
-	rounds := fs.Int("rounds", 16, "turns each contender takes")
-	trainBatches := fs.Int("train-batches", 5, "training batches per turn")
-	inferBatches := fs.Int("infer-batches", 10, "inference batches per turn")
+	epochs := fs.Int("epochs", 2, "full training epochs each contender runs (in alternating turns)")
+	passes := fs.Int("infer-passes", 2, "full inference passes each contender runs at each batch size")
 	skipTorch := fs.Bool("no-torch", false, "do not run the PyTorch baseline")
-	single := fs.Bool("single", true, "also measure one graph per worker and PyTorch with 1 thread (what the second core gives each)")
+	single := fs.Bool("single", false, "also measure one graph per worker and PyTorch with 1 thread")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *images < trainBatch || *epochs < 1 || *passes < 1 {
+		return fmt.Errorf("-images must be at least %d and -epochs, -infer-passes at least 1", trainBatch)
 	}
 	tmp, err := os.MkdirTemp("", "nn-bench")
 	if err != nil {
@@ -87,8 +103,9 @@ func run(ctx context.Context, stdout io.Writer, args []string) error {
 	if err := cifar10.WriteFile(dataFile, set); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "CNN on %d synthetic 3x32x32 images, batch %d, SGD momentum 0.9; GOMAXPROCS=%d, sgemm: %s\n",
-		*images, batch, runtime.GOMAXPROCS(0), nn.BLAS())
+	fmt.Fprintf(stdout, "CNN on %d synthetic 3x32x32 images, train batch %d, SGD momentum 0.9; GOMAXPROCS=%d, sgemm: %s\n",
+		*images, trainBatch, runtime.GOMAXPROCS(0), nn.BLAS())
+	fmt.Fprintf(stdout, "load average at the start: %s\n", loadavg())
 
 	var cs []contender
 	defer func() {
@@ -109,10 +126,12 @@ func run(ctx context.Context, stdout io.Writer, args []string) error {
 		cs = append(cs, g1)
 	}
 	torchAt := -1
-	if !*skipTorch {
+	if *skipTorch {
+		fmt.Fprintln(stdout, "PyTorch baseline not run (-no-torch): no ratios")
+	} else {
 		t2, err := newTorchContender(ctx, dataFile, 2, tmp)
 		if err != nil {
-			fmt.Fprintf(stdout, "PyTorch baseline not run: %v\n", err)
+			fmt.Fprintf(stdout, "PyTorch baseline not run, no ratios: %v\n", err)
 		} else {
 			torchAt = len(cs)
 			cs = append(cs, t2)
@@ -125,26 +144,37 @@ func run(ctx context.Context, stdout io.Writer, args []string) error {
 	}
 
 	tallies := make([]tally, len(cs))
-	for r := 0; r < *rounds; r++ {
-		for i := range cs {
-			k := (i + r) % len(cs) // rotate the order
-			d, err := cs[k].train(*trainBatches)
-			if err != nil {
-				return fmt.Errorf("%s: %w", cs[k].name(), err)
-			}
-			tallies[k].trainTime += d
-			tallies[k].trainImages += *trainBatches * batch
-		}
+	for k := range tallies {
+		tallies[k].infer, tallies[k].passes = map[int]cost{}, map[int]int{}
 	}
-	for r := 0; r < *rounds; r++ {
+	turn := 0
+	for e := 0; e < *epochs; e++ {
 		for i := range cs {
-			k := (i + r) % len(cs)
-			d, err := cs[k].infer(*inferBatches)
+			k := (i + turn) % len(cs) // rotate the order
+			d, err := cs[k].trainEpoch()
 			if err != nil {
-				return fmt.Errorf("%s: %w", cs[k].name(), err)
+				return fmt.Errorf("%s: epoch: %w", cs[k].name(), err)
 			}
-			tallies[k].inferTime += d
-			tallies[k].inferImages += *inferBatches * batch
+			tallies[k].train.add(d)
+			tallies[k].epochs++
+		}
+		turn++
+	}
+	fmt.Fprintf(stdout, "load average after training: %s\n", loadavg())
+	for p := 0; p < *passes; p++ {
+		for _, bs := range inferBatches {
+			for i := range cs {
+				k := (i + turn) % len(cs)
+				d, err := cs[k].inferPass(bs)
+				if err != nil {
+					return fmt.Errorf("%s: inference at batch %d: %w", cs[k].name(), bs, err)
+				}
+				c := tallies[k].infer[bs]
+				c.add(d)
+				tallies[k].infer[bs] = c
+				tallies[k].passes[bs]++
+			}
+			turn++
 		}
 	}
 	for k, c := range cs {
@@ -153,30 +183,74 @@ func run(ctx context.Context, stdout io.Writer, args []string) error {
 		}
 	}
 
+	n := float64(*images)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "run\ttrain img/s\ts/epoch\tinfer img/s\ttrain acc\tepoch time ÷ PyTorch\tinfer speed ÷ PyTorch\t")
+	hdr := "run\ts/epoch wall\ts/epoch CPU"
+	for _, bs := range inferBatches {
+		hdr += fmt.Sprintf("\tinfer img/s @%d\tCPU µs/img @%d", bs, bs)
+	}
+	fmt.Fprintln(tw, hdr+"\ttrain acc\t")
 	for k, c := range cs {
 		t := tallies[k]
-		trainRate := float64(t.trainImages) / t.trainTime.Seconds()
-		inferRate := float64(t.inferImages) / t.inferTime.Seconds()
-		ratioT, ratioI := "n/a", "n/a"
-		if torchAt >= 0 {
-			tt := tallies[torchAt]
-			ratioT = fmt.Sprintf("%.2fx", (float64(*images)/trainRate)/(float64(*images)/(float64(tt.trainImages)/tt.trainTime.Seconds())))
-			ratioI = fmt.Sprintf("%.2fx", inferRate/(float64(tt.inferImages)/tt.inferTime.Seconds()))
+		line := fmt.Sprintf("%s\t%.2f\t%.2f", c.name(), t.train.wall.Seconds()/float64(t.epochs), t.train.cpu.Seconds()/float64(t.epochs))
+		for _, bs := range inferBatches {
+			ic, np := t.infer[bs], float64(t.passes[bs])
+			line += fmt.Sprintf("\t%.0f\t%.0f", n*np/ic.wall.Seconds(), ic.cpu.Seconds()*1e6/(n*np))
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.0f\t%.3f\t%s\t%s\t\n", c.name(), trainRate, float64(*images)/trainRate, inferRate, t.acc, ratioT, ratioI)
+		fmt.Fprintln(tw, line+fmt.Sprintf("\t%.3f\t", t.acc))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "each contender trained %d and inferred %d images in %d alternating turns; train acc: first 2,000 images after that training\n",
-		*rounds**trainBatches*batch, *rounds**inferBatches*batch, *rounds)
-	if load, err := os.ReadFile("/proc/loadavg"); err == nil {
-		fmt.Fprintf(stdout, "load average at the end: %s", load)
+	fmt.Fprintf(stdout, "each contender ran %d full epochs of %d images and %d inference passes over them at each batch size, in alternating turns; train acc: first 2,000 images after training\n",
+		*epochs, *images, *passes)
+	if torchAt >= 0 {
+		tt := tallies[torchAt]
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+		hdr := "ratio to PyTorch 2 threads\tepoch wall ÷ PyTorch\tepoch CPU ÷ PyTorch"
+		for _, bs := range inferBatches {
+			hdr += fmt.Sprintf("\tinfer speed @%d ÷ PyTorch", bs)
+		}
+		fmt.Fprintln(tw, hdr+"\t")
+		for k, c := range cs {
+			if k == torchAt {
+				continue
+			}
+			t := tallies[k]
+			line := fmt.Sprintf("%s\t%.2fx\t%.2fx", c.name(),
+				(t.train.wall.Seconds()/float64(t.epochs))/(tt.train.wall.Seconds()/float64(tt.epochs)),
+				(t.train.cpu.Seconds()/float64(t.epochs))/(tt.train.cpu.Seconds()/float64(tt.epochs)))
+			for _, bs := range inferBatches {
+				mine := float64(t.passes[bs]) / t.infer[bs].wall.Seconds()
+				theirs := float64(tt.passes[bs]) / tt.infer[bs].wall.Seconds()
+				line += fmt.Sprintf("\t%.2fx", mine/theirs)
+			}
+			fmt.Fprintln(tw, line+"\t")
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
-	fmt.Fprintln(stdout, "targets: epoch time ÷ PyTorch (2 threads) <= 1.5x; inference speed ÷ PyTorch >= 1.0x (higher is faster)")
+	fmt.Fprintf(stdout, "load average at the end: %s\n", loadavg())
+	fmt.Fprintln(stdout, "targets: epoch wall time ÷ PyTorch (2 threads) <= 1.0x; inference speed ÷ PyTorch >= 1.0x at batch 64 and 256 (higher is faster)")
 	return nil
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// cpuTime is the CPU time (user + system) this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // goContender trains one worker with `replicas` graphs and infers through a
@@ -184,14 +258,10 @@ func run(ctx context.Context, stdout io.Writer, args []string) error {
 type goContender struct {
 	ctx      context.Context
 	replicas int
-	set      *cifar10.Set
 	raw, xn  []float32
 	labels   []int32
 	l        *nn.Learner
 	rng      *rand.Rand
-	perm     []int
-	pos      int // next image of the training epoch
-	ipos     int // next image to infer
 	bx       []float32
 	by       []int32
 	tmp      string
@@ -209,7 +279,7 @@ func newGoContender(ctx context.Context, set *cifar10.Set, replicas int, tmp str
 	if err != nil {
 		return nil, err
 	}
-	g := &goContender{ctx: ctx, replicas: replicas, set: set, raw: set.Float32(), l: l, rng: rand.New(rand.NewPCG(1, 2)), tmp: tmp,
+	g := &goContender{ctx: ctx, replicas: replicas, raw: set.Float32(), l: l, rng: rand.New(rand.NewPCG(1, 2)), tmp: tmp,
 		norm: nn.Normalization{Scale: 1.0 / 255, Mean: []float64{0.5, 0.5, 0.5}, Std: []float64{0.25, 0.25, 0.25}}}
 	g.xn = append([]float32(nil), g.raw...)
 	g.norm.Apply(g.xn, spec.Input)
@@ -217,9 +287,17 @@ func newGoContender(ctx context.Context, set *cifar10.Set, replicas int, tmp str
 	for i, y := range set.Labels {
 		g.labels[i] = int32(y)
 	}
-	g.bx, g.by = make([]float32, batch*spec.InputSize()), make([]int32, batch)
-	if _, err := g.train(3); err != nil { // warm-up: graphs built, buffers allocated
+	g.bx, g.by = make([]float32, trainBatch*spec.InputSize()), make([]int32, trainBatch)
+	// Warm-up: graphs built and buffers allocated for the full batch and
+	// for the epoch's partial last batch.
+	perm := g.rng.Perm(len(g.labels))
+	if err := g.step(perm[:trainBatch]); err != nil {
 		return nil, err
+	}
+	if rest := len(g.labels) % trainBatch; rest > 0 {
+		if err := g.step(perm[:rest]); err != nil {
+			return nil, err
+		}
 	}
 	return g, nil
 }
@@ -231,25 +309,28 @@ func (g *goContender) name() string {
 	return fmt.Sprintf("goray nn, %d graphs/worker", g.replicas)
 }
 
-func (g *goContender) train(batches int) (time.Duration, error) {
+func (g *goContender) step(idx []int) error {
 	in := CNN().InputSize()
+	for i, p := range idx {
+		copy(g.bx[i*in:(i+1)*in], g.xn[p*in:(p+1)*in])
+		g.by[i] = g.labels[p]
+	}
+	_, err := g.l.Step(g.ctx, nn.Batch{X: g.bx[:len(idx)*in], Labels: g.by[:len(idx)]}, nn.LocalReducer{})
+	return err
+}
+
+func (g *goContender) trainEpoch() (cost, error) {
 	n := len(g.labels)
-	start := time.Now()
-	for b := 0; b < batches; b++ {
-		if g.perm == nil || g.pos+batch > n {
-			g.perm, g.pos = g.rng.Perm(n), 0
-		}
-		for i, p := range g.perm[g.pos : g.pos+batch] {
-			copy(g.bx[i*in:(i+1)*in], g.xn[p*in:(p+1)*in])
-			g.by[i] = g.labels[p]
-		}
-		g.pos += batch
-		if _, err := g.l.Step(g.ctx, nn.Batch{X: g.bx, Labels: g.by}, nn.LocalReducer{}); err != nil {
-			return 0, err
+	start, cpu := time.Now(), cpuTime()
+	perm := g.rng.Perm(n)
+	for lo := 0; lo < n; lo += trainBatch {
+		if err := g.step(perm[lo:min(n, lo+trainBatch)]); err != nil {
+			return cost{}, err
 		}
 	}
+	d := cost{time.Since(start), cpuTime() - cpu}
 	g.pred = nil // weights changed
-	return time.Since(start), nil
+	return d, nil
 }
 
 func (g *goContender) predictor() (*nn.Predictor, error) {
@@ -271,30 +352,36 @@ func (g *goContender) predictor() (*nn.Predictor, error) {
 	if g.pred, err = nn.LoadPredictor(ck, &spec); err != nil {
 		return nil, err
 	}
-	if _, err := g.pred.Scores(g.ctx, g.raw[:batch*spec.InputSize()], batch); err != nil { // warm-up
-		return nil, err
+	// Warm-up: graphs built for every batch size a pass uses.
+	in, n := spec.InputSize(), len(g.labels)
+	for _, bs := range inferBatches {
+		for _, k := range []int{bs, n % bs} {
+			if k == 0 {
+				continue
+			}
+			if _, err := g.pred.Scores(g.ctx, g.raw[:k*in], k); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return g.pred, nil
 }
 
-func (g *goContender) infer(batches int) (time.Duration, error) {
+func (g *goContender) inferPass(bs int) (cost, error) {
 	p, err := g.predictor()
 	if err != nil {
-		return 0, err
+		return cost{}, err
 	}
 	in := CNN().InputSize()
 	n := len(g.labels)
-	start := time.Now()
-	for b := 0; b < batches; b++ {
-		if g.ipos+batch > n {
-			g.ipos = 0
+	start, cpu := time.Now(), cpuTime()
+	for lo := 0; lo < n; lo += bs {
+		k := min(bs, n-lo)
+		if _, err := p.Scores(g.ctx, g.raw[lo*in:(lo+k)*in], k); err != nil {
+			return cost{}, err
 		}
-		if _, err := p.Scores(g.ctx, g.raw[g.ipos*in:(g.ipos+batch)*in], batch); err != nil {
-			return 0, err
-		}
-		g.ipos += batch
 	}
-	return time.Since(start), nil
+	return cost{time.Since(start), cpuTime() - cpu}, nil
 }
 
 func (g *goContender) accuracy() (float64, error) {
@@ -326,8 +413,8 @@ func (g *goContender) accuracy() (float64, error) {
 
 func (g *goContender) close() {}
 
-// torchScript serves commands on stdin: "train K", "infer K", "acc", one
-// JSON line answered per command.
+// torchScript serves commands on stdin: "epoch", "infer BS", "acc", one
+// JSON line answered per command with wall and CPU seconds.
 const torchScript = `
 import json, sys, time
 import numpy as np
@@ -340,7 +427,7 @@ bs = 64
 raw = np.fromfile(sys.argv[1], dtype=np.uint8).reshape(-1, 3073)
 y = torch.from_numpy(raw[:, 0].astype(np.int64))
 x = torch.from_numpy(raw[:, 1:].astype(np.float32).reshape(-1, 3, 32, 32))
-x = (x / 255.0 - 0.5) / 0.25
+xn = (x / 255.0 - 0.5) / 0.25
 n = x.shape[0]
 model = nn.Sequential(
     nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
@@ -348,46 +435,46 @@ model = nn.Sequential(
     nn.Flatten(), nn.Linear(4096, 128), nn.ReLU(), nn.Linear(128, 10))
 opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 lossf = nn.CrossEntropyLoss()
-perm, pos, ipos = None, 0, 0
-def train(k):
-    global perm, pos
+def step(idx):
+    opt.zero_grad()
+    loss = lossf(model(xn[idx]), y[idx])
+    loss.backward()
+    opt.step()
+def epoch():
     model.train()
-    t = time.perf_counter()
-    for _ in range(k):
-        if perm is None or pos + bs > n:
-            perm, pos = torch.randperm(n), 0
-        idx = perm[pos:pos + bs]
-        pos += bs
-        opt.zero_grad()
-        loss = lossf(model(x[idx]), y[idx])
-        loss.backward()
-        opt.step()
-    return time.perf_counter() - t
-def infer(k):
-    global ipos
+    t, c = time.perf_counter(), time.process_time()
+    perm = torch.randperm(n)
+    for lo in range(0, n, bs):
+        step(perm[lo:lo + bs])
+    return time.perf_counter() - t, time.process_time() - c
+def infer(b):
     model.eval()
     with torch.no_grad():
-        t = time.perf_counter()
-        for _ in range(k):
-            if ipos + bs > n:
-                ipos = 0
-            model(x[ipos:ipos + bs])
-            ipos += bs
-        return time.perf_counter() - t
+        t, c = time.perf_counter(), time.process_time()
+        for lo in range(0, n, b):
+            model(x[lo:lo + b])
+        return time.perf_counter() - t, time.process_time() - c
 def acc():
     model.eval()
     m = min(2000, n)
     with torch.no_grad():
-        return float((model(x[:m]).argmax(1) == y[:m]).float().mean())
-train(3)
-infer(1)
+        return float((model(xn[:m]).argmax(1) == y[:m]).float().mean())
+perm = torch.randperm(n)
+step(perm[:bs])
+step(perm[:n % bs or bs])
+for b in (64, 256):
+    with torch.no_grad():
+        model.eval()
+        model(x[:b])
 print(json.dumps({"ready": True}), flush=True)
 for line in sys.stdin:
     cmd = line.split()
-    if cmd[0] == "train":
-        print(json.dumps({"s": train(int(cmd[1]))}), flush=True)
+    if cmd[0] == "epoch":
+        w, c = epoch()
+        print(json.dumps({"s": w, "cpu": c}), flush=True)
     elif cmd[0] == "infer":
-        print(json.dumps({"s": infer(int(cmd[1]))}), flush=True)
+        w, c = infer(int(cmd[1]))
+        print(json.dumps({"s": w, "cpu": c}), flush=True)
     elif cmd[0] == "acc":
         print(json.dumps({"acc": acc()}), flush=True)
     else:
@@ -436,7 +523,7 @@ func newTorchContender(ctx context.Context, dataFile string, threads int, tmp st
 		}
 		return t, nil
 	}
-	return nil, fmt.Errorf("no python3 with torch found (tried %s; apt-get install python3-torch)", strings.Join(tried, ", "))
+	return nil, fmt.Errorf("no python3 with torch found (tried %s); install it with: apt-get install -y python3-torch", strings.Join(tried, ", "))
 }
 
 func (t *torchContender) read(v any) error {
@@ -449,15 +536,15 @@ func (t *torchContender) read(v any) error {
 	return json.Unmarshal(t.out.Bytes(), v)
 }
 
-func (t *torchContender) do(cmd string) (time.Duration, error) {
+func (t *torchContender) do(cmd string) (cost, error) {
 	if _, err := fmt.Fprintln(t.in, cmd); err != nil {
-		return 0, err
+		return cost{}, err
 	}
-	var r struct{ S float64 }
+	var r struct{ S, CPU float64 }
 	if err := t.read(&r); err != nil {
-		return 0, err
+		return cost{}, err
 	}
-	return time.Duration(r.S * float64(time.Second)), nil
+	return cost{time.Duration(r.S * float64(time.Second)), time.Duration(r.CPU * float64(time.Second))}, nil
 }
 
 func (t *torchContender) name() string {
@@ -467,13 +554,9 @@ func (t *torchContender) name() string {
 	return fmt.Sprintf("PyTorch CPU, %d thread(s)", t.threads)
 }
 
-func (t *torchContender) train(batches int) (time.Duration, error) {
-	return t.do(fmt.Sprintf("train %d", batches))
-}
+func (t *torchContender) trainEpoch() (cost, error) { return t.do("epoch") }
 
-func (t *torchContender) infer(batches int) (time.Duration, error) {
-	return t.do(fmt.Sprintf("infer %d", batches))
-}
+func (t *torchContender) inferPass(bs int) (cost, error) { return t.do(fmt.Sprintf("infer %d", bs)) }
 
 func (t *torchContender) accuracy() (float64, error) {
 	if _, err := fmt.Fprintln(t.in, "acc"); err != nil {
