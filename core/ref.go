@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -210,6 +211,9 @@ func Put[T any](ctx context.Context, v T) (Ref[T], error) {
 		return Ref[T]{}, err
 	}
 	if err := ctx.Err(); err != nil {
+		return Ref[T]{}, err
+	}
+	if err := checkValue(reflect.TypeFor[T](), v); err != nil {
 		return Ref[T]{}, err
 	}
 	obj, err := rt.store.put(v)
