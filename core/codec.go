@@ -21,7 +21,7 @@ import (
 
 // ErrNotEncodable: a value, or a registered function's argument or result
 // type, cannot cross a process boundary. It wraps ErrInvalidInput.
-var ErrNotEncodable = fmt.Errorf("%w: cannot be encoded", ErrInvalidInput)
+var ErrNotEncodable = fmt.Errorf("%w: not encodable", ErrInvalidInput)
 
 // Codec encodes values of one type when they cross a process boundary or
 // spill to disk. Without a registered codec, []byte and string values go

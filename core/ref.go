@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -204,7 +203,8 @@ func Wait[T any](ctx context.Context, refs []Ref[T], opts WaitOptions) (ready, n
 }
 
 // Put stores v in the object store and returns a ref to it. v is not
-// copied: do not change it afterwards.
+// copied: do not change it afterwards. A value that no codec can carry to
+// another process (see CheckEncodable) is refused with ErrNotEncodable.
 func Put[T any](ctx context.Context, v T) (Ref[T], error) {
 	rt, err := current()
 	if err != nil {
@@ -213,7 +213,8 @@ func Put[T any](ctx context.Context, v T) (Ref[T], error) {
 	if err := ctx.Err(); err != nil {
 		return Ref[T]{}, err
 	}
-	if err := checkValue(reflect.TypeFor[T](), v); err != nil {
+	v, err = putValue(v)
+	if err != nil {
 		return Ref[T]{}, err
 	}
 	obj, err := rt.store.put(v)
