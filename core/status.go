@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"sync"
 
 	"google.golang.org/protobuf/proto"
 
@@ -53,11 +55,69 @@ func sentinelOf(code corepb.ErrorCode) error {
 	return nil
 }
 
+// userSentinels are the errors registered with RegisterError, by name.
+var userSentinels struct {
+	sync.RWMutex
+	byName map[string]error
+	names  map[error]string
+}
+
+// RegisterError gives a sentinel error of the user's a name under which it
+// crosses processes: a decoded error (DecodeError) whose original wrapped
+// err matches it with errors.Is. Call it at package init, with a name that
+// is the same in every process (e.g. "mypkg.ErrNotFound"); registering a
+// name or an error twice panics.
+func RegisterError(name string, err error) {
+	userSentinels.Lock()
+	defer userSentinels.Unlock()
+	if name == "" || err == nil {
+		panic("goray: core.RegisterError: empty name or nil error")
+	}
+	if userSentinels.byName == nil {
+		userSentinels.byName, userSentinels.names = map[string]error{}, map[error]string{}
+	}
+	if _, dup := userSentinels.byName[name]; dup {
+		panic(fmt.Sprintf("goray: error %q registered twice", name))
+	}
+	if old, dup := userSentinels.names[err]; dup {
+		panic(fmt.Sprintf("goray: error %v registered twice, as %q and %q", err, old, name))
+	}
+	userSentinels.byName[name] = err
+	userSentinels.names[err] = name
+}
+
+func sentinelName(err error) (string, bool) {
+	userSentinels.RLock()
+	defer userSentinels.RUnlock()
+	n, ok := userSentinels.names[err]
+	return n, ok
+}
+
+func sentinelNamed(name string) error {
+	userSentinels.RLock()
+	defer userSentinels.RUnlock()
+	return userSentinels.byName[name]
+}
+
+// matchedSentinels lists the registered user sentinels err matches.
+func matchedSentinels(err error) []string {
+	userSentinels.RLock()
+	defer userSentinels.RUnlock()
+	var out []string
+	for n, s := range userSentinels.byName {
+		if errors.Is(err, s) {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // RemoteError is an error decoded from another process by DecodeError. It
 // prints as the original did, and errors.Is finds the runtime categories
-// (ErrActorDied, ErrTaskCancelled, ...) the original wrapped, at any link
-// of its chain. A user's own sentinel errors keep their message but not
-// their identity.
+// (ErrActorDied, ErrTaskCancelled, ...) and the user sentinels registered
+// with RegisterError that the original wrapped, at any link of its chain.
+// Other errors of the user's keep their message but not their identity.
 type RemoteError struct {
 	Message  string // Error() of the original
 	GoType   string // the original's Go type
@@ -67,15 +127,17 @@ type RemoteError struct {
 	Panic    string // the panic value, printed
 	Attempts int
 
-	codes []corepb.ErrorCode
-	cause error // the next link of the chain, or nil
+	codes     []corepb.ErrorCode
+	sentinels []error // registered user sentinels this link wraps
+	cause     error   // the next link of the chain, or nil
 }
 
 func (e *RemoteError) Error() string { return e.Message }
 
 // Unwrap returns the categories this link wraps and the next link.
 func (e *RemoteError) Unwrap() []error {
-	out := make([]error, 0, len(e.codes)+1)
+	out := make([]error, 0, len(e.codes)+len(e.sentinels)+1)
+	out = append(out, e.sentinels...)
 	for _, c := range e.codes {
 		if s := sentinelOf(c); s != nil {
 			out = append(out, s)
@@ -139,6 +201,8 @@ func ErrorStatus(err error) *corepb.ErrorStatus {
 		for _, child := range unwrapAll(link) {
 			if code, ok := codeOf(child); ok {
 				c.Codes = append(c.Codes, code)
+			} else if name, ok := sentinelName(child); ok {
+				c.Sentinels = append(c.Sentinels, name)
 			} else if next == nil {
 				next = child
 			}
@@ -146,11 +210,20 @@ func ErrorStatus(err error) *corepb.ErrorStatus {
 		if code, ok := codeOf(link); ok { // a bare sentinel
 			c.Codes = append(c.Codes, code)
 		}
+		if name, ok := sentinelName(link); ok {
+			c.Sentinels = append(c.Sentinels, name)
+		}
 		if re, ok := link.(*RemoteError); ok {
 			c.Codes = append(c.Codes, re.codes...)
+			for _, s := range re.sentinels {
+				if name, ok := sentinelName(s); ok {
+					c.Sentinels = append(c.Sentinels, name)
+				}
+			}
 		}
 		if i == 0 {
 			c.Codes = all
+			c.Sentinels = matchedSentinels(err)
 		}
 		st.Causes = append(st.Causes, c)
 		link = next
@@ -182,13 +255,15 @@ func ErrorFromStatus(st *corepb.ErrorStatus) error {
 	var next error
 	for i := len(causes) - 1; i >= 1; i-- {
 		c := causes[i]
-		next = &RemoteError{Message: c.GetMessage(), GoType: c.GetGoType(), codes: knownCodes(c.GetCodes()), cause: next}
+		next = &RemoteError{Message: c.GetMessage(), GoType: c.GetGoType(), codes: knownCodes(c.GetCodes()),
+			sentinels: knownSentinels(c.GetSentinels()), cause: next}
 	}
 	top := &RemoteError{Message: st.GetMessage(), Task: st.GetTask(), Actor: st.GetActor(), Stack: st.GetStack(),
 		Panic: st.GetPanic(), Attempts: int(st.GetAttempts()), cause: next}
 	if len(causes) > 0 {
 		top.GoType = causes[0].GetGoType()
 		top.codes = knownCodes(causes[0].GetCodes())
+		top.sentinels = knownSentinels(causes[0].GetSentinels())
 	}
 	if len(top.codes) == 0 || top.codes[0] != st.GetCode() {
 		if sentinelOf(st.GetCode()) != nil {
@@ -207,6 +282,18 @@ func knownCodes(codes []corepb.ErrorCode) []corepb.ErrorCode {
 	for _, c := range codes {
 		if sentinelOf(c) != nil {
 			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// knownSentinels resolves registered sentinel names; unknown ones (not
+// registered in this binary) are dropped.
+func knownSentinels(names []string) []error {
+	var out []error
+	for _, n := range names {
+		if s := sentinelNamed(n); s != nil {
+			out = append(out, s)
 		}
 	}
 	return out

@@ -13,6 +13,11 @@ import (
 
 var errBadRow = errors.New("bad row")
 
+func init() {
+	core.RegisterError("core_test.errBadRow", errBadRow)
+	core.RegisterError("core_test.errApp", errApp) // core_test.go's
+}
+
 var statusFail = core.Func1("test.status.fail", func(ctx context.Context, row int) (int, error) {
 	return 0, fmt.Errorf("parse row %d: %w", row, errBadRow)
 })
@@ -135,6 +140,24 @@ func TestErrorStatusCode(t *testing.T) {
 	}
 	if core.EncodeError(nil) != nil || core.DecodeError(nil) != nil {
 		t.Fatal("nil error must stay nil")
+	}
+}
+
+// A registered user sentinel keeps its identity across a process; an
+// unregistered one keeps only its message.
+func TestUserSentinelsCrossProcesses(t *testing.T) {
+	unregistered := errors.New("not registered")
+	err := fmt.Errorf("outer: %w", &core.TaskError{Task: "t", Attempts: 1, Cause: fmt.Errorf("row 2: %w", errBadRow)})
+	got := core.DecodeError(core.EncodeError(err))
+	if !errors.Is(got, errBadRow) || got.Error() != err.Error() {
+		t.Fatalf("registered sentinel: got %v", got)
+	}
+	got = core.DecodeError(core.EncodeError(fmt.Errorf("x: %w", unregistered)))
+	if errors.Is(got, unregistered) || got.Error() != "x: not registered" {
+		t.Fatalf("unregistered sentinel: got %v (Is %v)", got, errors.Is(got, unregistered))
+	}
+	if msg := registerPanics(t, func() { core.RegisterError("core_test.errBadRow", errors.New("other")) }); msg == "" {
+		t.Fatal("a second registration of one name must panic")
 	}
 }
 

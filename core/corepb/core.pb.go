@@ -735,6 +735,7 @@ type ErrorCause struct {
 	Message       string                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`                               // its Error() text
 	Codes         []ErrorCode            `protobuf:"varint,2,rep,packed,name=codes,proto3,enum=goray.core.ErrorCode" json:"codes,omitempty"` // the categories it wraps itself
 	GoType        string                 `protobuf:"bytes,3,opt,name=go_type,json=goType,proto3" json:"go_type,omitempty"`                   // its Go type, e.g. "*fmt.wrapError"
+	Sentinels     []string               `protobuf:"bytes,4,rep,name=sentinels,proto3" json:"sentinels,omitempty"`                           // user sentinels (core.RegisterError) it wraps itself
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -788,6 +789,13 @@ func (x *ErrorCause) GetGoType() string {
 		return x.GoType
 	}
 	return ""
+}
+
+func (x *ErrorCause) GetSentinels() []string {
+	if x != nil {
+		return x.Sentinels
+	}
+	return nil
 }
 
 // ErrorStatus is an error that crossed a process: its categories, message,
@@ -1009,12 +1017,13 @@ const file_core_proto_rawDesc = "" +
 	" \x01(\v2\x13.goray.core.AddressR\x05owner\x12\x18\n" +
 	"\aattempt\x18\v \x01(\x05R\aattempt\x12\x1f\n" +
 	"\vnum_returns\x18\f \x01(\x05R\n" +
-	"numReturns\"l\n" +
+	"numReturns\"\x8a\x01\n" +
 	"\n" +
 	"ErrorCause\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12+\n" +
 	"\x05codes\x18\x02 \x03(\x0e2\x15.goray.core.ErrorCodeR\x05codes\x12\x17\n" +
-	"\ago_type\x18\x03 \x01(\tR\x06goType\"\xf4\x01\n" +
+	"\ago_type\x18\x03 \x01(\tR\x06goType\x12\x1c\n" +
+	"\tsentinels\x18\x04 \x03(\tR\tsentinels\"\xf4\x01\n" +
 	"\vErrorStatus\x12)\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x15.goray.core.ErrorCodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x12\n" +
