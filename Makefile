@@ -2,7 +2,7 @@
 GO      ?= go
 PKGS    := ./...
 
-.PHONY: test demo bench lint race build cifar
+.PHONY: test demo bench lint race build cifar verify-gen
 
 build:
 	$(GO) build $(PKGS)
@@ -49,3 +49,10 @@ bench:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+
+# Generated code is what its sources make: core/corepb from core.proto
+# (skips with a message when protoc is missing), core's arity variants
+# from core/internal/gen.
+verify-gen:
+	bash core/corepb/gen.sh --verify
+	cd core && $(GO) run ./internal/gen -check

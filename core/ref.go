@@ -204,7 +204,8 @@ func Wait[T any](ctx context.Context, refs []Ref[T], opts WaitOptions) (ready, n
 
 // Put stores v in the object store and returns a ref to it. v is not
 // copied: do not change it afterwards. Called inside a task or actor, it
-// stores into that task's runtime.
+// stores into that task's runtime. A value that no codec can carry to
+// another process (see CheckEncodable) is refused with ErrNotEncodable.
 func Put[T any](ctx context.Context, v T) (Ref[T], error) {
 	rt, _, err := runtimeFor(ctx)
 	if err != nil {
@@ -215,6 +216,10 @@ func Put[T any](ctx context.Context, v T) (Ref[T], error) {
 	}
 	if rt.closed.Load() {
 		return Ref[T]{}, fmt.Errorf("%w: cannot put a %T", ErrShutdown, v)
+	}
+	v, err = putValue(v)
+	if err != nil {
+		return Ref[T]{}, err
 	}
 	obj, err := rt.store.put(v)
 	if err != nil {

@@ -44,6 +44,7 @@ type initConfig struct {
 	budget     int64
 	spillDir   string
 	spillLimit int64
+	encodeAll  bool // WithEncodeAll
 	err        error
 }
 

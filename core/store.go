@@ -3,9 +3,7 @@ package core
 import (
 	"bufio"
 	"bytes"
-	"encoding/gob"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -36,70 +34,6 @@ type StoreStats struct {
 // Sizer lets a value report its size for memory accounting.
 type Sizer interface {
 	SizeBytes() int64
-}
-
-// Codec encodes values of one type when they cross a process boundary or
-// spill to disk. Values without a registered codec use encoding/gob.
-type Codec[T any] interface {
-	Encode(w io.Writer, v T) error
-	Decode(r io.Reader) (T, error)
-}
-
-type anyCodec struct {
-	typ reflect.Type
-	enc func(io.Writer, any) error
-	dec func(io.Reader) (any, error)
-}
-
-var codecs struct {
-	sync.RWMutex
-	list []anyCodec
-}
-
-// RegisterCodec makes c the codec for values of type T (an interface type
-// covers every type that implements it). Call it at package init.
-func RegisterCodec[T any](c Codec[T]) {
-	codecs.Lock()
-	defer codecs.Unlock()
-	codecs.list = append(codecs.list, anyCodec{
-		typ: reflect.TypeFor[T](),
-		enc: func(w io.Writer, v any) error { return c.Encode(w, v.(T)) },
-		dec: func(r io.Reader) (any, error) { return c.Decode(r) },
-	})
-}
-
-func codecFor(t reflect.Type) (anyCodec, bool) {
-	codecs.RLock()
-	defer codecs.RUnlock()
-	for _, c := range codecs.list {
-		if c.typ == t {
-			return c, true
-		}
-	}
-	for _, c := range codecs.list {
-		if c.typ.Kind() == reflect.Interface && t.Implements(c.typ) {
-			return c, true
-		}
-	}
-	return anyCodec{}, false
-}
-
-func encodeValue(w io.Writer, v any) error {
-	if c, ok := codecFor(reflect.TypeOf(v)); ok {
-		return c.enc(w, v)
-	}
-	return gob.NewEncoder(w).Encode(v)
-}
-
-func decodeValue(r io.Reader, t reflect.Type) (any, error) {
-	if c, ok := codecFor(t); ok {
-		return c.dec(r)
-	}
-	p := reflect.New(t)
-	if err := gob.NewDecoder(r).DecodeValue(p); err != nil {
-		return nil, err
-	}
-	return p.Elem().Interface(), nil
 }
 
 // store is the embedded object store: values in memory up to a budget, the

@@ -13,7 +13,7 @@ type shardWorker struct{ ds *data.Dataset }
 
 var shardWorkerClass = core.Actor1("data_test.shardWorker", func(ctx context.Context, ds *data.Dataset) (*shardWorker, error) {
 	return &shardWorker{ds: ds}, nil
-})
+}, core.LocalOnly())
 
 var shardWorkerCount = core.Method0("data_test.shardWorker.count", func(w *shardWorker, ctx context.Context) (int64, error) {
 	var n int64

@@ -329,7 +329,7 @@ func fromRefs(name string, refs []blockRef, dc *Context) *Dataset {
 
 var fnTask = core.Func1("goray.data.fnTask", func(ctx context.Context, f func(context.Context) (any, error)) (any, error) {
 	return wrapData(f(ctx))
-}, core.NumCPUs(1))
+}, core.NumCPUs(1), core.LocalOnly())
 
 // runTasks runs fns as core tasks and returns their results in order.
 func runTasks[T any](ctx context.Context, fns []func(context.Context) (T, error)) ([]T, error) {

@@ -634,7 +634,7 @@ func (r *taskResult) SizeBytes() int64 { return int64(len(r.Blocks)) * 64 }
 
 var mapTaskFn = core.Func1("goray.data.mapTask", func(ctx context.Context, t *mapTask) (*taskResult, error) {
 	return wrapData(t.run(ctx))
-}, core.NumCPUs(1))
+}, core.NumCPUs(1), core.LocalOnly())
 
 func wrapData[T any](v T, err error) (T, error) {
 	if err != nil {
@@ -651,13 +651,13 @@ var poolWorkerClass = core.Actor1("goray.data.poolWorker", func(ctx context.Cont
 		return nil, err
 	}
 	return &poolWorker{fn: fn}, nil
-})
+}, core.LocalOnly())
 
 var poolWorkerRun = core.Method1("goray.data.poolWorker.run", func(w *poolWorker, ctx context.Context, t *mapTask) (*taskResult, error) {
 	cp := *t
 	cp.actorFn = w.fn
 	return wrapData(cp.run(ctx))
-})
+}, core.LocalOnly())
 
 func (t *mapTask) run(ctx context.Context) (*taskResult, error) {
 	mem := t.dc.Allocator

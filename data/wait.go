@@ -11,7 +11,7 @@ import (
 // waitTask runs a blocking wait as a zero-CPU core task.
 var waitTask = core.Func1("goray.data.wait", func(ctx context.Context, wait func(context.Context) error) (struct{}, error) {
 	return struct{}{}, wait(ctx)
-}, core.NumCPUs(0))
+}, core.NumCPUs(0), core.LocalOnly())
 
 // recv receives from ch. When that would block, it waits through core.Get
 // on a zero-CPU task, so that a caller running inside a core task or actor

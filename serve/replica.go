@@ -58,7 +58,7 @@ var (
 			return nil, fmt.Errorf("deployment %q: New returned a nil Handler", s.rc.Deployment)
 		}
 		return &replicaActor{h: h, rc: s.rc}, nil
-	})
+	}, core.LocalOnly())
 	replicaServe = core.Method1("serve.Replica.ServeRequest", func(r *replicaActor, _ context.Context, c *replicaCall) (*Response, error) {
 		c.started.Store(true)
 		resp, err := r.h.ServeRequest(c.ctx, c.req)
@@ -66,13 +66,13 @@ var (
 			resp = &Response{}
 		}
 		return resp, err
-	})
+	}, core.LocalOnly())
 	replicaCheck = core.Method1("serve.Replica.CheckHealth", func(r *replicaActor, _ context.Context, ctx context.Context) (struct{}, error) {
 		if hc, ok := r.h.(HealthChecker); ok {
 			return struct{}{}, hc.CheckHealth(ctx)
 		}
 		return struct{}{}, nil
-	})
+	}, core.LocalOnly())
 	replicaClose = core.Method0("serve.Replica.Close", func(r *replicaActor, _ context.Context) (struct{}, error) {
 		if c, ok := r.h.(io.Closer); ok {
 			return struct{}{}, c.Close()

@@ -124,7 +124,7 @@ type workerSpec struct {
 
 var workerActor = core.Actor1("train.worker", func(ctx context.Context, s workerSpec) (*worker, error) {
 	return &worker{spec: s}, nil
-})
+}, core.LocalOnly())
 
 var workerRun = core.Method0("train.worker.run", func(w *worker, ctx context.Context) (bool, error) {
 	tc := w.spec.tc

@@ -39,7 +39,7 @@ type trialActor struct{ spec runSpec }
 var (
 	trialClass = core.Actor1("tune.Trial", func(_ context.Context, spec runSpec) (*trialActor, error) {
 		return &trialActor{spec: spec}, nil
-	}, core.MaxRestarts(0))
+	}, core.MaxRestarts(0), core.LocalOnly())
 	trialRunMethod = core.Method0("tune.Trial.Run", (*trialActor).run)
 )
 

@@ -1,0 +1,339 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"reflect"
+	"sync"
+	"sync/atomic"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/goray/goray/core/corepb"
+)
+
+// WithEncodeAll makes the runtime behave, at the process boundary, as a
+// cluster would: every argument, result and Put value is encoded and
+// decoded through the codec, and every call of a function, actor
+// constructor or method goes as a corepb.TaskSpec through the by-name
+// registry (the registered code runs on decoded arguments; its result and
+// error come back encoded). LocalOnly registrations keep the in-process
+// path; EncodeAllBypassed counts their calls. GORAY_ENCODE_ALL=1 in the
+// environment turns the mode on for every runtime.
+func WithEncodeAll() InitOption { return func(c *initConfig) { c.encodeAll = true } }
+
+var envEncodeAll = os.Getenv("GORAY_ENCODE_ALL") == "1"
+
+// encodeAllOn reports whether calls made now go through the codec. It is
+// what the normal path pays for the mode: one atomic load.
+func encodeAllOn() bool {
+	if envEncodeAll {
+		return true
+	}
+	rt := global.rt.Load()
+	return rt != nil && rt.cfg.encodeAll
+}
+
+var bypassed sync.Map // "kind name" -> *atomic.Int64
+
+// bypass counts (and logs the first) in-process call of a LocalOnly
+// registration in encode-all mode.
+func bypass(kind, name string) {
+	key := kind + " " + name
+	c, ok := bypassed.Load(key)
+	if !ok {
+		var loaded bool
+		c, loaded = bypassed.LoadOrStore(key, new(atomic.Int64))
+		if !loaded {
+			log.Printf("goray: encode-all: %s is LocalOnly; its calls stay in-process", key)
+		}
+	}
+	c.(*atomic.Int64).Add(1)
+}
+
+// EncodeAllBypassed reports, per LocalOnly registration ("function NAME",
+// "actor class NAME", "actor method NAME"), how many calls kept the
+// in-process path in encode-all mode.
+func EncodeAllBypassed() map[string]int64 {
+	out := map[string]int64{}
+	bypassed.Range(func(k, v any) bool {
+		out[k.(string)] = v.(*atomic.Int64).Load()
+		return true
+	})
+	return out
+}
+
+func encodeAllFor(s *spec) bool {
+	if !encodeAllOn() {
+		return false
+	}
+	if s.opts.localOnly {
+		bypass("function", s.name)
+		return false
+	}
+	return true
+}
+
+func encodeAllClass(name string, localOnly bool) bool {
+	if !encodeAllOn() {
+		return false
+	}
+	if localOnly {
+		bypass("actor class", name)
+		return false
+	}
+	return true
+}
+
+func encodeAllMethod(name string, localOnly bool) bool {
+	if !encodeAllOn() {
+		return false
+	}
+	if localOnly {
+		bypass("actor method", name)
+		return false
+	}
+	return true
+}
+
+// The job and driver task that encode-all specs name, until a cluster
+// gives out job IDs.
+var (
+	localJob    = JobIDFromInt(uint32(os.Getpid()))
+	localDriver = DriverTaskID(localJob)
+	taskSeq     atomic.Uint64
+)
+
+// encodeAs encodes v as a value of its declared type t.
+func encodeAs(t reflect.Type, v any) (*corepb.Value, error) {
+	c := codecOf(t)
+	if c.err != nil {
+		return nil, c.err
+	}
+	if v == nil {
+		return nil, fmt.Errorf("%w: a nil %v", ErrNotEncodable, t)
+	}
+	var buf bytes.Buffer
+	if err := c.enc(&buf, v); err != nil {
+		return nil, fmt.Errorf("%w: %v: %w", ErrNotEncodable, t, err)
+	}
+	return &corepb.Value{Codec: corepb.Codec(c.kind), Data: buf.Bytes(), GoType: t.String()}, nil
+}
+
+// decodeAs decodes a value that encodeAs wrote for type t.
+func decodeAs(t reflect.Type, v *corepb.Value) (any, error) {
+	c := codecOf(t)
+	if c.err != nil {
+		return nil, c.err
+	}
+	if got := CodecKind(v.GetCodec()); got != c.kind {
+		return nil, fmt.Errorf("%w: a %s value (%s), but %v decodes as %s", ErrInvalidInput, got, v.GetGoType(), t, c.kind)
+	}
+	x, err := c.dec(v.GetData())
+	if err != nil {
+		return nil, fmt.Errorf("%w: decode %v: %w", ErrInvalidInput, t, err)
+	}
+	return x, nil
+}
+
+// roundTrip sends v through the codec as a value of type t, as a result
+// on its way back to the caller.
+func roundTrip(t reflect.Type, v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	if rv := reflect.ValueOf(v); (rv.Kind() == reflect.Pointer || rv.Kind() == reflect.Map || rv.Kind() == reflect.Slice) && rv.IsNil() {
+		return v, nil // a typed nil: nothing to copy
+	}
+	ev, err := encodeAs(t, v)
+	if err != nil {
+		return nil, err
+	}
+	b, err := proto.Marshal(ev)
+	if err != nil {
+		return nil, err
+	}
+	var back corepb.Value
+	if err := proto.Unmarshal(b, &back); err != nil {
+		return nil, err
+	}
+	return decodeAs(t, &back)
+}
+
+// putValue checks that v can be stored and, in encode-all mode, stores
+// what the codec gives back for it.
+func putValue[T any](v T) (T, error) {
+	st := reflect.TypeFor[T]()
+	if err := checkValue(st, v); err != nil {
+		return v, err
+	}
+	if !encodeAllOn() {
+		return v, nil
+	}
+	t := st
+	if t.Kind() == reflect.Interface {
+		if _, ok := registeredFor(t); !ok {
+			t = reflect.TypeOf(v)
+		}
+	}
+	x, err := roundTrip(t, v)
+	if err != nil || x == nil {
+		return v, err
+	}
+	return x.(T), nil
+}
+
+// wireSpec builds the wire form of a call and encodes it.
+func wireSpec(ts *corepb.TaskSpec, types []reflect.Type, args []any, o *options) ([]byte, error) {
+	ts.JobId = localJob[:]
+	ts.ParentTaskId = localDriver[:]
+	id := NewTaskID(localDriver, taskSeq.Add(1))
+	ts.TaskId = id[:]
+	ts.NumReturns = 1
+	for i, t := range types {
+		v, err := encodeAs(t, args[i])
+		if err != nil {
+			return nil, fmt.Errorf("argument %d: %w", i, err)
+		}
+		ts.Args = append(ts.Args, &corepb.TaskArg{Kind: &corepb.TaskArg_Inline{Inline: v}})
+	}
+	if o != nil {
+		res := &corepb.Resources{Cpu: o.res.cpu, Gpu: o.res.gpu, Memory: o.res.mem}
+		if len(o.res.custom) > 0 {
+			res.Custom = make(map[string]float64, len(o.res.custom))
+			for k, v := range o.res.custom {
+				res.Custom[k] = v
+			}
+		}
+		ts.Options = &corepb.TaskOptions{Resources: res, MaxRetries: int32(o.maxRetries), RetryExceptions: o.retryExceptions,
+			MaxRestarts: int32(o.maxRestarts), MaxTaskRetries: int32(o.maxTaskRetries), MaxConcurrency: int32(o.maxConcurrency), Name: o.name}
+	}
+	return proto.Marshal(ts)
+}
+
+// readSpec is the worker side: the spec and its decoded arguments.
+func readSpec(wire []byte, types []reflect.Type) (*corepb.TaskSpec, []any, error) {
+	var ts corepb.TaskSpec
+	if err := proto.Unmarshal(wire, &ts); err != nil {
+		return nil, nil, fmt.Errorf("%w: task spec: %v", ErrInvalidInput, err)
+	}
+	if len(ts.Args) != len(types) {
+		return nil, nil, fmt.Errorf("%w: task spec has %d argument(s), the registration %d", ErrInvalidInput, len(ts.Args), len(types))
+	}
+	args := make([]any, len(types))
+	for i, a := range ts.Args {
+		v := a.GetInline()
+		if v == nil {
+			return nil, nil, fmt.Errorf("%w: argument %d is not inline", ErrInvalidInput, i)
+		}
+		x, err := decodeAs(types[i], v)
+		if err != nil {
+			return nil, nil, fmt.Errorf("argument %d: %w", i, err)
+		}
+		args[i] = x
+	}
+	return &ts, args, nil
+}
+
+// remoteErr sends a user error through the wire form, as a worker would.
+func remoteErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return DecodeError(EncodeError(err))
+}
+
+// launchByName runs a function call the way a cluster worker would.
+func launchByName[R any](ctx context.Context, s *spec, args []any) Ref[R] {
+	fc := lookupFunc(s.name)
+	if fc == nil {
+		rt, _ := current()
+		return failedRef[R](rt, fmt.Errorf("%w: no remote function named %q", ErrNotRegistered, s.name))
+	}
+	wire, err := wireSpec(&corepb.TaskSpec{FunctionName: s.name}, fc.args, args, &s.opts)
+	if err != nil {
+		rt, _ := current()
+		return failedRef[R](rt, fmt.Errorf("task %q: %w", s.name, err))
+	}
+	return launch[R](ctx, s, nil, func(ctx context.Context) (any, error) {
+		ts, args, err := readSpec(wire, fc.args)
+		if err != nil {
+			return nil, &argError{fmt.Errorf("task %q: %w", s.name, err)}
+		}
+		worker := lookupFunc(ts.GetFunctionName())
+		if worker == nil {
+			return nil, &argError{fmt.Errorf("%w: no remote function named %q", ErrNotRegistered, ts.GetFunctionName())}
+		}
+		v, err := worker.call(ctx, args)
+		if err != nil {
+			return nil, remoteErr(err)
+		}
+		return roundTrip(worker.result, v)
+	})
+}
+
+// constructByName returns an actor constructor that runs from the wire
+// form of its arguments.
+func constructByName(class string, args []any) (func(context.Context) (any, error), error) {
+	cc := lookupClass(class)
+	if cc == nil {
+		return nil, fmt.Errorf("%w: no actor class named %q", ErrNotRegistered, class)
+	}
+	wire, err := wireSpec(&corepb.TaskSpec{ActorClass: class}, cc.args, args, nil)
+	if err != nil {
+		return nil, fmt.Errorf("actor %q: %w", class, err)
+	}
+	return func(ctx context.Context) (any, error) {
+		ts, args, err := readSpec(wire, cc.args)
+		if err != nil {
+			return nil, fmt.Errorf("actor %q: %w", class, err)
+		}
+		worker := lookupClass(ts.GetActorClass())
+		if worker == nil {
+			return nil, fmt.Errorf("%w: no actor class named %q", ErrNotRegistered, ts.GetActorClass())
+		}
+		inst, err := worker.construct(ctx, args)
+		return inst, remoteErr(err)
+	}, nil
+}
+
+// callByName queues an actor method call that runs from its wire form.
+func callByName[T, R any](ctx context.Context, h *ActorHandle[T], method string, args []any) Ref[R] {
+	mc := lookupMethod(method)
+	if mc == nil {
+		rt, _ := current()
+		return failedRef[R](rt, fmt.Errorf("%w: no actor method named %q", ErrNotRegistered, method))
+	}
+	ts := &corepb.TaskSpec{MethodName: method}
+	if h != nil && h.a != nil {
+		ts.ActorClass = h.a.class
+	}
+	wire, err := wireSpec(ts, mc.args, args, nil)
+	if err != nil {
+		rt, _ := current()
+		return failedRef[R](rt, fmt.Errorf("call %q: %w", method, err))
+	}
+	return callActor(ctx, h, method, func(ctx context.Context, inst T) (R, error) {
+		var zero R
+		ts, args, err := readSpec(wire, mc.args)
+		if err != nil {
+			return zero, fmt.Errorf("call %q: %w", method, err)
+		}
+		worker := lookupMethod(ts.GetMethodName())
+		if worker == nil {
+			return zero, fmt.Errorf("%w: no actor method named %q", ErrNotRegistered, ts.GetMethodName())
+		}
+		v, err := worker.call(ctx, inst, args)
+		if err != nil {
+			return zero, remoteErr(err)
+		}
+		x, err := roundTrip(worker.result, v)
+		if err != nil || x == nil {
+			return zero, err
+		}
+		return x.(R), nil
+	})
+}
