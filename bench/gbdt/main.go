@@ -145,17 +145,19 @@ func run(ctx context.Context, out io.Writer, args []string) error {
 			return err
 		}
 		st, _ := os.Stat(path)
+		// The runtime is started before the first dataset call, which would
+		// otherwise start it with defaults.
+		cpus := max(2, c.threads, runtime.NumCPU())
+		if err := core.Init(core.WithNumCPUs(float64(cpus))); err != nil {
+			return err
+		}
+		defer core.Shutdown()
 		t1 := time.Now()
 		if trainDS, testDS, err = readSplit(ctx, path, nTrain); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "csv: %d MiB written in %.1fs, read with data.ReadCSV and SplitAt(%d) in %.1fs\n",
 			st.Size()>>20, t1.Sub(t0).Seconds(), nTrain, time.Since(t1).Seconds())
-		cpus := max(2, c.threads, runtime.NumCPU())
-		if err := core.Init(core.WithNumCPUs(float64(cpus))); err != nil {
-			return err
-		}
-		defer core.Shutdown()
 	}
 	yTest := make([]float64, c.rows-nTrain)
 	for i := range yTest {
