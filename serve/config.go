@@ -372,15 +372,21 @@ func AppFromConfig(cfg *Config, factories map[string]train.PredictorFactory) (*A
 			fw = ckpt.Metadata().Framework
 		}
 		factory := factories[fw]
-		if factory == nil && fw == ckpt.Metadata().Framework {
+		if factory == nil {
 			// Fall back on the frameworks registered with train (gbdt and
 			// nn register themselves when imported).
-			factory, _ = train.FactoryFor(ckpt)
+			factory = train.FactoryForFramework(fw)
+			if factory != nil && fw != ckpt.Metadata().Framework {
+				return nil, fmt.Errorf("%w: %s.framework: %q, but the checkpoint %s is framework %q",
+					ErrInvalidInput, at, fw, path, ckpt.Metadata().Framework)
+			}
 		}
 		if factory == nil {
-			known := make([]string, 0, len(factories))
+			known := train.Frameworks()
 			for k := range factories {
-				known = append(known, k)
+				if !slices.Contains(known, k) {
+					known = append(known, k)
+				}
 			}
 			slices.Sort(known)
 			field := ".framework"

@@ -86,8 +86,22 @@ deployments:
 		t.Fatal(err)
 	}
 	_, err = AppFromConfig(other, map[string]train.PredictorFactory{"gbdt": linearFactory})
-	if err == nil || !strings.Contains(err.Error(), `deployments[0] (x).framework: no predictor for framework "nosuch" (known: gbdt)`) {
+	// The known list names the factories given and every framework
+	// registered with train (here linear, and gbdt, which gbdt_test.go
+	// imports), once each.
+	known := strings.Join(train.Frameworks(), ", ")
+	if err == nil || !strings.Contains(err.Error(), `deployments[0] (x).framework: no predictor for framework "nosuch" (known: `+known+`)`) ||
+		!strings.Contains(known, "gbdt") || !strings.Contains(known, "linear") {
 		t.Errorf("unknown framework: %v", err)
+	}
+	// A registered framework that is not the checkpoint's is named at load
+	// time, not when a replica fails to start.
+	mismatch, err := ParseConfig([]byte("deployments:\n  - name: x\n    framework: gbdt\n    checkpoint: " + filepath.Join(dir, "ckpt") + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := AppFromConfig(mismatch, nil); !errors.Is(err, ErrInvalidInput) || !strings.Contains(err.Error(), `deployments[0] (x).framework: "gbdt", but the checkpoint`) {
+		t.Errorf("framework mismatch: %v", err)
 	}
 }
 

@@ -53,3 +53,23 @@ func FactoryFor(ckpt *checkpoint.Checkpoint) (PredictorFactory, error) {
 	}
 	return f, nil
 }
+
+// Frameworks lists the frameworks with a registered predictor factory,
+// sorted.
+func Frameworks() []string {
+	factories.RLock()
+	known := make([]string, 0, len(factories.byFramework))
+	for k := range factories.byFramework {
+		known = append(known, k)
+	}
+	factories.RUnlock()
+	sort.Strings(known)
+	return known
+}
+
+// FactoryForFramework returns the factory registered for framework, or nil.
+func FactoryForFramework(framework string) PredictorFactory {
+	factories.RLock()
+	defer factories.RUnlock()
+	return factories.byFramework[framework]
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/goray/goray/data"
 	"github.com/goray/goray/train"
 	_ "github.com/goray/goray/train/gbdt" // registers the gbdt predictor
+	_ "github.com/goray/goray/train/nn"   // registers the nn predictor
 )
 
 // version is goray's release, printed by `goray version`.
@@ -48,58 +49,105 @@ Usage:
 Run 'goray COMMAND --help' for a command's flags.
 `
 
+// groupUsage is the usage of the commands that take a subcommand.
+var groupUsage = map[string]string{
+	"serve":      "usage: goray serve run [--check] serve.yaml\n\nRun 'goray serve run --help' for its flags.\n",
+	"tune":       "usage: goray tune show [--csv] DIR\n\nRun 'goray tune show --help' for its flags.\n",
+	"checkpoint": "usage: goray checkpoint inspect [--json] DIR\n\nRun 'goray checkpoint inspect --help' for its flags.\n",
+}
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
+}
+
 // run is the whole command line: main only parses signals and exit codes.
+// Help goes to stdout and is a success; a usage mistake is a *usageError
+// (exit 2), whose message main prints to stderr.
 func run(ctx context.Context, stdout io.Writer, args []string) error {
 	if len(args) == 0 {
 		fmt.Fprint(stdout, topUsage)
 		return usagef("no command given")
 	}
 	switch args[0] {
-	case "-h", "--help", "help":
+	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, topUsage)
 		return nil
-	case "version":
-		fmt.Fprintf(stdout, "goray %s\n", version)
-		return nil
+	case "version", "-version", "--version":
+		return runVersion(stdout, args[1:])
 	case "predict":
 		return runPredict(ctx, stdout, args[1:])
-	case "checkpoint":
-		if len(args) < 2 || args[1] != "inspect" {
-			return usagef("usage: goray checkpoint inspect DIR")
+	case "checkpoint", "serve", "tune":
+		sub := map[string]string{"checkpoint": "inspect", "serve": "run", "tune": "show"}[args[0]]
+		if len(args) >= 2 && isHelp(args[1]) {
+			fmt.Fprint(stdout, groupUsage[args[0]])
+			return nil
 		}
-		return runCheckpointInspect(stdout, args[2:])
-	case "serve":
-		if len(args) < 2 || args[1] != "run" {
-			return usagef("usage: goray serve run serve.yaml")
+		if len(args) < 2 || args[1] != sub {
+			return usagef("%s", strings.TrimSuffix(strings.SplitN(groupUsage[args[0]], "\n", 2)[0], "\n"))
 		}
-		return runServe(ctx, stdout, args[2:])
-	case "tune":
-		if len(args) < 2 || args[1] != "show" {
-			return usagef("usage: goray tune show DIR")
+		switch args[0] {
+		case "checkpoint":
+			return runCheckpointInspect(stdout, args[2:])
+		case "serve":
+			return runServe(ctx, stdout, args[2:])
+		default:
+			return runTuneShow(stdout, args[2:])
 		}
-		return runTuneShow(stdout, args[2:])
 	}
 	return usagef("unknown command %q (run 'goray --help')", args[0])
 }
 
-// newFlags makes a flag set that reports errors instead of exiting.
-func newFlags(name, usage string, stdout io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	fs.Usage = func() {
-		fmt.Fprintf(stdout, "usage: %s\n\nflags:\n", usage)
-		fs.PrintDefaults()
+func runVersion(stdout io.Writer, args []string) error {
+	fs := newFlags("goray version", "goray version", stdout)
+	if help, err := parse(fs, args); help || err != nil {
+		return err
 	}
-	return fs
+	if fs.NArg() > 0 {
+		return usagef("goray version: unexpected argument %q", fs.Arg(0))
+	}
+	fmt.Fprintf(stdout, "goray %s\n", version)
+	return nil
 }
 
-// parse runs fs.Parse, turning --help into success and bad flags into usage errors.
-func parse(fs *flag.FlagSet, args []string) (help bool, err error) {
+// flagSet is a command's flags, with the usage line its --help prints.
+type flagSet struct {
+	*flag.FlagSet
+	usage  string
+	stdout io.Writer
+}
+
+// newFlags makes a flag set that reports errors instead of exiting. It
+// prints nothing itself: parse prints the usage to stdout on --help, and a
+// bad flag becomes a usage error that main prints to stderr.
+func newFlags(name, usage string, stdout io.Writer) *flagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return &flagSet{FlagSet: fs, usage: usage, stdout: stdout}
+}
+
+// parse runs fs.Parse, turning --help (or -h) into success with the usage
+// printed on stdout, and bad flags into usage errors.
+func parse(fs *flagSet, args []string) (help bool, err error) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(fs.stdout, "usage: %s\n", fs.usage)
+			hasFlags := false
+			fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+			if hasFlags {
+				fmt.Fprint(fs.stdout, "\nflags:\n")
+				fs.SetOutput(fs.stdout)
+				fs.PrintDefaults()
+				fs.SetOutput(io.Discard)
+			}
 			return true, nil
 		}
-		return false, usagef("%s: %v", fs.Name(), err)
+		return false, usagef("%s: %v (run '%s --help')", fs.Name(), err, fs.Name())
 	}
 	return false, nil
 }

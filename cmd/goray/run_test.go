@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,6 +22,7 @@ import (
 	"github.com/goray/goray/core"
 	"github.com/goray/goray/data"
 	"github.com/goray/goray/preprocess"
+	"github.com/goray/goray/serve"
 	"github.com/goray/goray/train"
 	"github.com/goray/goray/train/gbdt"
 	"github.com/goray/goray/tune"
@@ -71,19 +76,60 @@ func trainCheckpoint(t *testing.T, ctx context.Context) string {
 
 func TestVersionAndUsage(t *testing.T) {
 	ctx := testCtx(t)
-	var out bytes.Buffer
-	if err := run(ctx, &out, []string{"version"}); err != nil || !strings.HasPrefix(out.String(), "goray ") {
-		t.Fatalf("version: %q %v", out.String(), err)
-	}
-	for _, args := range [][]string{nil, {"nope"}, {"predict"}, {"predict", "--workers", "0", "--checkpoint", "c", "--input", "i", "--output", "o"}, {"tune"}, {"serve", "run"}, {"checkpoint", "inspect"}, {"predict", "--bogus"}} {
-		var ue *usageError
-		if err := run(ctx, &bytes.Buffer{}, args); !errors.As(err, &ue) {
-			t.Errorf("%v: got %v, want a usage error (exit 2)", args, err)
+	for _, args := range [][]string{{"version"}, {"--version"}, {"-version"}} {
+		var out bytes.Buffer
+		if err := run(ctx, &out, args); err != nil || out.String() != "goray "+version+"\n" {
+			t.Errorf("%v: %q %v, want %q", args, out.String(), err, "goray "+version+"\n")
 		}
 	}
-	for _, args := range [][]string{{"--help"}, {"predict", "--help"}, {"serve", "run", "--help"}, {"tune", "show", "--help"}, {"checkpoint", "inspect", "--help"}} {
-		if err := run(ctx, &bytes.Buffer{}, args); err != nil {
-			t.Errorf("%v: %v", args, err)
+	for _, args := range [][]string{nil, {"nope"}, {"predict"}, {"predict", "--workers", "0", "--checkpoint", "c", "--input", "i", "--output", "o"},
+		{"tune"}, {"tune", "list"}, {"serve", "run"}, {"serve", "start"}, {"checkpoint", "inspect"}, {"predict", "--bogus"}, {"version", "extra"}} {
+		var ue *usageError
+		var out bytes.Buffer
+		err := run(ctx, &out, args)
+		if !errors.As(err, &ue) {
+			t.Errorf("%v: got %v, want a usage error (exit 2)", args, err)
+		}
+		if len(args) > 0 && out.Len() > 0 {
+			t.Errorf("%v: a usage error printed %q on stdout; it goes to stderr", args, out.String())
+		}
+	}
+	// --help and -h exit 0 after every command and print its usage on stdout.
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}, {"version", "--help"},
+		{"predict", "--help"}, {"predict", "-h"},
+		{"serve", "--help"}, {"serve", "-h"}, {"serve", "run", "--help"}, {"serve", "run", "-h"},
+		{"tune", "--help"}, {"tune", "-h"}, {"tune", "show", "--help"}, {"tune", "show", "-h"},
+		{"checkpoint", "--help"}, {"checkpoint", "-h"}, {"checkpoint", "inspect", "--help"}, {"checkpoint", "inspect", "-h"}} {
+		var out bytes.Buffer
+		if err := run(ctx, &out, args); err != nil {
+			t.Errorf("%v: %v, want exit 0", args, err)
+		}
+		want := "usage: goray "
+		if len(args) == 1 {
+			want = "Usage:\n  goray version"
+		}
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("%v printed %q, want the usage (%q)", args, out.String(), want)
+		}
+	}
+	var out bytes.Buffer
+	run(ctx, &out, []string{"predict", "--help"})
+	if !strings.Contains(out.String(), "-checkpoint string") {
+		t.Errorf("predict --help lacks its flags:\n%s", out.String())
+	}
+}
+
+func TestErrorLine(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{usagef("goray predict: flag --input is required"), "goray predict: flag --input is required"},
+		{usagef("usage: goray tune show [--csv] DIR"), "usage: goray tune show [--csv] DIR"},
+		{errors.New("--input x.csv: no such file"), "goray: --input x.csv: no such file"},
+	} {
+		if got := errorLine(tc.err); got != tc.want {
+			t.Errorf("errorLine(%q) = %q, want %q", tc.err, got, tc.want)
 		}
 	}
 }
@@ -242,5 +288,101 @@ func TestServeCheck(t *testing.T) {
 	os.WriteFile(bad, []byte("deployments:\n  - name: bc\n    checkpoint: "+ckptDir+"\n    num_replicas: -3\n"), 0o644)
 	if err := run(ctx, &bytes.Buffer{}, []string{"serve", "run", bad}); err == nil || !strings.Contains(err.Error(), "num_replicas") {
 		t.Fatalf("bad field: %v", err)
+	}
+}
+
+// TestServeSampleConfig: the serve.yaml shipped in examples/ (the README's)
+// passes `goray serve run --check` once its checkpoint is in place, and
+// serves predictions.
+func TestServeSampleConfig(t *testing.T) {
+	ctx := testCtx(t)
+	ckptDir := trainCheckpoint(t, ctx)
+	sample, err := os.ReadFile("../../examples/serve.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	yamlPath := filepath.Join(dir, "serve.yaml")
+	if err := os.WriteFile(yamlPath, sample, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Without its checkpoint the file is refused, naming the field.
+	err = run(ctx, &bytes.Buffer{}, []string{"serve", "run", "--check", yamlPath})
+	if err == nil || !strings.Contains(err.Error(), "deployments[0] (breast_cancer).checkpoint") {
+		t.Fatalf("sample without its checkpoint: %v", err)
+	}
+	// Put the checkpoint where the sample names it (relative to the file).
+	cfg, err := serve.LoadConfig(yamlPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(dir, cfg.Deployments[0].Checkpoint)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(dst, os.DirFS(ckptDir)); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := run(ctx, &out, []string{"serve", "run", "--check", yamlPath}); err != nil {
+		t.Fatalf("goray serve run --check on the sample: %v", err)
+	}
+	if !strings.Contains(out.String(), "1 deployment(s), OK") {
+		t.Fatalf("--check printed %q", out.String())
+	}
+
+	// Serve it (on a free port rather than the sample's 8000) and POST a row.
+	app, err := serve.AppFromConfig(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := cfg.HTTPOptions()
+	opts.Port = serve.AnyPort
+	srv, err := serve.Start(ctx, app, opts, cfg.Options()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ds, err := data.ReadCSV(ctx, "testdata/breast_cancer.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := ds.DropColumns("target").Take(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(rows)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+srv.Addr()+cfg.Deployments[0].RoutePrefix, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var got struct{ Predictions []float64 }
+	if resp.StatusCode != 200 || json.Unmarshal(answer, &got) != nil || len(got.Predictions) != 1 {
+		t.Fatalf("POST %s: %d %s", cfg.Deployments[0].RoutePrefix, resp.StatusCode, answer)
+	}
+}
+
+// TestServeFrameworks: the goray binary knows every framework the project
+// has, and an unknown one is refused with the list.
+func TestServeFrameworks(t *testing.T) {
+	ctx := testCtx(t)
+	if got := train.Frameworks(); !slices.Equal(got, []string{"gbdt", "nn"}) {
+		t.Fatalf("goray registers predictors for %v, want [gbdt nn]", got)
+	}
+	ckptDir := trainCheckpoint(t, ctx)
+	bad := filepath.Join(t.TempDir(), "serve.yaml")
+	os.WriteFile(bad, []byte("deployments:\n  - name: bc\n    checkpoint: "+ckptDir+"\n    framework: xgboost\n"), 0o644)
+	err := run(ctx, &bytes.Buffer{}, []string{"serve", "run", "--check", bad})
+	if err == nil || !strings.Contains(err.Error(), `no predictor for framework "xgboost" (known: gbdt, nn)`) {
+		t.Fatalf("framework xgboost: %v", err)
+	}
+	good := filepath.Join(t.TempDir(), "serve.yaml")
+	os.WriteFile(good, []byte("deployments:\n  - name: bc\n    checkpoint: "+ckptDir+"\n    framework: gbdt\n"), 0o644)
+	if err := run(ctx, &bytes.Buffer{}, []string{"serve", "run", "--check", good}); err != nil {
+		t.Fatalf("framework gbdt: %v", err)
 	}
 }

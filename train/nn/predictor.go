@@ -28,6 +28,10 @@ type Predictor struct {
 var _ train.Predictor = (*Predictor)(nil)
 var _ train.PredictorFactory = NewPredictor
 
+// Importing nn registers its predictor, so tools such as `goray predict`
+// and `goray serve run` load nn checkpoints.
+func init() { train.RegisterPredictorFactory(Framework, NewPredictor) }
+
 // NewPredictor loads the model, weights and preprocessing of a checkpoint
 // written by Learner.Save or SaveModel.
 func NewPredictor(ckpt *checkpoint.Checkpoint) (train.Predictor, error) {
