@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/goray/goray/core"
 )
 
 // MetadataFile is the name of the file describing a checkpoint.
@@ -31,16 +33,19 @@ const layoutVersion = 1
 
 var (
 	// ErrWrongFramework: the checkpoint was written by another framework
-	// than the one reading it.
-	ErrWrongFramework = errors.New("checkpoint: wrong framework")
+	// than the one reading it. Like every checkpoint sentinel, it matches
+	// core.ErrInvalidInput with errors.Is: the checkpoint is the caller's
+	// input.
+	ErrWrongFramework = core.NewKind("wrong checkpoint framework", core.ErrInvalidInput)
 	// ErrNewerFormat: the checkpoint was written in a newer format version
 	// than the reader understands.
-	ErrNewerFormat = errors.New("checkpoint: newer format version")
+	ErrNewerFormat = core.NewKind("newer checkpoint format version", core.ErrInvalidInput)
 	// ErrCorrupt: metadata.json (or another required file) is missing or damaged.
-	ErrCorrupt = errors.New("checkpoint: corrupt")
+	ErrCorrupt = core.NewKind("corrupt checkpoint", core.ErrInvalidInput)
 	// ErrInvalidInput: a bad argument (empty framework, a file name that
-	// leaves the checkpoint directory, ...).
-	ErrInvalidInput = errors.New("checkpoint: invalid input")
+	// leaves the checkpoint directory, ...). It is core.ErrInvalidInput
+	// itself.
+	ErrInvalidInput = core.ErrInvalidInput
 )
 
 // Feature is one input column the model expects, in order.

@@ -7,29 +7,51 @@ import (
 )
 
 // Category sentinels. Every error the runtime returns wraps one of these, so
-// callers test with errors.Is.
+// callers test with errors.Is. Their texts carry no "goray: " prefix: a
+// message names its category once, whatever layers it crossed, e.g.
+// "gbdt: preprocessor: invalid input: StandardScaler: column ...". Packages
+// above core reuse these values (data.ErrInvalidInput is
+// core.ErrInvalidInput) and derive narrower kinds with NewKind.
 var (
 	// ErrShutdown: the runtime that owns the ref, actor or call was shut down.
-	ErrShutdown = errors.New("goray: runtime is shut down")
+	ErrShutdown = errors.New("runtime is shut down")
 	// ErrNotRegistered: no function, actor class or method has that name.
-	ErrNotRegistered = errors.New("goray: not registered")
-	// ErrInvalidInput: a caller passed a bad argument or option.
-	ErrInvalidInput = errors.New("goray: invalid input")
+	ErrNotRegistered = errors.New("not registered")
+	// ErrInvalidInput: a caller passed a bad argument or option, or bad
+	// data (a file, a column, a parameter, a request).
+	ErrInvalidInput = errors.New("invalid input")
 	// ErrInfeasible: the resources asked for exceed what the runtime has.
-	ErrInfeasible = errors.New("goray: infeasible resource request")
+	ErrInfeasible = errors.New("infeasible resource request")
 	// ErrTaskFailed: user code returned an error (an application error).
-	ErrTaskFailed = errors.New("goray: task failed")
+	ErrTaskFailed = errors.New("task failed")
 	// ErrWorkerCrashed: user code panicked; the worker running it is treated as dead.
-	ErrWorkerCrashed = errors.New("goray: worker crashed")
+	ErrWorkerCrashed = errors.New("worker crashed")
 	// ErrTaskCancelled: the task was cancelled with Cancel or by shutdown.
-	ErrTaskCancelled = errors.New("goray: task cancelled")
+	ErrTaskCancelled = errors.New("task cancelled")
 	// ErrActorDied: the actor is dead (killed, constructor failed, or out of restarts).
-	ErrActorDied = errors.New("goray: actor died")
+	ErrActorDied = errors.New("actor died")
 	// ErrObjectTooLarge: a value fits neither the memory budget nor the spill space.
-	ErrObjectTooLarge = errors.New("goray: object too large")
+	ErrObjectTooLarge = errors.New("object too large")
 	// ErrObjectFreed: the object was released and can no longer be read.
-	ErrObjectFreed = errors.New("goray: object freed")
+	ErrObjectFreed = errors.New("object freed")
 )
+
+// NewKind returns a sentinel with its own text that also matches category
+// with errors.Is: a package's narrower kind of a category, whose message
+// does not repeat the category's text.
+//
+//	var ErrInvalidParam = core.NewKind("invalid parameter", core.ErrInvalidInput)
+//	errors.Is(fmt.Errorf("%w: max_depth", ErrInvalidParam), core.ErrInvalidInput) // true
+func NewKind(text string, category error) error { return &kindError{text: text, category: category} }
+
+type kindError struct {
+	text     string
+	category error
+}
+
+func (e *kindError) Error() string { return e.text }
+
+func (e *kindError) Unwrap() error { return e.category }
 
 // TaskError is the error stored on a ref whose task failed. It names the task
 // and carries the panic value and stack when user code panicked.

@@ -2,6 +2,7 @@ package preprocess
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -12,8 +13,8 @@ import (
 // ErrInvalidInput reports bad input: a missing column, a column of the
 // wrong type, a column with nothing to fit, an empty dataset, a bad
 // parameter. Messages name the preprocessor and the column or parameter.
-// It wraps data.ErrInvalidInput (and so core.ErrInvalidInput).
-var ErrInvalidInput = fmt.Errorf("preprocess: %w", data.ErrInvalidInput)
+// It is data.ErrInvalidInput, that is core.ErrInvalidInput itself.
+var ErrInvalidInput = data.ErrInvalidInput
 
 // Preprocessor is a fittable transformation of Datasets and batches.
 //
@@ -93,6 +94,10 @@ func fit(ctx context.Context, p Preprocessor, ds *data.Dataset) error {
 		return plan.fitBlock(block)
 	})
 	if err != nil {
+		if errors.Is(err, ErrInvalidInput) {
+			// The message names the preprocessor and the column already.
+			return err
+		}
 		return fmt.Errorf("preprocess: fit %s: %w", p.TypeName(), err)
 	}
 	return plan.finishParts(p.TypeName(), parts)

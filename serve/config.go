@@ -365,6 +365,9 @@ func AppFromConfig(cfg *Config, factories map[string]train.PredictorFactory) (*A
 		}
 		ckpt, err := checkpoint.FromDirectory(path)
 		if err != nil {
+			if errors.Is(err, ErrInvalidInput) { // a corrupt checkpoint already says so
+				return nil, fmt.Errorf("%s.checkpoint: %w", at, err)
+			}
 			return nil, fmt.Errorf("%w: %s.checkpoint: %w", ErrInvalidInput, at, err)
 		}
 		fw := dc.Framework

@@ -12,8 +12,9 @@ import (
 var (
 	// ErrInvalidInput: the request (or a Deployment, App or Config) is
 	// malformed. Requests failing with it are answered 400 unless an *Error
-	// in the chain says otherwise.
-	ErrInvalidInput = fmt.Errorf("serve: %w", core.ErrInvalidInput)
+	// in the chain says otherwise. It is core.ErrInvalidInput itself, so
+	// bad input from any layer (a gbdt predictor, a preprocessor) is a 400.
+	ErrInvalidInput = core.ErrInvalidInput
 	// ErrOverloaded: every replica is at MaxOngoingRequests and the queue
 	// is at MaxQueuedRequests. HTTP answers 503 with Retry-After.
 	ErrOverloaded = errors.New("serve: deployment overloaded")
@@ -33,6 +34,9 @@ type Error struct {
 	Status  int    // HTTP status, e.g. 400
 	Message string // shown to the client
 	Err     error  // optional cause, for errors.Is/As; not shown
+	// Header holds extra HTTP response headers, e.g. Allow on a 405;
+	// gRPC ignores it.
+	Header http.Header
 }
 
 func (e *Error) Error() string { return e.Message }

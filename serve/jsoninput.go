@@ -810,12 +810,33 @@ func describeJSON(b []byte, p, end int) string {
 	case 't', 'f':
 		kind = "a boolean"
 	case 'n':
-		kind = "null"
+		return "null"
 	}
-	return kind + " " + snippet(b[:max(end, p)], p)
+	return kind + " " + excerpt(b[:max(end, p)], p)
 }
 
-// snippet quotes up to 24 bytes of b from p.
+// excerpt shows up to 24 bytes of the (well-formed) JSON value at p as the
+// client wrote it: a string keeps its own quotes, quoted once; line breaks
+// and tabs between tokens become spaces.
+func excerpt(b []byte, p int) string {
+	end := min(p+24, len(b))
+	s := strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' || r == '\t' {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(string(b[p:end]), "\uFFFD"))
+	if end < len(b) {
+		s += "..."
+		if b[p] == '"' {
+			s += `"` // a cut string still reads as one
+		}
+	}
+	return s
+}
+
+// snippet quotes up to 24 bytes of b from p, for malformed input, which
+// may hold anything.
 func snippet(b []byte, p int) string {
 	end := min(p+24, len(b))
 	s := string(b[p:end])

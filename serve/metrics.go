@@ -31,7 +31,7 @@ func newMetrics() *metrics {
 		}, []string{"deployment", "protocol"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "goray", Subsystem: "serve", Name: "errors_total",
-			Help: "Failed requests by deployment and kind (bad_request, overloaded, timeout, replica_failed, internal).",
+			Help: "Failed requests by deployment and kind (bad_request, client_closed, overloaded, timeout, replica_failed, internal).",
 		}, []string{"deployment", "kind"}),
 		replicaFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "goray", Subsystem: "serve", Name: "replica_failures_total",
@@ -117,6 +117,9 @@ func (dm *depMetrics) observe(p protocol, code int, err error, d time.Duration) 
 		kind = "overloaded"
 	case code == 504:
 		kind = "timeout"
+	case code == 499:
+		// The client went away before the answer: not its request's fault.
+		kind = "client_closed"
 	case code < 500:
 		kind = "bad_request"
 	case err != nil && isReplicaFailure(err):

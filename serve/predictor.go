@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
@@ -23,10 +25,33 @@ import (
 type Adapter func(req *Request, in *InputSchema) (arrow.Record, error)
 
 // JSONAdapter is the default Adapter: the body holds JSON records or the
-// columnar form (see InputSchema.DecodeJSON).
+// columnar form (see InputSchema.DecodeJSON). A request with a
+// Content-Type other than application/json (or an application/*+json
+// type) is refused with 415; one without a Content-Type is read as JSON.
 func JSONAdapter(req *Request, in *InputSchema) (arrow.Record, error) {
+	if err := checkJSONContentType(req.Header); err != nil {
+		return nil, err
+	}
 	return in.DecodeJSON(req.Body)
 }
+
+// checkJSONContentType answers 415 unless the Content-Type header is
+// absent or names JSON.
+func checkJSONContentType(h http.Header) error {
+	ct := h.Get("Content-Type")
+	if ct == "" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil && (mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))) {
+		return nil
+	}
+	return &Error{Status: http.StatusUnsupportedMediaType, Err: ErrInvalidInput,
+		Message: fmt.Sprintf("Content-Type %q is not supported: send the inputs as JSON with Content-Type: application/json", ct)}
+}
+
+// predictorAllow is the Allow header of a predictor's 405 answers.
+var predictorAllow = http.Header{"Allow": {"GET, HEAD, POST"}}
 
 // PredictorDeployment serves a trained model: each replica builds its
 // predictor with factory(ckpt); POST a JSON body (records or columnar, or
@@ -95,11 +120,12 @@ func (h *PredictorHandler) ServeRequest(ctx context.Context, req *Request) (*Res
 		return nil, Errorf(http.StatusNotFound, "no such path %q: POST inputs to the deployment's route", req.Path)
 	}
 	switch req.Method {
-	case http.MethodPost, http.MethodPut:
+	case http.MethodPost:
 	case http.MethodGet, http.MethodHead:
 		return &Response{Body: h.info}, nil
 	default:
-		return nil, Errorf(http.StatusMethodNotAllowed, "method %s not allowed: POST inputs as JSON", req.Method)
+		return nil, &Error{Status: http.StatusMethodNotAllowed, Header: predictorAllow,
+			Message: fmt.Sprintf("method %s not allowed: POST inputs to predict, GET the model's features", req.Method)}
 	}
 	body, err := h.Predict(ctx, req)
 	if err != nil {

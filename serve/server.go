@@ -352,6 +352,14 @@ func (s *Server) stopDeployments() {
 // sub-router per routed deployment.
 func (s *Server) router() http.Handler {
 	r := chi.NewRouter()
+	// Unknown paths and methods answer JSON, like every other error.
+	r.NotFound(s.notFound)
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		// Only the server's own GET endpoints reach here: deployment
+		// routes take every method and answer for themselves.
+		w.Header().Set("Allow", "GET")
+		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed on %s: use GET", r.Method, r.URL.Path))
+	})
 	r.Get("/-/healthz", s.healthz)
 	r.Get("/-/routes", s.routes)
 	r.Handle("/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
@@ -379,10 +387,25 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 		}
 	}
 	if len(bad) > 0 {
-		http.Error(w, strings.Join(bad, "\n"), http.StatusServiceUnavailable)
+		writeError(w, http.StatusServiceUnavailable, strings.Join(bad, "; "))
 		return
 	}
 	io.WriteString(w, "success")
+}
+
+// notFound answers a path no deployment serves, listing the routes.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	var routes []string
+	for _, ds := range s.order {
+		if ds.route != "" {
+			routes = append(routes, fmt.Sprintf("%s (%s)", ds.route, ds.name))
+		}
+	}
+	msg := fmt.Sprintf("no route for %q", r.URL.Path)
+	if len(routes) > 0 {
+		msg += "; deployments are served at " + strings.Join(routes, ", ")
+	}
+	writeError(w, http.StatusNotFound, msg)
 }
 
 func (s *Server) routes(w http.ResponseWriter, _ *http.Request) {
@@ -467,6 +490,12 @@ func writeResponse(w http.ResponseWriter, resp *Response, err error) int {
 		code, msg := statusOf(err)
 		if code == 499 {
 			return code
+		}
+		var se *Error
+		if errors.As(err, &se) {
+			for k, v := range se.Header {
+				w.Header()[k] = v
+			}
 		}
 		if code == http.StatusServiceUnavailable {
 			w.Header().Set("Retry-After", "1")

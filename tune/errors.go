@@ -9,9 +9,9 @@ import (
 
 var (
 	// ErrInvalidInput: a bad search space, tuner configuration or trainable.
-	// The message names the offending field or parameter. It wraps
-	// core.ErrInvalidInput.
-	ErrInvalidInput = fmt.Errorf("tune: %w", core.ErrInvalidInput)
+	// The message names the offending field or parameter. It is
+	// core.ErrInvalidInput itself.
+	ErrInvalidInput = core.ErrInvalidInput
 
 	// ErrTrialStopped is returned by Context.Report once the scheduler has
 	// stopped or paused the trial (or the experiment is ending). A trainable

@@ -259,6 +259,9 @@ func runTrainer(tc Context, base train.Trainer, ct ConfigurableTrainer, config C
 		if ct != nil {
 			var err error
 			if tr, err = ct.WithConfig(map[string]any(config)); err != nil {
+				if errors.Is(err, ErrInvalidInput) { // already says so
+					return fmt.Errorf("WithConfig: %w", err)
+				}
 				return fmt.Errorf("%w: WithConfig: %w", ErrInvalidInput, err)
 			}
 		}

@@ -2,6 +2,7 @@ package gbdt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -344,7 +345,7 @@ func Train(ctx context.Context, dtrain *Matrix, evals map[string]*Matrix, params
 			}
 		}
 		if o.callback != nil {
-			if err := o.callback(round, maps.Clone(metrics)); err == ErrStopTraining {
+			if err := o.callback(round, maps.Clone(metrics)); errors.Is(err, ErrStopTraining) {
 				stop = true
 			} else if err != nil {
 				return nil, err
@@ -353,7 +354,7 @@ func Train(ctx context.Context, dtrain *Matrix, evals map[string]*Matrix, params
 		if o.snapshot != nil {
 			snap := &Booster{cfg: cfg, params: b.params, features: b.features, cuts: cuts, infos: b.infos,
 				trees: slices.Clip(b.trees), baseMargin: b.baseMargin, history: b.history, bestIter: -1}
-			if err := o.snapshot(round, snap); err == ErrStopTraining {
+			if err := o.snapshot(round, snap); errors.Is(err, ErrStopTraining) {
 				stop = true
 			} else if err != nil {
 				return nil, err

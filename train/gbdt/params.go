@@ -9,15 +9,18 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/goray/goray/core"
 )
 
 var (
-	// ErrInvalidParam: a parameter is unknown, of the wrong type or out of range.
-	ErrInvalidParam = errors.New("gbdt: invalid parameter")
+	// ErrInvalidParam: a parameter is unknown, of the wrong type or out of
+	// range. It matches core.ErrInvalidInput with errors.Is.
+	ErrInvalidParam = core.NewKind("invalid gbdt parameter", core.ErrInvalidInput)
 	// ErrInvalidInput: training or prediction data is unusable (missing
 	// column, non-numeric column, bad label); the message names the column
-	// or row.
-	ErrInvalidInput = errors.New("gbdt: invalid input")
+	// or row. It is core.ErrInvalidInput itself.
+	ErrInvalidInput = core.ErrInvalidInput
 	// ErrStopTraining may be returned by a Callback to end training early
 	// without an error.
 	ErrStopTraining = errors.New("gbdt: stop training")
