@@ -55,7 +55,7 @@ func TestEncodeAllCopiesAtEveryBoundary(t *testing.T) {
 	if !errors.Is(err, core.ErrTaskFailed) || !errors.Is(err, core.ErrInvalidInput) || !errors.As(err, &re) {
 		t.Fatalf("error %v (%T): want ErrTaskFailed, ErrInvalidInput and a RemoteError inside", err, err)
 	}
-	if re.Message != "goray: invalid input: row 7" {
+	if re.Message != "invalid input: row 7" {
 		t.Errorf("remote message %q", re.Message)
 	}
 

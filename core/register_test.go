@@ -39,22 +39,22 @@ func TestRegistrationRefusesUnencodableTypes(t *testing.T) {
 	}{
 		"func argument field": {func() {
 			core.Func1("test.reg.handler", func(ctx context.Context, h Handler) (int, error) { return 0, nil })
-		}, `function "test.reg.handler" argument 0: goray: invalid input: not encodable: core_test.Handler.Fn: func cannot be encoded`},
+		}, `function "test.reg.handler" argument 0: invalid input: not encodable: core_test.Handler.Fn: func cannot be encoded`},
 		"chan result": {func() {
 			core.Func0("test.reg.chan", func(ctx context.Context) (chan int, error) { return nil, nil })
-		}, `function "test.reg.chan" result: goray: invalid input: not encodable: chan int: chan cannot be encoded`},
+		}, `function "test.reg.chan" result: invalid input: not encodable: chan int: chan cannot be encoded`},
 		"context argument": {func() {
 			core.Func2("test.reg.ctx", func(ctx context.Context, x int, c context.Context) (int, error) { return 0, nil })
 		}, `function "test.reg.ctx" argument 1`},
 		"actor constructor": {func() {
 			core.Actor1("test.reg.actor", func(ctx context.Context, c Config) (*Counter, error) { return nil, nil })
-		}, `actor class "test.reg.actor" argument 0: goray: invalid input: not encodable: core_test.Config.callback: unexported field`},
+		}, `actor class "test.reg.actor" argument 0: invalid input: not encodable: core_test.Config.callback: unexported field`},
 		"method argument": {func() {
 			core.Method1("test.reg.method", func(c *Counter, ctx context.Context, f func()) (int, error) { return 0, nil })
 		}, `actor method "test.reg.method" argument 0`},
 		"method result": {func() {
 			core.Method0("test.reg.method2", func(c *Counter, ctx context.Context) (WithIface, error) { return WithIface{}, nil })
-		}, `actor method "test.reg.method2" result: goray: invalid input: not encodable: core_test.WithIface.R: interface type io.Reader`},
+		}, `actor method "test.reg.method2" result: invalid input: not encodable: core_test.WithIface.R: interface type io.Reader`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			msg := registerPanics(t, tc.register)

@@ -167,7 +167,7 @@ func TestMissingFileError(t *testing.T) {
 	if !errors.Is(err, data.ErrInvalidInput) || !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("err = %v", err)
 	}
-	if want := fmt.Sprintf("data: goray: invalid input: file %q does not exist", p); err.Error() != want {
+	if want := fmt.Sprintf("invalid input: file %q does not exist", p); err.Error() != want {
 		t.Fatalf("err = %q, want %q", err, want)
 	}
 }

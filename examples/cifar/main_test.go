@@ -93,6 +93,10 @@ func TestHelpAndBadFlags(t *testing.T) {
 // deployment and returns its base URL.
 func testServer(t *testing.T) string {
 	t.Helper()
+	// An earlier test's run shut the runtime down; serving needs one.
+	if err := core.Init(); err != nil {
+		t.Fatal(err)
+	}
 	m, err := nn.NewModel(cnn(), 1)
 	if err != nil {
 		t.Fatal(err)
