@@ -39,6 +39,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 5x ./data/ ./data/internal/csvx/
 	$(GO) run ./bench/core
 	$(GO) run ./bench/data
+	$(GO) run ./bench/datamem
 	$(GO) run ./bench/preprocess
 	$(GO) run ./bench/gbdt
 	$(GO) run ./bench/tune
