@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -45,6 +46,15 @@ func TestUploadPageInHeadlessChromium(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
 		"--remote-debugging-port=0", "--remote-allow-origins=*", "--user-data-dir="+filepath.Join(dir, "profile"), "about:blank")
+	// Chromium writes caches under HOME: keep them in the test's own
+	// directory. Its singleton socket directory in TMPDIR (whose path must
+	// stay short) is removed once it exits.
+	home := filepath.Join(dir, "home")
+	if err := os.MkdirAll(home, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CACHE_HOME="+filepath.Join(home, ".cache"), "XDG_CONFIG_HOME="+filepath.Join(home, ".config"))
+	before, _ := filepath.Glob(filepath.Join(os.TempDir(), "org.chromium.Chromium.*"))
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +62,16 @@ func TestUploadPageInHeadlessChromium(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cancel(); cmd.Wait() }()
+	defer func() {
+		cancel()
+		cmd.Wait()
+		after, _ := filepath.Glob(filepath.Join(os.TempDir(), "org.chromium.Chromium.*"))
+		for _, p := range after {
+			if !slices.Contains(before, p) {
+				os.RemoveAll(p)
+			}
+		}
+	}()
 	wsRE := regexp.MustCompile(`DevTools listening on (ws://[^\s]+)`)
 	found := make(chan string, 1)
 	go func() {
