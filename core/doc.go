@@ -5,8 +5,9 @@
 // The runtime is embedded in the user's process by default, the way
 // ray.init() starts one on a laptop. The same user code is meant to run on
 // a multi-node cluster: functions, actor classes and methods are registered
-// by name at package init, values cross a codec boundary (Codec, gob by
-// default) that the embedded runtime bypasses, and the scheduler, object
+// by name at package init, values cross a strict codec boundary (a registered
+// Codec, else CBOR; bytes and strings raw, protobuf, Arrow IPC) that the
+// embedded runtime bypasses unless WithEncodeAll is set, and the scheduler, object
 // store and actor directory sit behind the Scheduler, ObjectStore and
 // ActorDirectory interfaces.
 //
