@@ -30,7 +30,11 @@ func (ds *Dataset) runMeta(ctx context.Context, yield func(blockRef) bool) (*Sta
 	out := ex.stream(ex.ctx, ds.node)
 	for {
 		it, ok, err := recv(ctx, out, ex.release)
-		if err != nil || !ok {
+		if err != nil {
+			ex.stageFail(ctx, err) // e.g. the runtime shut down
+			break
+		}
+		if !ok {
 			break
 		}
 		cont := yield(it.b)

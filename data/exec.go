@@ -782,7 +782,11 @@ func (ds *Dataset) run(ctx context.Context, yield func(*Block) bool) (*Stats, er
 	}
 	for {
 		it, ok, err := recv(ctx, out, ex.release)
-		if err != nil || !ok {
+		if err != nil {
+			ex.stageFail(ctx, err) // e.g. the runtime shut down
+			break
+		}
+		if !ok {
 			break
 		}
 		b, err := core.Get(ctx, it.b.Ref)
@@ -819,7 +823,11 @@ func (ds *Dataset) collect(ctx context.Context) ([]blockRef, *Stats, error) {
 	var refs, owned []blockRef
 	for {
 		it, ok, err := recv(ctx, out, ex.release)
-		if err != nil || !ok {
+		if err != nil {
+			ex.stageFail(ctx, err) // e.g. the runtime shut down
+			break
+		}
+		if !ok {
 			break
 		}
 		// Kept blocks leave the in-flight budget: they live in the store.

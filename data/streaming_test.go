@@ -14,6 +14,10 @@ import (
 	"github.com/goray/goray/data"
 )
 
+// initOpts are the options TestMain starts the runtime with, for tests that
+// stop it and start it again.
+var initOpts []core.InitOption
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "goray-data-spill")
 	if err != nil {
@@ -26,6 +30,7 @@ func TestMain(m *testing.M) {
 	if f := flag.Lookup("test.bench"); f == nil || f.Value.String() == "" {
 		opts = append(opts, core.WithMemoryBudget(spillBudget))
 	}
+	initOpts = opts
 	if err := core.Init(opts...); err != nil {
 		panic(err)
 	}

@@ -149,6 +149,9 @@ func (t *Trainer) Fit(ctx context.Context) (*train.Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gbdt: read the schema of \"train\": %w", err)
 	}
+	if schema == nil {
+		return nil, fmt.Errorf("%w: dataset \"train\" has no rows", ErrInvalidInput)
+	}
 	if len(schema.FieldIndices(t.cfg.LabelColumn)) == 0 {
 		return nil, fmt.Errorf("%w: label column %q not found in \"train\" (columns: %v)", ErrInvalidInput, t.cfg.LabelColumn, fieldNames(schema))
 	}
