@@ -565,3 +565,56 @@ func TestCancelledWaitingTaskDoesNotPinItsArguments(t *testing.T) {
 	}
 	t.Fatalf("the cancelled task's argument is still held: %+v", core.ObjectStoreStats())
 }
+
+var shutdownFromTask = core.Func0("hardening.shutdownFromTask", func(ctx context.Context) (bool, error) {
+	core.Shutdown() // must not wait for this very task
+	<-ctx.Done()    // the stop cancelled us
+	return true, nil
+})
+
+var shutdownFromActor = core.Method0("hardening.Counter.shutdown", func(c *Counter, ctx context.Context) (bool, error) {
+	core.Shutdown()
+	return true, nil
+})
+
+// Shutdown called from inside a task or an actor method used to wait for
+// its own caller for ever. It now starts the stop and returns; the runtime
+// finishes stopping once the caller returns, and a later Shutdown from the
+// driver waits for that.
+func TestShutdownFromInsideUserCodeReturns(t *testing.T) {
+	for name, call := range map[string]func(ctx context.Context) core.Ref[bool]{
+		"task": func(ctx context.Context) core.Ref[bool] { return shutdownFromTask.Remote(ctx) },
+		"actor method": func(ctx context.Context) core.Ref[bool] {
+			h, err := counterClass.Remote(ctx, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return shutdownFromActor.Remote(ctx, h)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := setup(t)
+			ref := call(ctx)
+			deadline := time.Now().Add(10 * time.Second)
+			for core.IsInitialized() && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if core.IsInitialized() {
+				t.Fatal("Shutdown from user code did not stop the runtime")
+			}
+			done := make(chan struct{})
+			go func() { core.Shutdown(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Shutdown hangs after a task called Shutdown")
+			}
+			if _, err := core.Get(ctx, ref); err != nil && !errors.Is(err, core.ErrShutdown) && !errors.Is(err, core.ErrActorDied) {
+				t.Fatalf("the caller's ref: %v", err)
+			}
+			if _, err := core.Put(ctx, 1); !errors.Is(err, core.ErrShutdown) {
+				t.Fatalf("Put after Shutdown: %v", err)
+			}
+		})
+	}
+}

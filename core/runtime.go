@@ -2,6 +2,7 @@ package core
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -121,7 +122,10 @@ func IsInitialized() bool {
 // the runtime waits for it too.
 //
 // A task still running when Shutdown is called may submit work or put
-// objects: those calls fail with ErrShutdown at once.
+// objects: those calls fail with ErrShutdown at once. Called from inside a
+// task or an actor method, Shutdown does not wait (it would wait for its
+// caller): it cancels everything and returns, and the runtime finishes
+// stopping once every task and actor has returned.
 func Shutdown() {
 	global.mu.Lock()
 	rt := global.rt.Swap(nil)
@@ -135,12 +139,35 @@ func Shutdown() {
 	if rt == nil {
 		return
 	}
-	rt.shutdown()
-	global.mu.Lock()
-	if global.stopping == rt {
-		global.stopping = nil
+	forget := func() {
+		global.mu.Lock()
+		if global.stopping == rt {
+			global.stopping = nil
+		}
+		global.mu.Unlock()
 	}
-	global.mu.Unlock()
+	if calledFromUserCode() {
+		// Waiting would wait for the caller itself: start the stop and let
+		// the runtime finish it once every task and actor has returned.
+		if rt.beginShutdown() {
+			go func() {
+				rt.finishShutdown()
+				forget()
+			}()
+		}
+		return
+	}
+	rt.shutdown()
+	forget()
+}
+
+// calledFromUserCode reports whether the calling goroutine is running a
+// task or an actor method or constructor (all user code runs under
+// callSafely). It reads the caller's stack, so it is only for rare calls.
+func calledFromUserCode() bool {
+	buf := make([]byte, 64<<10)
+	n := runtime.Stack(buf, false)
+	return bytes.Contains(buf[:n], []byte("/core.callSafely("))
 }
 
 // errNotRunning is what calls get after Shutdown and before Init.
@@ -284,9 +311,18 @@ func deadRuntime() *Runtime { return deadOnce() }
 // shutdown stops rt and waits for its goroutines; a second call waits for
 // the first to finish.
 func (rt *Runtime) shutdown() {
-	if !rt.closed.CompareAndSwap(false, true) {
-		<-rt.down
+	if rt.beginShutdown() {
+		rt.finishShutdown()
 		return
+	}
+	<-rt.down
+}
+
+// beginShutdown stops new work and cancels what runs; it reports false if
+// another caller already began.
+func (rt *Runtime) beginShutdown() bool {
+	if !rt.closed.CompareAndSwap(false, true) {
+		return false
 	}
 	rt.cancel()
 	for _, t := range rt.sched.drain() {
@@ -296,6 +332,12 @@ func (rt *Runtime) shutdown() {
 	}
 	rt.stopRetries()
 	rt.actors.killAll(fmt.Errorf("%w: runtime shut down", ErrActorDied))
+	return true
+}
+
+// finishShutdown waits for every task and actor to return, then removes
+// the spill directory.
+func (rt *Runtime) finishShutdown() {
 	rt.wg.Wait()
 	os.RemoveAll(rt.cfg.spillDir)
 	close(rt.down)
