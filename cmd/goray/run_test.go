@@ -150,7 +150,11 @@ func TestPredictMatchesBatchPredictor(t *testing.T) {
 	if len(got) != 569 {
 		t.Fatalf("%d predictions, want 569", len(got))
 	}
-	// Same rows through BatchPredictor in this process.
+	// Same rows through BatchPredictor in this process, on a runtime of
+	// its own (the command stopped the one it used).
+	if err := core.Init(); err != nil {
+		t.Fatal(err)
+	}
 	ckpt, err := checkpoint.FromDirectory(ckptDir)
 	if err != nil {
 		t.Fatal(err)
@@ -174,6 +178,9 @@ func TestPredictMatchesBatchPredictor(t *testing.T) {
 		}
 		col := rec.Column(0).(*array.Float64)
 		want = append(want, col.Float64Values()...)
+	}
+	if len(want) != len(got) {
+		t.Fatalf("BatchPredictor gave %d predictions, goray predict %d", len(want), len(got))
 	}
 	for i := range want {
 		if got[i] != want[i] {
