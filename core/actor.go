@@ -412,16 +412,23 @@ func (a *actor) unblock() {
 	}
 }
 
-// construct runs the constructor once.
-func (a *actor) construct(ctx context.Context, ctor func(context.Context) (any, error)) (any, error) {
+// construct runs the constructor once. crashed reports a panic, which,
+// like a Ray actor process dying in its constructor, counts as a crash:
+// the actor is restarted within MaxRestarts. A returned error is an
+// application error, as an exception raised in a Ray actor's __init__ is:
+// the actor dies with it.
+func (a *actor) construct(ctx context.Context, ctor func(context.Context) (any, error)) (inst any, err error, crashed bool) {
 	v, err, panicked, stack := callSafely(actorContext{ctx, a}, ctor)
 	if panicked {
-		return nil, &TaskError{Task: a.class + " constructor", Attempts: 1, Panic: v, Stack: stack, kind: ErrActorDied}
+		a.mu.Lock()
+		attempt := a.restarts + 1
+		a.mu.Unlock()
+		return nil, &TaskError{Task: a.class + " constructor", Attempts: attempt, Panic: v, Stack: stack, kind: ErrActorDied}, true
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: actor %q constructor: %w", ErrActorDied, a.class, err)
+		return nil, fmt.Errorf("%w: actor %q constructor: %w", ErrActorDied, a.class, err), false
 	}
-	return v, nil
+	return v, nil, false
 }
 
 func (a *actor) run() {
@@ -447,7 +454,7 @@ func (a *actor) live() {
 		}
 		gen, ctx, ctor := a.gen, a.genCtx, a.ctor
 		a.mu.Unlock()
-		inst, err := a.construct(ctx, ctor)
+		inst, err, crashed := a.construct(ctx, ctor)
 		a.mu.Lock()
 		if a.state == actorDead {
 			a.mu.Unlock()
@@ -458,10 +465,19 @@ func (a *actor) live() {
 			continue
 		}
 		if err != nil {
-			q := a.dieLocked(err)
+			var q []*actorCall
+			if crashed {
+				q = a.crashLocked(err)
+			} else {
+				q = a.dieLocked(err)
+			}
+			delay, dead := a.restartDelay, a.state == actorDead
 			a.mu.Unlock()
 			a.failAll(q)
-			return
+			if dead || !a.backoff(delay) {
+				return
+			}
+			continue
 		}
 		a.state, a.inst = actorAlive, inst
 		a.liveGen.Store(int64(gen))
@@ -587,9 +603,10 @@ func (a *actor) invoke(c *actorCall, gen int, ctx context.Context, inst any) (li
 	return !ended, false
 }
 
-// crashLocked ends the incarnation after a crash: the actor restarts if
-// MaxRestarts allows, else it dies. It returns the calls to fail.
-func (a *actor) crashLocked(crash *TaskError) []*actorCall {
+// crashLocked ends the incarnation after a crash (a panic in a call or in
+// the constructor): the actor restarts if MaxRestarts allows, else it
+// dies. It returns the calls to fail.
+func (a *actor) crashLocked(crash error) []*actorCall {
 	if a.opts.maxRestarts < 0 || a.restarts < a.opts.maxRestarts {
 		a.restarts++
 		// Back off before the restart, as task retries do, so that an actor

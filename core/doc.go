@@ -31,8 +31,14 @@
 // retried only with RetryExceptions; a panic is a crashed worker
 // (ErrWorkerCrashed) and is retried up to MaxRetries (default 3). Retries
 // and actor restarts back off exponentially (1 ms doubling up to 1 s). An
-// actor that panics is restarted up to MaxRestarts times, after which its
-// calls fail with ErrActorDied. A panic never brings the process down.
+// actor that panics, in a call or in its constructor, is restarted up to
+// MaxRestarts times, after which its calls fail with ErrActorDied carrying
+// the last panic; a constructor that returns an error kills the actor at
+// once, as an exception in a Ray actor's __init__ does. Calls running when
+// their actor crashes or is killed fail with ErrActorDied (or run again on
+// the restarted actor, MaxTaskRetries). A killed actor drops its instance
+// at once, so what it held (refs included) is freed even while handles to
+// it remain. A panic never brings the process down.
 //
 // Cancellation: the ctx given to Remote or to an actor call cancels the
 // task or call when it ends; Cancel stops a task and, unless

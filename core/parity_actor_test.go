@@ -126,3 +126,98 @@ func TestParityKillReleasesInstance(t *testing.T) {
 	}
 	runtime.KeepAlive(h)
 }
+
+// Phoenix's constructor panics while phoenixPanics is above zero.
+type Phoenix struct{ gen int64 }
+
+var (
+	phoenixPanics atomic.Int64
+	phoenixBuilt  atomic.Int64
+	errNoConfig   = errors.New("no config")
+	phoenixErrs   atomic.Int64 // constructor errors left to return
+)
+
+var phoenixClass = core.Actor0("parity.Phoenix", func(ctx context.Context) (*Phoenix, error) {
+	n := phoenixBuilt.Add(1)
+	if phoenixPanics.Add(-1) >= 0 {
+		panic("constructor crash")
+	}
+	if phoenixErrs.Add(-1) >= 0 {
+		return nil, errNoConfig
+	}
+	return &Phoenix{gen: n}, nil
+})
+var phoenixGen = core.Method0("parity.Phoenix.Gen", func(p *Phoenix, ctx context.Context) (int64, error) {
+	return p.gen, nil
+})
+
+// Ray restarts an actor whose process dies in its constructor within
+// max_restarts; a panic is goray's crash.
+func TestParityConstructorPanicRestarts(t *testing.T) {
+	ctx := setup(t)
+	phoenixBuilt.Store(0)
+	phoenixPanics.Store(2)
+	phoenixErrs.Store(0)
+	h, err := phoenixClass.Options(core.MaxRestarts(2)).Remote(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := phoenixGen.Remote(ctx, h) // queued while the constructor crashes
+	if err := h.Ready(ctx); err != nil {
+		t.Fatalf("Ready after two constructor crashes with MaxRestarts(2): %v", err)
+	}
+	if v, err := core.Get(ctx, r); err != nil || v != 3 {
+		t.Fatalf("call: %v %v; want the third instance", v, err)
+	}
+	if n := h.Restarts(); n != 2 {
+		t.Fatalf("restarts %d, want 2", n)
+	}
+}
+
+// Out of restarts, the actor is dead and its calls fail with ErrActorDied
+// carrying the constructor's panic.
+func TestParityConstructorPanicOutOfRestarts(t *testing.T) {
+	ctx := setup(t)
+	phoenixBuilt.Store(0)
+	phoenixPanics.Store(100)
+	phoenixErrs.Store(0)
+	h, err := phoenixClass.Options(core.MaxRestarts(1)).Remote(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = core.Get(ctx, phoenixGen.Remote(ctx, h))
+	var te *core.TaskError
+	if !errors.Is(err, core.ErrActorDied) || !errors.As(err, &te) || te.Panic != "constructor crash" {
+		t.Fatalf("call on an actor whose constructor always panics: %v", err)
+	}
+	if err := h.Ready(ctx); !errors.Is(err, core.ErrActorDied) {
+		t.Fatalf("Ready: %v", err)
+	}
+	if n := phoenixBuilt.Load(); n != 2 {
+		t.Fatalf("constructor ran %d times, want 2 (MaxRestarts(1))", n)
+	}
+}
+
+// Ray does not restart an actor whose constructor raised an application
+// error, whatever max_restarts says: the actor is dead with that error.
+func TestParityConstructorErrorIsNotRestarted(t *testing.T) {
+	ctx := setup(t)
+	phoenixBuilt.Store(0)
+	phoenixPanics.Store(0)
+	phoenixErrs.Store(1)
+	h, err := phoenixClass.Options(core.MaxRestarts(3)).Remote(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Ready(ctx); !errors.Is(err, core.ErrActorDied) || !errors.Is(err, errNoConfig) {
+		t.Fatalf("Ready: %v", err)
+	}
+	if _, err := core.Get(ctx, phoenixGen.Remote(ctx, h)); !errors.Is(err, core.ErrActorDied) || !errors.Is(err, errNoConfig) {
+		t.Fatalf("call: %v", err)
+	}
+	if n := phoenixBuilt.Load(); n != 1 {
+		t.Fatalf("constructor ran %d times, want 1", n)
+	}
+}
+
+func init() { core.RegisterError("parity.errNoConfig", errNoConfig) }
