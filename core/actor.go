@@ -765,7 +765,8 @@ func (h *ActorHandle[T]) Ready(ctx context.Context) error {
 	return nil
 }
 
-// Restarts reports how many times the actor was restarted after a crash.
+// Restarts reports how many times the actor was restarted: after a crash
+// (in a call or in its constructor) or a Kill with NoRestart(false).
 func (h *ActorHandle[T]) Restarts() int {
 	h.a.mu.Lock()
 	defer h.a.mu.Unlock()
@@ -791,12 +792,28 @@ func GetActor[T any](ctx context.Context, name string) (*ActorHandle[T], error) 
 // Kill stops the actor, as Ray's ray.kill does: queued and future calls
 // fail with ErrActorDied, and so does a call running now (its context is
 // cancelled); the instance and what it holds are released and its name is
-// freed.
-func Kill[T any](h *ActorHandle[T]) error {
+// freed. With NoRestart(false) an actor with restarts left is restarted
+// instead.
+func Kill[T any](h *ActorHandle[T], opts ...KillOption) error {
 	if h == nil || h.a == nil {
 		return fmt.Errorf("%w: nil actor handle", ErrInvalidInput)
 	}
-	h.a.die(fmt.Errorf("%w: actor %q was killed", ErrActorDied, h.a.class))
+	c := killConfig{noRestart: true}
+	for _, o := range opts {
+		o(&c)
+	}
+	a := h.a
+	if !c.noRestart {
+		a.mu.Lock()
+		if a.state != actorDead && (a.opts.maxRestarts < 0 || a.restarts < a.opts.maxRestarts) {
+			a.restarts++
+			a.newGenLocked(fmt.Errorf("%w: actor %q was killed (and restarted)", ErrActorDied, a.class), 0)
+			a.mu.Unlock()
+			return nil
+		}
+		a.mu.Unlock()
+	}
+	a.die(fmt.Errorf("%w: actor %q was killed", ErrActorDied, a.class))
 	return nil
 }
 

@@ -38,7 +38,8 @@
 // their actor crashes or is killed fail with ErrActorDied (or run again on
 // the restarted actor, MaxTaskRetries). A killed actor drops its instance
 // at once, so what it held (refs included) is freed even while handles to
-// it remain. A panic never brings the process down.
+// it remain; Kill(h, NoRestart(false)) restarts it instead, within
+// MaxRestarts. A panic never brings the process down.
 //
 // Cancellation: the ctx given to Remote or to an actor call cancels the
 // task or call when it ends; Cancel stops a task and, unless

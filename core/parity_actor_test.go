@@ -221,3 +221,58 @@ func TestParityConstructorErrorIsNotRestarted(t *testing.T) {
 }
 
 func init() { core.RegisterError("parity.errNoConfig", errNoConfig) }
+
+// Ray: ray.kill(actor, no_restart=False) kills the actor's process and
+// restarts it within max_restarts; tasks running on it fail with
+// RayActorError, queued ones run on the new instance. Out of restarts, the
+// actor dies. The default (no_restart=True) never restarts.
+func TestParityKillWithRestart(t *testing.T) {
+	ctx := setup(t)
+	blockerBuilt.Store(0)
+	h, err := blockerClass.Options(core.MaxRestarts(1)).Remote(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	running := blockerBlock.Remote(ctx, h)
+	<-blockerStarted
+	queued := blockerCalls.Remote(ctx, h)
+	if err := core.Kill(h, core.NoRestart(false)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := core.Get(ctx, running); !errors.Is(err, core.ErrActorDied) {
+		t.Fatalf("call running at the kill: %v, want ErrActorDied", err)
+	}
+	if n, err := core.Get(ctx, queued); err != nil || n != 0 {
+		t.Fatalf("queued call on the restarted actor: %v %v, want 0 calls seen (fresh state)", n, err)
+	}
+	if got, built := h.Restarts(), blockerBuilt.Load(); got != 1 || built != 2 {
+		t.Fatalf("restarts %d, constructor runs %d; want 1 and 2", got, built)
+	}
+	// No restart left: the same kill is final.
+	if err := core.Kill(h, core.NoRestart(false)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := core.Get(ctx, blockerCalls.Remote(ctx, h)); !errors.Is(err, core.ErrActorDied) {
+		t.Fatalf("call after the restarts ran out: %v", err)
+	}
+	if got := h.Restarts(); got != 1 {
+		t.Fatalf("restarts %d after the final kill, want 1", got)
+	}
+}
+
+func TestParityKillDefaultsToNoRestart(t *testing.T) {
+	ctx := setup(t)
+	h, err := blockerClass.Options(core.MaxRestarts(5)).Remote(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := core.Kill(h); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := core.Get(ctx, blockerCalls.Remote(ctx, h)); !errors.Is(err, core.ErrActorDied) {
+		t.Fatalf("call after a plain Kill of a restartable actor: %v", err)
+	}
+	if got := h.Restarts(); got != 0 {
+		t.Fatalf("restarts %d, want 0", got)
+	}
+}
