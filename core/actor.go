@@ -416,7 +416,7 @@ func (a *actor) unblock() {
 // like a Ray actor process dying in its constructor, counts as a crash:
 // the actor is restarted within MaxRestarts. A returned error is an
 // application error, as an exception raised in a Ray actor's __init__ is:
-// the actor dies with it.
+// the actor dies with it, unless it is of a kind RetryOn lists.
 func (a *actor) construct(ctx context.Context, ctor func(context.Context) (any, error)) (inst any, err error, crashed bool) {
 	v, err, panicked, stack := callSafely(actorContext{ctx, a}, ctor)
 	if panicked {
@@ -426,7 +426,7 @@ func (a *actor) construct(ctx context.Context, ctor func(context.Context) (any, 
 		return nil, &TaskError{Task: a.class + " constructor", Attempts: attempt, Panic: v, Stack: stack, kind: ErrActorDied}, true
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: actor %q constructor: %w", ErrActorDied, a.class, err), false
+		return nil, fmt.Errorf("%w: actor %q constructor: %w", ErrActorDied, a.class, err), a.opts.retriesErr(err)
 	}
 	return v, nil, false
 }
@@ -547,9 +547,22 @@ func (a *actor) invoke(c *actorCall, gen int, ctx context.Context, inst any) (li
 		c.complete(a.rt, nil, c.endAttempt())
 		return true, false
 	}
-	c.attempt++
-	c.cctx = callContext{parent: ctx, a: a, c: c}
-	v, err, panicked, stack := callSafely(&c.cctx, func(ctx context.Context) (any, error) { return c.fn(ctx, inst) })
+	var v any
+	var err error
+	var panicked bool
+	var stack string
+	for {
+		c.attempt++
+		c.cctx = callContext{parent: ctx, a: a, c: c}
+		v, err, panicked, stack = callSafely(&c.cctx, func(ctx context.Context) (any, error) { return c.fn(ctx, inst) })
+		// A returned error of a kind RetryOn lists runs again on the same
+		// instance, after the backoff retries take.
+		if panicked || err == nil || !a.opts.retriesErr(err) || !a.retriesLeft(c) ||
+			a.liveGen.Load() != int64(gen) || !a.pause(c, ctx, retryDelay(c.attempt)) {
+			break
+		}
+		c.endAttempt()
+	}
 	cancelErr := c.endAttempt()
 	if !panicked && a.liveGen.Load() == int64(gen) { // the incarnation lives on
 		switch {
@@ -585,7 +598,7 @@ func (a *actor) invoke(c *actorCall, gen int, ctx context.Context, inst any) (li
 	case cancelErr != nil:
 		c.complete(a.rt, nil, cancelErr)
 	case crash != nil || ended:
-		if !dead && (a.opts.maxTaskRetries < 0 || c.attempt <= a.opts.maxTaskRetries) && c.requeue() {
+		if !dead && a.retriesLeft(c) && c.requeue() {
 			return false, true
 		}
 		if crash != nil {
@@ -601,6 +614,25 @@ func (a *actor) invoke(c *actorCall, gen int, ctx context.Context, inst any) (li
 		c.complete(a.rt, v, nil)
 	}
 	return !ended, false
+}
+
+// retriesLeft reports whether MaxTaskRetries allows another attempt of c.
+func (a *actor) retriesLeft(c *actorCall) bool {
+	return a.opts.maxTaskRetries < 0 || c.attempt <= a.opts.maxTaskRetries
+}
+
+// pause waits d before c's next attempt; it reports false if the call was
+// cancelled or its incarnation ended meanwhile.
+func (a *actor) pause(c *actorCall, ctx context.Context, d time.Duration) bool {
+	done := c.context(ctx).Done()
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return true
+	case <-done:
+		return false
+	}
 }
 
 // crashLocked ends the incarnation after a crash (a panic in a call or in

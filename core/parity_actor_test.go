@@ -7,6 +7,7 @@ package core_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -274,5 +275,91 @@ func TestParityKillDefaultsToNoRestart(t *testing.T) {
 	}
 	if got := h.Restarts(); got != 0 {
 		t.Fatalf("restarts %d, want 0", got)
+	}
+}
+
+// Flaky's Try fails with errFlaky (or errOther) until it has been called
+// more than n times.
+type Flaky struct{ calls int }
+
+var (
+	errFlaky = errors.New("flaky")
+	errOther = errors.New("other")
+)
+
+func init() {
+	core.RegisterError("parity.errFlaky", errFlaky)
+	core.RegisterError("parity.errOther", errOther)
+}
+
+var flakyClass = core.Actor0("parity.Flaky", func(ctx context.Context) (*Flaky, error) { return &Flaky{}, nil })
+var flakyTry = core.Method2("parity.Flaky.Try", func(f *Flaky, ctx context.Context, n int, other bool) (int, error) {
+	f.calls++
+	if f.calls <= n {
+		if other {
+			return 0, errOther
+		}
+		return 0, fmt.Errorf("attempt %d: %w", f.calls, errFlaky)
+	}
+	return f.calls, nil
+})
+
+// Ray's retry_exceptions=[...] on an actor method: an error of a listed
+// kind is retried up to max_task_retries; other errors fail at once.
+func TestParityActorRetryOn(t *testing.T) {
+	ctx := setup(t)
+	cls := flakyClass.Options(core.MaxTaskRetries(3), core.RetryOn(errFlaky))
+	h, err := cls.Remote(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := core.Get(ctx, flakyTry.Remote(ctx, h, 2, false)); err != nil || v != 3 {
+		t.Fatalf("two flaky errors with MaxTaskRetries(3): %v %v, want success on the third attempt", v, err)
+	}
+
+	h, _ = cls.Remote(ctx)
+	_, err = core.Get(ctx, flakyTry.Remote(ctx, h, 1, true))
+	var te *core.TaskError
+	if !errors.Is(err, core.ErrTaskFailed) || !errors.Is(err, errOther) || !errors.As(err, &te) || te.Attempts != 1 {
+		t.Fatalf("an error of another kind: %v, want one attempt", err)
+	}
+
+	h, _ = flakyClass.Options(core.MaxTaskRetries(1), core.RetryOn(errFlaky)).Remote(ctx)
+	_, err = core.Get(ctx, flakyTry.Remote(ctx, h, 10, false))
+	if !errors.Is(err, errFlaky) || !errors.As(err, &te) || te.Attempts != 2 {
+		t.Fatalf("always flaky with MaxTaskRetries(1): %v, want two attempts", err)
+	}
+
+	// Without RetryOn a returned error is never retried, MaxTaskRetries or not.
+	h, _ = flakyClass.Options(core.MaxTaskRetries(3)).Remote(ctx)
+	_, err = core.Get(ctx, flakyTry.Remote(ctx, h, 1, false))
+	if !errors.Is(err, errFlaky) || !errors.As(err, &te) || te.Attempts != 1 {
+		t.Fatalf("no RetryOn: %v, want one attempt", err)
+	}
+
+	// RetryExceptions(true) retries every returned error (retry_exceptions=True).
+	h, _ = flakyClass.Options(core.MaxTaskRetries(2), core.RetryExceptions(true)).Remote(ctx)
+	if v, err := core.Get(ctx, flakyTry.Remote(ctx, h, 2, true)); err != nil || v != 3 {
+		t.Fatalf("RetryExceptions(true): %v %v", v, err)
+	}
+}
+
+// A constructor error of a kind listed in RetryOn counts as a crash: the
+// actor is restarted within MaxRestarts (Ray keeps such errors final; this
+// is goray's opt-in).
+func TestParityConstructorErrorRetryOn(t *testing.T) {
+	ctx := setup(t)
+	phoenixBuilt.Store(0)
+	phoenixPanics.Store(0)
+	phoenixErrs.Store(1)
+	h, err := phoenixClass.Options(core.MaxRestarts(2), core.RetryOn(errNoConfig)).Remote(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := core.Get(ctx, phoenixGen.Remote(ctx, h)); err != nil || v != 2 {
+		t.Fatalf("call: %v %v, want the second instance", v, err)
+	}
+	if n := h.Restarts(); n != 1 {
+		t.Fatalf("restarts %d, want 1", n)
 	}
 }
