@@ -179,6 +179,7 @@ type actor struct {
 
 // actorCall is one method call: queued in the mailbox, running, or done.
 type actorCall struct {
+	a       *actor
 	method  string
 	fn      func(ctx context.Context, inst any) (any, error)
 	out     *object
@@ -339,6 +340,15 @@ func (a *actor) cancelCall(c *actorCall, err error) {
 		}
 		c.mu.Unlock()
 	}
+}
+
+// cancelActorCall is Cancel for a ref an actor call fills.
+func cancelActorCall(c *actorCall, cfg cancelConfig) error {
+	if cfg.force {
+		return fmt.Errorf("%w: Cancel with Force on actor call %q: an actor call cannot be abandoned (its actor's state would be left half-changed); cancel without Force, or Kill the actor", ErrInvalidInput, c.method)
+	}
+	c.a.cancelCall(c, fmt.Errorf("%w: call %q", ErrTaskCancelled, c.method))
+	return nil
 }
 
 // watchCaller makes the end of caller's context cancel the call. It runs
@@ -877,9 +887,10 @@ func callActor[T, R any](ctx context.Context, h *ActorHandle[T], method string, 
 	if err := ctx.Err(); err != nil {
 		return failedRef[R](rt, err)
 	}
-	c := &actorCall{method: method, out: rt.store.newObject(), fn: func(ctx context.Context, inst any) (any, error) {
+	c := &actorCall{a: h.a, method: method, out: rt.store.newObject(), fn: func(ctx context.Context, inst any) (any, error) {
 		return fn(ctx, inst.(T))
 	}}
+	c.out.call = c
 	ref := Ref[R]{h: newHandle(rt, c.out)}
 	if ctx.Done() != nil {
 		h.a.watchCaller(c, ctx)

@@ -363,3 +363,39 @@ func TestParityConstructorErrorRetryOn(t *testing.T) {
 		t.Fatalf("restarts %d, want 1", n)
 	}
 }
+
+// Ray's ray.cancel on an actor task: a queued task is removed and never
+// runs; a running one is interrupted where the actor can be (here: its
+// context is cancelled). Either fails with TaskCancelledError. force=True
+// is refused for actor tasks.
+func TestParityCancelActorCalls(t *testing.T) {
+	ctx := setup(t)
+	h, err := blockerClass.Remote(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	running := blockerBlock.Remote(ctx, h)
+	<-blockerStarted
+	queued := blockerBlock.Remote(ctx, h)
+	if err := core.Cancel(queued); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := core.Get(short, queued); !errors.Is(err, core.ErrTaskCancelled) {
+		t.Fatalf("cancelled queued call: %v, want ErrTaskCancelled while the running call still runs", err)
+	}
+	if err := core.Cancel(running, core.Force()); !errors.Is(err, core.ErrInvalidInput) {
+		t.Fatalf("Force on an actor call: %v, want ErrInvalidInput", err)
+	}
+	if err := core.Cancel(running); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := core.Get(short, running); !errors.Is(err, core.ErrTaskCancelled) {
+		t.Fatalf("cancelled running call: %v", err)
+	}
+	// The actor lives on; the cancelled queued call never ran.
+	if n, err := core.Get(short, blockerCalls.Remote(ctx, h)); err != nil || n != 1 {
+		t.Fatalf("calls run: %v %v, want 1", n, err)
+	}
+}
