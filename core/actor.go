@@ -173,6 +173,10 @@ type actor struct {
 	restarts     int
 	readyClosed  bool
 	inflight     []*actorCall // the batch a one-at-a-time worker took
+	// pending holds, per submitter, the calls not in the mailbox yet: each
+	// waits for its ref arguments, or, on an ordered actor, for an earlier
+	// call of the same submitter to enter first.
+	pending map[any][]*actorCall
 
 	liveGen atomic.Int64 // the incarnation while alive, else -1
 }
@@ -185,6 +189,10 @@ type actorCall struct {
 	out     *object
 	attempt int
 	caller  context.Context // the context it was called with, nil if it cannot end
+	key     any             // its submitter's queue in a.pending, while it is there
+	deps    []*object       // ref arguments it waits for, by position (nil: a value)
+	waiting atomic.Int32    // ref arguments not ready yet
+	ready   bool            // its arguments are ready; guarded by a.mu
 
 	cctx callContext // what the running attempt's code sees
 
@@ -194,6 +202,7 @@ type actorCall struct {
 	ctx       context.Context
 	stopCtx   context.CancelFunc
 	stop      func() bool // ends the watch on caller
+	depStops  []func()    // drop its callbacks on the ref arguments
 }
 
 const (
@@ -298,15 +307,33 @@ func (c *actorCall) complete(rt *Runtime, v any, err error) {
 	c.stopWatch()
 }
 
-// stopWatch ends the watch on the caller's context.
+// stopWatch ends the watch on the caller's context and drops the call's
+// callbacks on its ref arguments (a finished call must not stay reachable
+// from an argument still being computed).
 func (c *actorCall) stopWatch() {
 	c.mu.Lock()
-	stop := c.stop
-	c.stop = nil
+	stop, deps := c.stop, c.depStops
+	c.stop, c.depStops = nil, nil
 	c.mu.Unlock()
 	if stop != nil {
 		stop()
 	}
+	for _, d := range deps {
+		d()
+	}
+}
+
+// addDepStop records how to drop a callback on an argument; once the call
+// is done it drops it at once.
+func (c *actorCall) addDepStop(stop func()) {
+	c.mu.Lock()
+	if c.state != callDone {
+		c.depStops = append(c.depStops, stop)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	stop()
 }
 
 func (c *actorCall) callerErr() error {
@@ -330,6 +357,8 @@ func (a *actor) cancelCall(c *actorCall, err error) {
 		a.mu.Lock()
 		if i := slices.Index(a.queue, c); i >= 0 {
 			a.queue = slices.Delete(a.queue, i, i+1)
+		} else if c.key != nil {
+			a.flushLocked(c.key) // it may hold back later calls of its submitter
 		}
 		a.mu.Unlock()
 		c.out.complete(nil, err)
@@ -663,12 +692,14 @@ func (a *actor) crashLocked(crash error) []*actorCall {
 // newGenLocked ends the incarnation with cause and starts the next one
 // after delay.
 func (a *actor) newGenLocked(cause error, delay time.Duration) {
+	// Calls of the ending incarnation read liveGen without the lock once
+	// their context is cancelled: it must be stale before that.
+	a.liveGen.Store(-1)
 	a.genStop()
 	a.gen++
 	a.genEnd, a.restartDelay = cause, delay
 	a.genCtx, a.genStop = context.WithCancel(a.ctx)
 	a.state, a.inst = actorStarting, nil
-	a.liveGen.Store(-1)
 	a.work.Broadcast()
 	a.life.Broadcast()
 }
@@ -719,7 +750,10 @@ func (a *actor) dieLocked(err error) []*actorCall {
 	a.liveGen.Store(-1)
 	a.inst, a.ctor = nil, nil
 	q := append(a.queue, a.inflight...)
-	a.queue, a.inflight = nil, nil
+	for _, p := range a.pending {
+		q = append(q, p...)
+	}
+	a.queue, a.inflight, a.pending = nil, nil, nil
 	a.genStop()
 	a.cancel()
 	a.markReadyLocked()
@@ -767,8 +801,40 @@ func (a *actor) failAll(q []*actorCall) {
 // kill marks the actor dead with err (shutdown).
 func (a *actor) kill(err error) { a.die(err) }
 
-// send queues a call; it fails at once if the actor is dead.
-func (a *actor) send(c *actorCall) {
+// driverKey is the submitter of calls made outside any task or actor: the
+// program itself, Ray's driver.
+type driverKey struct{}
+
+// submitterOf is who makes a call with ctx, for per-submitter ordering:
+// the task or actor whose context it is, else the driver.
+func submitterOf(ctx context.Context) any {
+	if t := taskFromContext(ctx); t != nil {
+		return t
+	}
+	if a, ok := ctx.Value(holderKey{}).(*actor); ok {
+		return a
+	}
+	return driverKey{}
+}
+
+// ordered reports whether calls from one submitter run in the order they
+// were made, as a Ray actor runs them: a one-at-a-time actor without
+// AllowOutOfOrderExecution. A concurrent actor (Ray's threaded actor)
+// keeps no order.
+func (a *actor) ordered() bool { return a.opts.maxConcurrency == 1 && !a.opts.actor.outOfOrder }
+
+// submit queues a call made with ctx whose ref arguments are deps (nil
+// entries are values). A call with no pending argument goes to the
+// mailbox at once, unless an earlier call of its submitter still waits
+// (ordered actors); the others wait in a.pending until their arguments
+// are ready. It fails at once if the actor is dead.
+func (a *actor) submit(ctx context.Context, c *actorCall, deps []*object) {
+	var live int32
+	for _, d := range deps {
+		if d != nil && !d.isDone() {
+			live++
+		}
+	}
 	a.mu.Lock()
 	if a.state == actorDead {
 		err := a.deathErr
@@ -776,9 +842,118 @@ func (a *actor) send(c *actorCall) {
 		c.complete(a.rt, nil, fmt.Errorf("call %q: %w", c.method, err))
 		return
 	}
-	a.queue = append(a.queue, c)
-	a.work.Signal()
+	if live == 0 && len(a.pending) == 0 {
+		if err := argsError(c.method, deps); err != nil {
+			a.mu.Unlock()
+			c.complete(a.rt, nil, err)
+			return
+		}
+		a.queue = append(a.queue, c)
+		a.work.Signal()
+		a.mu.Unlock()
+		return
+	}
+	key := any(c)
+	if a.ordered() {
+		key = submitterOf(ctx)
+	}
+	if live == 0 && len(a.pending[key]) == 0 {
+		if err := argsError(c.method, deps); err != nil {
+			a.mu.Unlock()
+			c.complete(a.rt, nil, err)
+			return
+		}
+		a.queue = append(a.queue, c)
+		a.work.Signal()
+		a.mu.Unlock()
+		return
+	}
+	if a.pending == nil {
+		a.pending = map[any][]*actorCall{}
+	}
+	c.key, c.deps, c.ready = key, deps, live == 0
+	a.pending[key] = append(a.pending[key], c)
+	c.waiting.Store(live)
 	a.mu.Unlock()
+	if live == 0 {
+		return
+	}
+	for _, d := range deps {
+		if d == nil || d.isDone() {
+			continue
+		}
+		c.addDepStop(d.onDone(func() {
+			if c.waiting.Add(-1) == 0 {
+				a.argsReady(c)
+			}
+		}))
+	}
+}
+
+// argsError is the error of the first ref argument that failed, if any:
+// the call then fails without running, as a Ray task whose argument
+// failed does.
+func argsError(method string, deps []*object) error {
+	for i, d := range deps {
+		if d == nil {
+			continue
+		}
+		if _, err := d.result(); err != nil {
+			return wrapRefErr(method, i, err)
+		}
+	}
+	return nil
+}
+
+// argsReady runs once the last ref argument of c is ready.
+func (a *actor) argsReady(c *actorCall) {
+	if err := argsError(c.method, c.deps); err != nil {
+		c.mu.Lock()
+		queued := c.state == callQueued
+		if queued {
+			c.state = callDone
+		}
+		c.mu.Unlock()
+		if queued {
+			c.complete(a.rt, nil, err)
+		}
+	}
+	a.mu.Lock()
+	c.ready = true
+	if c.key != nil {
+		a.flushLocked(c.key)
+	}
+	a.mu.Unlock()
+}
+
+// flushLocked moves the calls of one submitter that are ready, from the
+// head of its queue, to the mailbox; done (cancelled, failed) ones are
+// dropped.
+func (a *actor) flushLocked(key any) {
+	q := a.pending[key]
+	n := 0
+	for ; n < len(q); n++ {
+		c := q[n]
+		c.mu.Lock()
+		done := c.state == callDone
+		c.mu.Unlock()
+		if done {
+			c.key = nil
+			continue
+		}
+		if !c.ready {
+			break
+		}
+		c.key = nil
+		a.queue = append(a.queue, c)
+		a.work.Signal()
+	}
+	if n == len(q) {
+		delete(a.pending, key)
+		return
+	}
+	clear(q[:n])
+	a.pending[key] = q[n:]
 }
 
 // ActorHandle points to a live (or dead) actor of type T.
@@ -874,8 +1049,9 @@ func KillAndWait[T any](ctx context.Context, h *ActorHandle[T]) error {
 	}
 }
 
-// callActor queues a method call and returns the ref to its result.
-func callActor[T, R any](ctx context.Context, h *ActorHandle[T], method string, fn func(ctx context.Context, inst T) (R, error)) Ref[R] {
+// callActor submits a method call whose ref arguments are deps and
+// returns the ref to its result.
+func callActor[T, R any](ctx context.Context, h *ActorHandle[T], method string, deps []*object, fn func(ctx context.Context, inst T) (R, error)) Ref[R] {
 	if h == nil || h.a == nil {
 		rt, _ := current()
 		return failedRef[R](rt, fmt.Errorf("%w: call %q on a nil actor handle", ErrInvalidInput, method))
@@ -895,6 +1071,6 @@ func callActor[T, R any](ctx context.Context, h *ActorHandle[T], method string, 
 	if ctx.Done() != nil {
 		h.a.watchCaller(c, ctx)
 	}
-	h.a.send(c)
+	h.a.submit(ctx, c, deps)
 	return ref
 }

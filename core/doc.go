@@ -24,8 +24,13 @@
 // dynamic graphs; tasks may submit tasks, and a task blocked in Get gives
 // its CPU back so nested work never deadlocks the pool. Actors are Go types
 // with a constructor (Actor0..Actor3) and methods (Method0..Method3); calls
-// on one actor run one at a time, in order, unless MaxConcurrency says
-// otherwise.
+// on one actor run one at a time, unless MaxConcurrency says otherwise.
+// As in Ray, a call's ref arguments (RemoteArgs) are resolved before it
+// enters the actor's mailbox, and the calls of one caller (a task, an
+// actor, or the program itself) run in the order it made them: a call
+// waiting for its arguments holds back that caller's later calls, never
+// another caller's (AllowOutOfOrderExecution drops the order; a
+// MaxConcurrency actor keeps none).
 //
 // Failures: a returned error is an application error (ErrTaskFailed),
 // retried only with RetryExceptions; a panic is a crashed worker

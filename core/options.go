@@ -14,7 +14,8 @@ type options struct {
 	res             resources
 	maxRetries      int
 	retryExceptions bool
-	retryOn         []error // RetryOn: the error kinds retried (options_retry.go)
+	retryOn         []error
+	actor           actorOptions
 	maxRestarts     int
 	maxTaskRetries  int
 	maxConcurrency  int

@@ -1,5 +1,18 @@
 package core
 
+// actorOptions are the options only an actor class takes.
+type actorOptions struct {
+	outOfOrder bool // AllowOutOfOrderExecution
+}
+
+// AllowOutOfOrderExecution lets a one-at-a-time actor run a call as soon
+// as its ref arguments are ready, before earlier calls of the same caller
+// whose arguments are not (Ray's allow_out_of_order_execution). By default
+// calls from one caller run in the order they were made.
+func AllowOutOfOrderExecution(on bool) Option {
+	return func(o *options) { o.actor.outOfOrder = on }
+}
+
 // KillOption configures Kill.
 type KillOption func(*killConfig)
 

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -397,5 +398,105 @@ func TestParityCancelActorCalls(t *testing.T) {
 	// The actor lives on; the cancelled queued call never ran.
 	if n, err := core.Get(short, blockerCalls.Remote(ctx, h)); err != nil || n != 1 {
 		t.Fatalf("calls run: %v %v, want 1", n, err)
+	}
+}
+
+// Log records the order its calls ran in.
+type Log struct{ seen []int }
+
+var logClass = core.Actor0("parity.Log", func(ctx context.Context) (*Log, error) { return &Log{}, nil })
+var logAdd = core.Method1("parity.Log.Add", func(l *Log, ctx context.Context, v int) (int, error) {
+	l.seen = append(l.seen, v)
+	return v, nil
+})
+var logSeen = core.Method0("parity.Log.Seen", func(l *Log, ctx context.Context) ([]int, error) {
+	return append([]int(nil), l.seen...), nil
+})
+
+var (
+	gateOpenCh = make(chan struct{})
+	// gated returns v once the test closes gateOpenCh (or a minute passes).
+	gated = core.Func1("parity.gated", func(ctx context.Context, v int) (int, error) {
+		select {
+		case <-gateOpenCh:
+		case <-time.After(time.Minute):
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+		return v, nil
+	})
+	// logFrom makes a call on the actor from a task: another submitter.
+	logFrom = core.Func2("parity.logFrom", func(ctx context.Context, h string, v int) (int, error) {
+		a, err := core.GetActor[*Log](ctx, h)
+		if err != nil {
+			return 0, err
+		}
+		return core.Get(ctx, logAdd.Remote(ctx, a, v))
+	})
+)
+
+// Ray resolves an actor task's ref arguments before the task goes to the
+// actor. A call whose arguments are not ready holds back the later calls
+// of the same submitter (they run in submission order) but not those of
+// another submitter.
+func TestParityActorArgsResolvedBeforeQueueing(t *testing.T) {
+	ctx := setup(t)
+	gateOpenCh = make(chan struct{})
+	h, err := logClass.Options(core.Name("parity-log")).Remote(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := logAdd.RemoteArgs(ctx, h, gated.Remote(ctx, 1))
+	after := logAdd.Remote(ctx, h, 2) // same submitter: waits for the first
+	// A task is another submitter: its call runs while ours wait.
+	short, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if v, err := core.Get(short, logFrom.Remote(ctx, "parity-log", 3)); err != nil || v != 3 {
+		t.Fatalf("call from another submitter while the driver's first call waits for its argument: %v %v", v, err)
+	}
+	if _, _, err := core.Wait(ctx, []core.Ref[int]{after}, core.WaitOptions{Timeout: 50 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	close(gateOpenCh)
+	for _, r := range []core.Ref[int]{slow, after} {
+		if _, err := core.Get(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A failed ref argument fails the call without running it.
+	if _, err := core.Get(ctx, logAdd.RemoteArgs(ctx, h, statusFail.Remote(ctx, 4))); !errors.Is(err, errBadRow) {
+		t.Fatalf("call with a failed argument: %v", err)
+	}
+	seen, err := core.Get(ctx, logSeen.Remote(ctx, h))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{3, 1, 2}; !slices.Equal(seen, want) {
+		t.Fatalf("order %v, want %v", seen, want)
+	}
+}
+
+// AllowOutOfOrderExecution (Ray's allow_out_of_order_execution) lets a
+// call whose arguments are ready run before an earlier one of the same
+// submitter whose arguments are not.
+func TestParityActorOutOfOrder(t *testing.T) {
+	ctx := setup(t)
+	gateOpenCh = make(chan struct{})
+	h, err := logClass.Options(core.AllowOutOfOrderExecution(true)).Remote(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := logAdd.RemoteArgs(ctx, h, gated.Remote(ctx, 1))
+	short, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if v, err := core.Get(short, logAdd.Remote(ctx, h, 2)); err != nil || v != 2 {
+		t.Fatalf("ready call behind one waiting for its argument: %v %v", v, err)
+	}
+	close(gateOpenCh)
+	if _, err := core.Get(ctx, slow); err != nil {
+		t.Fatal(err)
+	}
+	if seen, _ := core.Get(ctx, logSeen.Remote(ctx, h)); !slices.Equal(seen, []int{2, 1}) {
+		t.Fatalf("order %v, want [2 1]", seen)
 	}
 }
