@@ -13,29 +13,36 @@ import (
 // ActorDirectory is the part of a runtime that knows where actors live and
 // finds named ones. The embedded runtime keeps them in this process.
 type ActorDirectory interface {
-	// Names lists the named actors alive now.
+	// Names lists the named actors alive now in the runtime's namespace.
 	Names() []string
 }
 
 type actorDirectory struct {
 	mu     sync.Mutex
 	closed bool
-	byName map[string]*actor
+	byName map[actorName]*actor
 	all    map[*actor]struct{}
+	ns     string // the runtime's namespace
 }
+
+// actorName is a named actor's key: one name per namespace.
+type actorName struct{ ns, name string }
 
 var _ ActorDirectory = (*actorDirectory)(nil)
 
-func newActorDirectory() *actorDirectory {
-	return &actorDirectory{byName: map[string]*actor{}, all: map[*actor]struct{}{}}
+func newActorDirectory(ns string) *actorDirectory {
+	return &actorDirectory{byName: map[actorName]*actor{}, all: map[*actor]struct{}{}, ns: ns}
 }
 
+// Names lists the named actors alive now in the runtime's namespace.
 func (d *actorDirectory) Names() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := make([]string, 0, len(d.byName))
-	for n := range d.byName {
-		out = append(out, n)
+	var out []string
+	for k := range d.byName {
+		if k.ns == d.ns {
+			out = append(out, k.name)
+		}
 	}
 	return out
 }
@@ -49,10 +56,11 @@ func (d *actorDirectory) add(a *actor) error {
 		return fmt.Errorf("%w: cannot start actor %q", ErrShutdown, a.class)
 	}
 	if a.name != "" {
-		if _, dup := d.byName[a.name]; dup {
-			return fmt.Errorf("%w: an actor named %q already exists", ErrInvalidInput, a.name)
+		k := actorName{a.namespace, a.name}
+		if _, dup := d.byName[k]; dup {
+			return fmt.Errorf("%w: an actor named %q already exists in namespace %q", ErrInvalidInput, a.name, a.namespace)
 		}
-		d.byName[a.name] = a
+		d.byName[k] = a
 	}
 	d.all[a] = struct{}{}
 	a.rt.wg.Add(1)
@@ -62,16 +70,17 @@ func (d *actorDirectory) add(a *actor) error {
 func (d *actorDirectory) remove(a *actor) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if a.name != "" && d.byName[a.name] == a {
-		delete(d.byName, a.name)
+	k := actorName{a.namespace, a.name}
+	if a.name != "" && d.byName[k] == a {
+		delete(d.byName, k)
 	}
 	delete(d.all, a)
 }
 
-func (d *actorDirectory) lookup(name string) *actor {
+func (d *actorDirectory) lookup(ns, name string) *actor {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.byName[name]
+	return d.byName[actorName{ns, name}]
 }
 
 func (d *actorDirectory) killAll(err error) {
@@ -143,11 +152,12 @@ const (
 // was running when its incarnation ended fails with ErrActorDied (or is
 // retried, MaxTaskRetries).
 type actor struct {
-	rt    *Runtime
-	class string
-	name  string
-	typ   reflect.Type
-	opts  options
+	rt        *Runtime
+	class     string
+	name      string
+	namespace string // of its name
+	typ       reflect.Type
+	opts      options
 
 	ctx     context.Context // the actor's life; cancelled when it dies
 	cancel  context.CancelFunc
@@ -409,7 +419,7 @@ func spawnActor(ctx context.Context, class string, typ reflect.Type, opts option
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	a := &actor{rt: rt, class: class, name: opts.name, typ: typ, opts: opts, ctor: ctor,
+	a := &actor{rt: rt, class: class, name: opts.name, namespace: namespaceOf(rt, &opts), typ: typ, opts: opts, ctor: ctor,
 		ready: make(chan struct{}), stopped: make(chan struct{})}
 	a.work.L, a.life.L = &a.mu, &a.mu
 	a.ctx, a.cancel = context.WithCancel(rt.ctx)
@@ -990,15 +1000,26 @@ func (h *ActorHandle[T]) Restarts() int {
 	return h.a.restarts
 }
 
-// GetActor finds a named actor of type T.
-func GetActor[T any](ctx context.Context, name string) (*ActorHandle[T], error) {
+// Namespace is the namespace of the actor's name.
+func (h *ActorHandle[T]) Namespace() string { return h.a.namespace }
+
+// GetActor finds a named actor of type T in the runtime's namespace, or in
+// the one a Namespace option names (the only option it takes), as Ray's
+// ray.get_actor(name, namespace=...) does.
+func GetActor[T any](ctx context.Context, name string, opts ...Option) (*ActorHandle[T], error) {
 	rt, _, err := runtimeFor(ctx)
 	if err != nil {
 		return nil, err
 	}
-	a := rt.actors.lookup(name)
+	var o options
+	o.apply(opts)
+	if o.err != nil {
+		return nil, fmt.Errorf("GetActor %q: %w", name, o.err)
+	}
+	ns := namespaceOf(rt, &o)
+	a := rt.actors.lookup(ns, name)
 	if a == nil {
-		return nil, fmt.Errorf("%w: no actor named %q", ErrNotRegistered, name)
+		return nil, fmt.Errorf("%w: no actor named %q in namespace %q", ErrNotRegistered, name, ns)
 	}
 	if want := reflect.TypeFor[T](); a.typ != want {
 		return nil, fmt.Errorf("%w: actor %q is a %v (class %q), not a %v", ErrInvalidInput, name, a.typ, a.class, want)

@@ -30,7 +30,8 @@
 // actor, or the program itself) run in the order it made them: a call
 // waiting for its arguments holds back that caller's later calls, never
 // another caller's (AllowOutOfOrderExecution drops the order; a
-// MaxConcurrency actor keeps none).
+// MaxConcurrency actor keeps none). Named actors (Name) live in a
+// namespace (Namespace, WithNamespace) where GetActor finds them.
 //
 // Failures: a returned error is an application error (ErrTaskFailed),
 // retried only with RetryExceptions; a panic is a crashed worker

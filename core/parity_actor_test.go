@@ -500,3 +500,55 @@ func TestParityActorOutOfOrder(t *testing.T) {
 		t.Fatalf("order %v, want [2 1]", seen)
 	}
 }
+
+// Ray's namespaces: ray.init(namespace=...) sets the job's namespace, a
+// named actor lives in one namespace (its own option or the job's), the
+// same name in two namespaces is two actors, and get_actor looks in the
+// job's namespace unless told another.
+func TestParityNamespaces(t *testing.T) {
+	ctx := setup(t, core.WithNamespace("ns1"))
+	a, err := counterClass.Options(core.Name("c")).Remote(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := counterClass.Options(core.Name("c"), core.Namespace("ns2")).Remote(ctx, 20)
+	if err != nil {
+		t.Fatalf("the same name in another namespace: %v", err)
+	}
+	if _, err := counterClass.Options(core.Name("c"), core.Namespace("ns1")).Remote(ctx, 0); !errors.Is(err, core.ErrInvalidInput) {
+		t.Fatalf("the same name twice in one namespace: %v", err)
+	}
+	if a.Namespace() != "ns1" || b.Namespace() != "ns2" {
+		t.Fatalf("namespaces %q %q", a.Namespace(), b.Namespace())
+	}
+	for _, tc := range []struct {
+		opts []core.Option
+		want int
+	}{
+		{nil, 11},
+		{[]core.Option{core.Namespace("ns1")}, 12},
+		{[]core.Option{core.Namespace("ns2")}, 21},
+	} {
+		h, err := core.GetActor[*Counter](ctx, "c", tc.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, err := core.Get(ctx, counterIncr.Remote(ctx, h)); err != nil || v != tc.want {
+			t.Fatalf("GetActor(%d options): %v %v, want %d", len(tc.opts), v, err, tc.want)
+		}
+	}
+	if _, err := core.GetActor[*Counter](ctx, "c", core.Namespace("ns3")); !errors.Is(err, core.ErrNotRegistered) {
+		t.Fatalf("GetActor in a namespace without it: %v", err)
+	}
+	if _, err := counterClass.Options(core.Name("d"), core.Namespace("")).Remote(ctx, 0); !errors.Is(err, core.ErrInvalidInput) {
+		t.Fatalf("empty namespace: %v", err)
+	}
+	core.Kill(a)
+	if _, err := core.GetActor[*Counter](ctx, "c", core.Namespace("ns2")); err != nil {
+		t.Fatalf("killing ns1's actor freed ns2's: %v", err)
+	}
+	core.Shutdown()
+	if err := core.Init(core.WithNamespace("")); !errors.Is(err, core.ErrInvalidInput) {
+		t.Fatalf("Init with an empty namespace: %v", err)
+	}
+}
