@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,29 +13,36 @@ import (
 // ActorDirectory is the part of a runtime that knows where actors live and
 // finds named ones. The embedded runtime keeps them in this process.
 type ActorDirectory interface {
-	// Names lists the named actors alive now.
+	// Names lists the named actors alive now in the runtime's namespace.
 	Names() []string
 }
 
 type actorDirectory struct {
 	mu     sync.Mutex
 	closed bool
-	byName map[string]*actor
+	byName map[actorName]*actor
 	all    map[*actor]struct{}
+	ns     string // the runtime's namespace
 }
+
+// actorName is a named actor's key: one name per namespace.
+type actorName struct{ ns, name string }
 
 var _ ActorDirectory = (*actorDirectory)(nil)
 
-func newActorDirectory() *actorDirectory {
-	return &actorDirectory{byName: map[string]*actor{}, all: map[*actor]struct{}{}}
+func newActorDirectory(ns string) *actorDirectory {
+	return &actorDirectory{byName: map[actorName]*actor{}, all: map[*actor]struct{}{}, ns: ns}
 }
 
+// Names lists the named actors alive now in the runtime's namespace.
 func (d *actorDirectory) Names() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := make([]string, 0, len(d.byName))
-	for n := range d.byName {
-		out = append(out, n)
+	var out []string
+	for k := range d.byName {
+		if k.ns == d.ns {
+			out = append(out, k.name)
+		}
 	}
 	return out
 }
@@ -48,10 +56,11 @@ func (d *actorDirectory) add(a *actor) error {
 		return fmt.Errorf("%w: cannot start actor %q", ErrShutdown, a.class)
 	}
 	if a.name != "" {
-		if _, dup := d.byName[a.name]; dup {
-			return fmt.Errorf("%w: an actor named %q already exists", ErrInvalidInput, a.name)
+		k := actorName{a.namespace, a.name}
+		if _, dup := d.byName[k]; dup {
+			return fmt.Errorf("%w: an actor named %q already exists in namespace %q", ErrInvalidInput, a.name, a.namespace)
 		}
-		d.byName[a.name] = a
+		d.byName[k] = a
 	}
 	d.all[a] = struct{}{}
 	a.rt.wg.Add(1)
@@ -61,16 +70,17 @@ func (d *actorDirectory) add(a *actor) error {
 func (d *actorDirectory) remove(a *actor) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if a.name != "" && d.byName[a.name] == a {
-		delete(d.byName, a.name)
+	k := actorName{a.namespace, a.name}
+	if a.name != "" && d.byName[k] == a {
+		delete(d.byName, k)
 	}
 	delete(d.all, a)
 }
 
-func (d *actorDirectory) lookup(name string) *actor {
+func (d *actorDirectory) lookup(ns, name string) *actor {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.byName[name]
+	return d.byName[actorName{ns, name}]
 }
 
 func (d *actorDirectory) killAll(err error) {
@@ -129,113 +139,270 @@ func registerMethod(name string, class reflect.Type) {
 }
 
 const (
-	actorStarting = iota
+	actorStarting = iota // placing, constructing or restarting
 	actorAlive
 	actorDead
 )
 
-// actor is one live actor: a mailbox served by one run loop goroutine.
-// Calls run one at a time in order, or up to maxConcurrency at once.
+// actor is one actor. Its loop (run) places it, constructs an instance and
+// starts maxConcurrency workers that take calls from the mailbox; when the
+// instance ends (a crash, or a Kill that asks for a restart) the loop
+// constructs the next one, an incarnation, until the actor dies. Calls of
+// an incarnation run under its context, which ends with it: a call that
+// was running when its incarnation ended fails with ErrActorDied (or is
+// retried, MaxTaskRetries).
 type actor struct {
-	rt    *Runtime
-	class string
-	name  string
-	typ   reflect.Type
-	opts  options
-	ctor  func(ctx context.Context) (any, error)
+	rt        *Runtime
+	class     string
+	name      string
+	namespace string // of its name
+	typ       reflect.Type
+	opts      options
 
-	ctx     context.Context
+	ctx     context.Context // the actor's life; cancelled when it dies
 	cancel  context.CancelFunc
-	ready   chan struct{} // closed once the first constructor attempt ended
-	stopped chan struct{} // closed when the run loop has exited
-	wake    chan struct{}
+	ready   chan struct{} // closed once the actor is first alive, or dead
+	stopped chan struct{} // closed once its loop and every call of it returned
+	workers sync.WaitGroup
 
 	blocked atomic.Int32 // calls blocked in Get that gave the CPUs back
 
-	mu       sync.Mutex
-	cond     *sync.Cond // on mu: wakes concurrent workers
-	queue    []*actorCall
-	state    int
-	inst     any
-	deathErr error
-	restarts int
+	mu           sync.Mutex
+	work         sync.Cond                              // on mu: wakes workers (a call queued, the incarnation ended)
+	life         sync.Cond                              // on mu: wakes the loop (the incarnation ended, the actor died)
+	ctor         func(ctx context.Context) (any, error) // nil once dead
+	queue        []*actorCall
+	state        int
+	gen          int                // the incarnation, counted from 0
+	genCtx       context.Context    // the incarnation's context
+	genStop      context.CancelFunc // ends genCtx
+	genEnd       error              // why the last incarnation ended
+	restartDelay time.Duration      // the backoff before the next incarnation
+	inst         any                // the instance while alive, else nil
+	deathErr     error
+	restarts     int
+	readyClosed  bool
+	inflight     []*actorCall // the batch a one-at-a-time worker took
+	// pending holds, per submitter, the calls not in the mailbox yet: each
+	// waits for its ref arguments, or, on an ordered actor, for an earlier
+	// call of the same submitter to enter first.
+	pending map[any][]*actorCall
+
+	liveGen atomic.Int64 // the incarnation while alive, else -1
 }
 
+// actorCall is one method call: queued in the mailbox, running, or done.
 type actorCall struct {
+	a       *actor
 	method  string
 	fn      func(ctx context.Context, inst any) (any, error)
 	out     *object
 	attempt int
-	w       *callWatch // nil when the caller's context cannot end (Background)
-}
+	caller  context.Context // the context it was called with, nil if it cannot end
+	key     any             // its submitter's queue in a.pending, while it is there
+	deps    []*object       // ref arguments it waits for, by position (nil: a value)
+	waiting atomic.Int32    // ref arguments not ready yet
+	ready   bool            // its arguments are ready; guarded by a.mu
 
-// callWatch ties a call to the context it was called with: the call runs
-// under ctx, the actor's context cancelled also when the caller's ends.
-type callWatch struct {
-	caller    context.Context
+	cctx callContext // what the running attempt's code sees
+
+	mu        sync.Mutex
+	state     int   // callQueued, callRunning, callDone
+	cancelErr error // set once the call was cancelled
 	ctx       context.Context
-	cancel    context.CancelFunc
-	stop      func() bool  // ends the watch on caller
-	state     atomic.Int32 // callQueued, callRunning, callCancelled
-	cancelErr atomic.Pointer[error]
+	stopCtx   context.CancelFunc
+	stop      func() bool // ends the watch on caller
+	depStops  []func()    // drop its callbacks on the ref arguments
 }
 
 const (
-	callQueued int32 = iota
+	callQueued = iota
 	callRunning
-	callCancelled
+	callDone
 )
 
-// watchCaller makes the end of caller's context cancel the call: a queued
-// call fails at once with ErrTaskCancelled and never runs; a running one
-// sees its context cancelled and fails so once it returns. It runs before
-// the call is sent.
-func (c *actorCall) watchCaller(a *actor, caller context.Context) {
-	w := &callWatch{caller: caller}
-	w.ctx, w.cancel = context.WithCancel(a.ctx)
-	c.w = w
-	w.stop = context.AfterFunc(caller, func() { c.callerEnded() })
+// callContext is the context a call's code runs with: the incarnation's
+// context, plus the actor as a resource holder (a call blocked in Get gives
+// the actor's CPUs back), plus the call's own cancellation. Like a task's
+// context it makes its cancellable context only when code asks for Done or
+// Err, so a call that never looks costs no context.WithCancel.
+type callContext struct {
+	parent context.Context
+	a      *actor
+	c      *actorCall
 }
 
-// callerEnded cancels the call because its caller's context ended.
-func (c *actorCall) callerEnded() {
-	w := c.w
-	err := fmt.Errorf("%w: call %q: the context it was called with ended: %w", ErrTaskCancelled, c.method, context.Cause(w.caller))
-	w.cancelErr.CompareAndSwap(nil, &err)
-	for {
-		switch s := w.state.Load(); s {
-		case callQueued:
-			if w.state.CompareAndSwap(s, callCancelled) {
-				c.out.complete(nil, err)
-				w.cancel() // (w.stop may not be set yet when this runs as the watch)
-				return
-			}
-		case callRunning:
-			if w.state.CompareAndSwap(s, callCancelled) {
-				w.cancel()
-				return
-			}
-		default:
-			return
+func (x *callContext) Deadline() (time.Time, bool) { return x.parent.Deadline() }
+func (x *callContext) Done() <-chan struct{}       { return x.c.context(x.parent).Done() }
+func (x *callContext) Err() error                  { return x.c.context(x.parent).Err() }
+
+func (x *callContext) Value(key any) any {
+	if key == (holderKey{}) {
+		return x.a
+	}
+	x.c.mu.Lock()
+	ctx := x.c.ctx
+	x.c.mu.Unlock()
+	if ctx != nil {
+		return ctx.Value(key)
+	}
+	return x.parent.Value(key)
+}
+
+// context returns the running attempt's cancellable context, made on first use.
+func (c *actorCall) context(parent context.Context) context.Context {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ctx == nil {
+		c.ctx, c.stopCtx = context.WithCancel(parent)
+		if c.cancelErr != nil {
+			c.stopCtx()
 		}
 	}
+	return c.ctx
 }
 
-// cancelled reports whether the caller's context ended, and the error the
-// call then fails with.
-func (c *actorCall) cancelled() (error, bool) {
-	if c.w == nil || c.w.state.Load() != callCancelled {
-		return nil, false
+// start moves a queued call to running; it reports false for a call that
+// was cancelled meanwhile (and is complete already).
+func (c *actorCall) start() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != callQueued {
+		return false
 	}
-	return *c.w.cancelErr.Load(), true
+	if c.caller != nil && c.caller.Err() != nil && c.cancelErr == nil { // its watch may not have run yet
+		c.cancelErr = c.callerErr()
+	}
+	if c.cancelErr != nil {
+		c.state = callDone
+		return false
+	}
+	c.state = callRunning
+	return true
 }
 
-// release ends the watch on the caller's context; it may run more than once.
-func (c *actorCall) release() {
-	if c.w != nil {
-		c.w.stop()
-		c.w.cancel()
+// endAttempt drops the attempt's context and reports the cancellation, if any.
+func (c *actorCall) endAttempt() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopCtx != nil {
+		c.stopCtx()
 	}
+	c.ctx, c.stopCtx = nil, nil
+	return c.cancelErr
+}
+
+// requeue moves a running call back to queued for another attempt; it
+// reports false if the call was cancelled meanwhile.
+func (c *actorCall) requeue() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cancelErr != nil {
+		return false
+	}
+	c.state = callQueued
+	return true
+}
+
+// complete stores the call's outcome and ends the watch on its caller.
+func (c *actorCall) complete(rt *Runtime, v any, err error) {
+	c.mu.Lock()
+	c.state = callDone
+	c.mu.Unlock()
+	if err != nil {
+		c.out.complete(nil, err)
+	} else {
+		rt.finish(c.out, v)
+	}
+	c.stopWatch()
+}
+
+// stopWatch ends the watch on the caller's context and drops the call's
+// callbacks on its ref arguments (a finished call must not stay reachable
+// from an argument still being computed).
+func (c *actorCall) stopWatch() {
+	c.mu.Lock()
+	stop, deps := c.stop, c.depStops
+	c.stop, c.depStops = nil, nil
+	c.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	for _, d := range deps {
+		d()
+	}
+}
+
+// addDepStop records how to drop a callback on an argument; once the call
+// is done it drops it at once.
+func (c *actorCall) addDepStop(stop func()) {
+	c.mu.Lock()
+	if c.state != callDone {
+		c.depStops = append(c.depStops, stop)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	stop()
+}
+
+func (c *actorCall) callerErr() error {
+	return fmt.Errorf("%w: call %q: the context it was called with ended: %w", ErrTaskCancelled, c.method, context.Cause(c.caller))
+}
+
+// cancelCall cancels c with err: a queued call leaves the mailbox and fails
+// at once and never runs; a running one sees its context cancelled and
+// fails with err once it returns.
+func (a *actor) cancelCall(c *actorCall, err error) {
+	c.mu.Lock()
+	if c.state == callDone || c.cancelErr != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.cancelErr = err
+	switch c.state {
+	case callQueued:
+		c.state = callDone
+		c.mu.Unlock()
+		a.mu.Lock()
+		if i := slices.Index(a.queue, c); i >= 0 {
+			a.queue = slices.Delete(a.queue, i, i+1)
+		} else if c.key != nil {
+			a.flushLocked(c.key) // it may hold back later calls of its submitter
+		}
+		a.mu.Unlock()
+		c.out.complete(nil, err)
+		c.stopWatch()
+	case callRunning:
+		if c.stopCtx != nil {
+			c.stopCtx()
+		}
+		c.mu.Unlock()
+	}
+}
+
+// cancelActorCall is Cancel for a ref an actor call fills.
+func cancelActorCall(c *actorCall, cfg cancelConfig) error {
+	if cfg.force {
+		return fmt.Errorf("%w: Cancel with Force on actor call %q: an actor call cannot be abandoned (its actor's state would be left half-changed); cancel without Force, or Kill the actor", ErrInvalidInput, c.method)
+	}
+	c.a.cancelCall(c, fmt.Errorf("%w: call %q", ErrTaskCancelled, c.method))
+	return nil
+}
+
+// watchCaller makes the end of caller's context cancel the call. It runs
+// before the call is sent.
+func (a *actor) watchCaller(c *actorCall, caller context.Context) {
+	c.caller = caller
+	stop := context.AfterFunc(caller, func() { a.cancelCall(c, c.callerErr()) })
+	c.mu.Lock()
+	if c.state == callDone {
+		c.mu.Unlock()
+		stop()
+		return
+	}
+	c.stop = stop
+	c.mu.Unlock()
 }
 
 func spawnActor(ctx context.Context, class string, typ reflect.Type, opts options, ctor func(context.Context) (any, error)) (*actor, error) {
@@ -252,11 +419,12 @@ func spawnActor(ctx context.Context, class string, typ reflect.Type, opts option
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	a := &actor{rt: rt, class: class, name: opts.name, typ: typ, opts: opts, ctor: ctor,
-		ready: make(chan struct{}), wake: make(chan struct{}, 1)}
-	a.cond = sync.NewCond(&a.mu)
+	a := &actor{rt: rt, class: class, name: opts.name, namespace: namespaceOf(rt, &opts), typ: typ, opts: opts, ctor: ctor,
+		ready: make(chan struct{}), stopped: make(chan struct{})}
+	a.work.L, a.life.L = &a.mu, &a.mu
 	a.ctx, a.cancel = context.WithCancel(rt.ctx)
-	a.stopped = make(chan struct{})
+	a.genCtx, a.genStop = context.WithCancel(a.ctx)
+	a.liveGen.Store(-1)
 	if err := rt.actors.add(a); err != nil {
 		return nil, err
 	}
@@ -264,10 +432,8 @@ func spawnActor(ctx context.Context, class string, typ reflect.Type, opts option
 	return a, nil
 }
 
-// actorContext is the context actor code runs with: the actor's own, plus
-// the actor as a resource holder so that a call blocked in Get gives the
-// actor's CPUs back (a trainer worker streaming a dataset through tasks
-// must not starve those tasks).
+// actorContext is the context a constructor runs with: the incarnation's
+// context plus the actor as a resource holder.
 type actorContext struct {
 	context.Context
 	a *actor
@@ -295,203 +461,274 @@ func (a *actor) unblock() {
 	}
 }
 
-func (a *actor) construct() (any, error) {
-	v, err, panicked, stack := callSafely(actorContext{a.ctx, a}, a.ctor)
+// construct runs the constructor once. crashed reports a panic, which,
+// like a Ray actor process dying in its constructor, counts as a crash:
+// the actor is restarted within MaxRestarts. A returned error is an
+// application error, as an exception raised in a Ray actor's __init__ is:
+// the actor dies with it, unless it is of a kind RetryOn lists.
+func (a *actor) construct(ctx context.Context, ctor func(context.Context) (any, error)) (inst any, err error, crashed bool) {
+	v, err, panicked, stack := callSafely(actorContext{ctx, a}, ctor)
 	if panicked {
-		return nil, &TaskError{Task: a.class + " constructor", Attempts: 1, Panic: v, Stack: stack, kind: ErrActorDied}
+		a.mu.Lock()
+		attempt := a.restarts + 1
+		a.mu.Unlock()
+		return nil, &TaskError{Task: a.class + " constructor", Attempts: attempt, Panic: v, Stack: stack, kind: ErrActorDied}, true
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: actor %q constructor: %w", ErrActorDied, a.class, err)
+		return nil, fmt.Errorf("%w: actor %q constructor: %w", ErrActorDied, a.class, err), a.opts.retriesErr(err)
 	}
-	return v, nil
+	return v, nil, false
 }
 
 func (a *actor) run() {
 	defer a.rt.wg.Done()
 	defer close(a.stopped)
-	defer a.rt.actors.remove(a)
 	if !a.rt.sched.acquire(a.ctx.Done(), &a.opts.res) {
-		a.kill(fmt.Errorf("%w: actor %q stopped before it started", ErrActorDied, a.class))
-		close(a.ready)
-		a.drainDead()
+		a.die(fmt.Errorf("%w: actor %q stopped before it started", ErrActorDied, a.class))
 		return
 	}
 	defer a.rt.sched.giveBack(&a.opts.res)
-	inst, err := a.construct()
-	a.mu.Lock()
-	if a.state != actorDead {
-		if err != nil {
-			a.state, a.deathErr = actorDead, err
-		} else {
-			a.state, a.inst = actorAlive, inst
-		}
-	}
-	a.mu.Unlock()
-	close(a.ready)
+	defer a.workers.Wait() // calls still running hold the resources
+	a.live()
+	a.die(fmt.Errorf("%w: actor %q: runtime shut down", ErrActorDied, a.class))
+}
 
-	if a.opts.maxConcurrency > 1 {
-		a.serveConcurrently()
-		a.drainDead()
-		return
-	}
+// live constructs incarnations and serves each until the actor dies.
+func (a *actor) live() {
 	for {
 		a.mu.Lock()
 		if a.state == actorDead {
 			a.mu.Unlock()
-			break
+			return
 		}
-		batch := a.queue
-		a.queue = nil
+		gen, ctx, ctor := a.gen, a.genCtx, a.ctor
 		a.mu.Unlock()
-		if len(batch) == 0 {
-			select {
-			case <-a.wake:
-				continue
-			case <-a.ctx.Done():
-				a.kill(fmt.Errorf("%w: actor %q: runtime shut down", ErrActorDied, a.class))
-				continue
-			}
+		inst, err, crashed := a.construct(ctx, ctor)
+		a.mu.Lock()
+		if a.state == actorDead {
+			a.mu.Unlock()
+			return
 		}
-		for i, c := range batch {
-			if !a.invoke(c) {
-				a.requeueFront(batch[i+1:])
-				break
+		if a.gen != gen { // a Kill asked for a restart meanwhile
+			a.mu.Unlock()
+			continue
+		}
+		if err != nil {
+			var q []*actorCall
+			if crashed {
+				q = a.crashLocked(err)
+			} else {
+				q = a.dieLocked(err)
 			}
+			delay, dead := a.restartDelay, a.state == actorDead
+			a.mu.Unlock()
+			a.failAll(q)
+			if dead || !a.backoff(delay) {
+				return
+			}
+			continue
+		}
+		a.state, a.inst = actorAlive, inst
+		a.liveGen.Store(int64(gen))
+		a.markReadyLocked()
+		a.workers.Add(a.opts.maxConcurrency)
+		for range a.opts.maxConcurrency {
+			go a.serve(gen, ctx, inst)
+		}
+		inst = nil
+		for a.gen == gen && a.state != actorDead {
+			a.life.Wait()
+		}
+		delay := a.restartDelay
+		a.mu.Unlock()
+		if delay > 0 && !a.backoff(delay) {
+			return
 		}
 	}
-	a.drainDead()
 }
 
-// serveConcurrently runs maxConcurrency workers that each take the oldest
-// queued call, so a call costs one hand-off and no goroutine start.
-func (a *actor) serveConcurrently() {
-	stop := context.AfterFunc(a.ctx, func() {
-		a.kill(fmt.Errorf("%w: actor %q: runtime shut down", ErrActorDied, a.class))
-	})
-	defer stop()
-	var wg sync.WaitGroup
-	for range a.opts.maxConcurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				a.mu.Lock()
-				for len(a.queue) == 0 && a.state != actorDead {
-					a.cond.Wait()
+// serve is one worker of incarnation gen: it runs queued calls until the
+// incarnation ends. A worker of a one-at-a-time actor takes the whole
+// mailbox at once (one lock per batch, not per call); the batch stays in
+// a.inflight, where a Kill finds the calls it has not started.
+func (a *actor) serve(gen int, ctx context.Context, inst any) {
+	defer a.workers.Done()
+	var one [1]*actorCall
+	for {
+		a.mu.Lock()
+		a.inflight = nil
+		for len(a.queue) == 0 && a.gen == gen && a.state == actorAlive {
+			a.work.Wait()
+		}
+		if a.gen != gen || a.state != actorAlive {
+			a.mu.Unlock()
+			return
+		}
+		var batch []*actorCall
+		if a.opts.maxConcurrency == 1 {
+			batch, a.queue = a.queue, nil
+			a.inflight = batch
+		} else {
+			one[0] = a.queue[0]
+			a.queue[0] = nil
+			a.queue = a.queue[1:]
+			batch = one[:]
+		}
+		a.mu.Unlock()
+		for i, c := range batch {
+			if live, retry := a.invoke(c, gen, ctx, inst); !live {
+				rest := batch[i+1:]
+				if retry {
+					rest = batch[i:]
 				}
-				if a.state == actorDead {
-					a.mu.Unlock()
-					return
-				}
-				c := a.queue[0]
-				a.queue[0] = nil
-				a.queue = a.queue[1:]
-				a.mu.Unlock()
-				a.invoke(c)
+				a.requeueFront(rest...)
+				return
 			}
-		}()
+		}
 	}
-	wg.Wait()
+}
+
+// invoke runs one call on incarnation gen. It reports live false when
+// the incarnation ended, so the worker stops, and retry when the call is
+// to run again on the next incarnation (the worker puts it back).
+func (a *actor) invoke(c *actorCall, gen int, ctx context.Context, inst any) (live, retry bool) {
+	if !c.start() {
+		c.complete(a.rt, nil, c.endAttempt())
+		return true, false
+	}
+	var v any
+	var err error
+	var panicked bool
+	var stack string
+	for {
+		c.attempt++
+		c.cctx = callContext{parent: ctx, a: a, c: c}
+		v, err, panicked, stack = callSafely(&c.cctx, func(ctx context.Context) (any, error) { return c.fn(ctx, inst) })
+		// A returned error of a kind RetryOn lists runs again on the same
+		// instance, after the backoff retries take.
+		if panicked || err == nil || !a.opts.retriesErr(err) || !a.retriesLeft(c) ||
+			a.liveGen.Load() != int64(gen) || !a.pause(c, ctx, retryDelay(c.attempt)) {
+			break
+		}
+		c.endAttempt()
+	}
+	cancelErr := c.endAttempt()
+	if !panicked && a.liveGen.Load() == int64(gen) { // the incarnation lives on
+		switch {
+		case cancelErr != nil:
+			c.complete(a.rt, nil, cancelErr)
+		case err != nil:
+			c.complete(a.rt, nil, &TaskError{Task: c.method, Attempts: c.attempt, Cause: err, kind: ErrTaskFailed})
+		default:
+			c.complete(a.rt, v, nil)
+		}
+		return true, false
+	}
+	var crash *TaskError
+	if panicked {
+		crash = &TaskError{Task: c.method, Attempts: c.attempt, Panic: v, Stack: stack, kind: ErrActorDied}
+	}
+	a.mu.Lock()
+	ended := a.gen != gen || a.state != actorAlive
+	var failed []*actorCall
+	if crash != nil && !ended {
+		failed = a.crashLocked(crash)
+		ended = true
+	}
+	why := a.deathErr
+	if a.state != actorDead {
+		why = a.genEnd
+	}
+	dead := a.state == actorDead
+	a.mu.Unlock()
+	a.failAll(failed)
+
+	switch {
+	case cancelErr != nil:
+		c.complete(a.rt, nil, cancelErr)
+	case crash != nil || ended:
+		if !dead && a.retriesLeft(c) && c.requeue() {
+			return false, true
+		}
+		if crash != nil {
+			c.complete(a.rt, nil, crash)
+		} else if err := c.endAttempt(); err != nil {
+			c.complete(a.rt, nil, err)
+		} else {
+			c.complete(a.rt, nil, fmt.Errorf("call %q: %w", c.method, why))
+		}
+	case err != nil:
+		c.complete(a.rt, nil, &TaskError{Task: c.method, Attempts: c.attempt, Cause: err, kind: ErrTaskFailed})
+	default:
+		c.complete(a.rt, v, nil)
+	}
+	return !ended, false
+}
+
+// retriesLeft reports whether MaxTaskRetries allows another attempt of c.
+func (a *actor) retriesLeft(c *actorCall) bool {
+	return a.opts.maxTaskRetries < 0 || c.attempt <= a.opts.maxTaskRetries
+}
+
+// pause waits d before c's next attempt; it reports false if the call was
+// cancelled or its incarnation ended meanwhile.
+func (a *actor) pause(c *actorCall, ctx context.Context, d time.Duration) bool {
+	done := c.context(ctx).Done()
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return true
+	case <-done:
+		return false
+	}
+}
+
+// crashLocked ends the incarnation after a crash (a panic in a call or in
+// the constructor): the actor restarts if MaxRestarts allows, else it
+// dies. It returns the calls to fail.
+func (a *actor) crashLocked(crash error) []*actorCall {
+	if a.opts.maxRestarts < 0 || a.restarts < a.opts.maxRestarts {
+		a.restarts++
+		// Back off before the restart, as task retries do, so that an actor
+		// that crashes on every call does not spin through constructors.
+		a.newGenLocked(crash, retryDelay(a.restarts))
+		return nil
+	}
+	return a.dieLocked(fmt.Errorf("%w: actor %q crashed %d time(s), more than MaxRestarts=%d allows; last crash: %w",
+		ErrActorDied, a.class, a.restarts+1, a.opts.maxRestarts, crash))
+}
+
+// newGenLocked ends the incarnation with cause and starts the next one
+// after delay.
+func (a *actor) newGenLocked(cause error, delay time.Duration) {
+	// Calls of the ending incarnation read liveGen without the lock once
+	// their context is cancelled: it must be stale before that.
+	a.liveGen.Store(-1)
+	a.genStop()
+	a.gen++
+	a.genEnd, a.restartDelay = cause, delay
+	a.genCtx, a.genStop = context.WithCancel(a.ctx)
+	a.state, a.inst = actorStarting, nil
+	a.work.Broadcast()
+	a.life.Broadcast()
 }
 
 // requeueFront puts calls back at the head of the mailbox, in order.
-func (a *actor) requeueFront(calls []*actorCall) {
-	if len(calls) == 0 {
-		return
-	}
+func (a *actor) requeueFront(calls ...*actorCall) {
 	a.mu.Lock()
-	a.queue = append(append([]*actorCall(nil), calls...), a.queue...)
-	a.cond.Broadcast()
-	a.mu.Unlock()
-}
-
-// invoke runs one call. It reports false when the actor crashed and the
-// rest of the batch must go back to the mailbox (to meet a restarted
-// instance, or to fail as dead).
-func (a *actor) invoke(c *actorCall) bool {
-	a.mu.Lock()
-	inst, state := a.inst, a.state
-	a.mu.Unlock()
-	if state == actorDead {
-		a.failCall(c)
-		return false
-	}
-	ctx := a.ctx
-	if c.w != nil {
-		if c.w.caller.Err() != nil { // its watch may not have run yet
-			c.callerEnded()
-		}
-		if !c.w.state.CompareAndSwap(callQueued, callRunning) {
-			c.release()
-			return true // its caller gave up while it was queued; already failed
-		}
-		ctx = c.w.ctx
-	}
-	c.attempt++
-	v, err, panicked, stack := callSafely(actorContext{ctx, a}, func(ctx context.Context) (any, error) { return c.fn(ctx, inst) })
-	if !panicked {
-		if cerr, ok := c.cancelled(); ok {
-			c.out.complete(nil, cerr)
-		} else if err != nil {
-			c.out.complete(nil, &TaskError{Task: c.method, Attempts: c.attempt, Cause: err, kind: ErrTaskFailed})
-		} else {
-			a.rt.finish(c.out, v)
-		}
-		c.release()
-		return true
-	}
-	crash := &TaskError{Task: c.method, Attempts: c.attempt, Panic: v, Stack: stack, kind: ErrActorDied}
-	a.mu.Lock()
+	a.inflight = nil
 	if a.state == actorDead {
 		a.mu.Unlock()
-		c.out.complete(nil, crash)
-		c.release()
-		return false
+		a.failAll(calls)
+		return
 	}
-	if a.inst != inst { // another concurrent call already restarted it
-		a.mu.Unlock()
-	} else if a.opts.maxRestarts < 0 || a.restarts < a.opts.maxRestarts {
-		a.restarts++
-		n := a.restarts
-		a.mu.Unlock()
-		// Back off before the restart, as task retries do, so that an actor
-		// that crashes on every call does not spin through constructors.
-		if a.backoff(retryDelay(n)) {
-			newInst, cerr := a.construct()
-			a.mu.Lock()
-			if cerr != nil {
-				a.state, a.deathErr = actorDead, cerr
-				a.cond.Broadcast()
-			} else if a.state != actorDead {
-				a.inst = newInst
-			}
-			a.mu.Unlock()
-		}
-	} else {
-		a.state = actorDead
-		a.deathErr = fmt.Errorf("%w: actor %q crashed %d time(s), more than MaxRestarts=%d allows; last crash: %w",
-			ErrActorDied, a.class, a.restarts+1, a.opts.maxRestarts, crash)
-		a.cond.Broadcast()
-		a.mu.Unlock()
-		a.cancel()
-	}
-	if cerr, ok := c.cancelled(); ok {
-		c.out.complete(nil, cerr)
-		c.release()
-	} else if (a.opts.maxTaskRetries < 0 || c.attempt <= a.opts.maxTaskRetries) &&
-		(c.w == nil || c.w.state.CompareAndSwap(callRunning, callQueued)) {
-		a.requeueFront([]*actorCall{c})
-	} else if cerr, ok := c.cancelled(); ok {
-		c.out.complete(nil, cerr)
-		c.release()
-	} else {
-		c.out.complete(nil, crash)
-		c.release()
-	}
-	return false
+	a.queue = slices.Insert(a.queue, 0, calls...)
+	a.work.Broadcast()
+	a.mu.Unlock()
 }
 
-// backoff waits d unless the actor is killed first; it reports whether the
+// backoff waits d unless the actor dies first; it reports whether the
 // actor is still alive.
 func (a *actor) backoff(d time.Duration) bool {
 	tm := time.NewTimer(d)
@@ -504,59 +741,229 @@ func (a *actor) backoff(d time.Duration) bool {
 	}
 }
 
-func (a *actor) failCall(c *actorCall) {
+func (a *actor) markReadyLocked() {
+	if !a.readyClosed {
+		a.readyClosed = true
+		close(a.ready)
+	}
+}
+
+// dieLocked marks the actor dead with err and drops its state: the
+// instance, the constructor and its arguments, the mailbox (returned, for
+// the caller to fail outside the lock). Running calls see their context
+// cancelled and fail with ErrActorDied once they return.
+func (a *actor) dieLocked(err error) []*actorCall {
+	if a.state == actorDead {
+		return nil
+	}
+	a.state, a.deathErr = actorDead, err
+	a.liveGen.Store(-1)
+	a.inst, a.ctor = nil, nil
+	q := append(a.queue, a.inflight...)
+	for _, p := range a.pending {
+		q = append(q, p...)
+	}
+	a.queue, a.inflight, a.pending = nil, nil, nil
+	a.genStop()
+	a.cancel()
+	a.markReadyLocked()
+	a.work.Broadcast()
+	a.life.Broadcast()
+	return q
+}
+
+// die kills the actor with err, fails what is queued and frees its name.
+func (a *actor) die(err error) {
+	a.mu.Lock()
+	q := a.dieLocked(err)
+	a.mu.Unlock()
+	a.failAll(q)
+	a.rt.actors.remove(a)
+}
+
+// failAll fails calls of the dead actor that are still queued with its
+// death error (a running one fails once it returns).
+func (a *actor) failAll(q []*actorCall) {
+	if len(q) == 0 {
+		return
+	}
 	a.mu.Lock()
 	err := a.deathErr
 	a.mu.Unlock()
-	c.out.complete(nil, fmt.Errorf("call %q: %w", c.method, err))
-	c.release()
-}
-
-// drainDead fails every call still in the mailbox of a dead actor.
-func (a *actor) drainDead() {
-	a.mu.Lock()
-	q := a.queue
-	a.queue = nil
-	a.mu.Unlock()
 	for _, c := range q {
-		a.failCall(c)
+		c.mu.Lock()
+		queued := c.state == callQueued
+		if queued {
+			c.state = callDone
+		}
+		cerr := c.cancelErr
+		c.mu.Unlock()
+		switch {
+		case !queued:
+		case cerr != nil:
+			c.complete(a.rt, nil, cerr)
+		default:
+			c.complete(a.rt, nil, fmt.Errorf("call %q: %w", c.method, err))
+		}
 	}
 }
 
-// kill marks the actor dead with err; its loop fails what is queued.
-func (a *actor) kill(err error) {
-	a.mu.Lock()
-	if a.state != actorDead {
-		a.state, a.deathErr = actorDead, err
+// kill marks the actor dead with err (shutdown).
+func (a *actor) kill(err error) { a.die(err) }
+
+// driverKey is the submitter of calls made outside any task or actor: the
+// program itself, Ray's driver.
+type driverKey struct{}
+
+// submitterOf is who makes a call with ctx, for per-submitter ordering:
+// the task or actor whose context it is, else the driver.
+func submitterOf(ctx context.Context) any {
+	if t := taskFromContext(ctx); t != nil {
+		return t
 	}
-	a.cond.Broadcast()
-	a.mu.Unlock()
-	a.cancel()
-	select {
-	case a.wake <- struct{}{}:
-	default:
+	if a, ok := ctx.Value(holderKey{}).(*actor); ok {
+		return a
 	}
+	return driverKey{}
 }
 
-// send queues a call; it fails at once if the actor is dead.
-func (a *actor) send(c *actorCall) {
+// ordered reports whether calls from one submitter run in the order they
+// were made, as a Ray actor runs them: a one-at-a-time actor without
+// AllowOutOfOrderExecution. A concurrent actor (Ray's threaded actor)
+// keeps no order.
+func (a *actor) ordered() bool { return a.opts.maxConcurrency == 1 && !a.opts.actor.outOfOrder }
+
+// submit queues a call made with ctx whose ref arguments are deps (nil
+// entries are values). A call with no pending argument goes to the
+// mailbox at once, unless an earlier call of its submitter still waits
+// (ordered actors); the others wait in a.pending until their arguments
+// are ready. It fails at once if the actor is dead.
+func (a *actor) submit(ctx context.Context, c *actorCall, deps []*object) {
+	var live int32
+	for _, d := range deps {
+		if d != nil && !d.isDone() {
+			live++
+		}
+	}
 	a.mu.Lock()
 	if a.state == actorDead {
+		err := a.deathErr
 		a.mu.Unlock()
-		a.failCall(c)
+		c.complete(a.rt, nil, fmt.Errorf("call %q: %w", c.method, err))
 		return
 	}
-	a.queue = append(a.queue, c)
-	if a.opts.maxConcurrency > 1 {
-		a.cond.Signal()
+	if live == 0 && len(a.pending) == 0 {
+		if err := argsError(c.method, deps); err != nil {
+			a.mu.Unlock()
+			c.complete(a.rt, nil, err)
+			return
+		}
+		a.queue = append(a.queue, c)
+		a.work.Signal()
 		a.mu.Unlock()
 		return
+	}
+	key := any(c)
+	if a.ordered() {
+		key = submitterOf(ctx)
+	}
+	if live == 0 && len(a.pending[key]) == 0 {
+		if err := argsError(c.method, deps); err != nil {
+			a.mu.Unlock()
+			c.complete(a.rt, nil, err)
+			return
+		}
+		a.queue = append(a.queue, c)
+		a.work.Signal()
+		a.mu.Unlock()
+		return
+	}
+	if a.pending == nil {
+		a.pending = map[any][]*actorCall{}
+	}
+	c.key, c.deps, c.ready = key, deps, live == 0
+	a.pending[key] = append(a.pending[key], c)
+	c.waiting.Store(live)
+	a.mu.Unlock()
+	if live == 0 {
+		return
+	}
+	for _, d := range deps {
+		if d == nil || d.isDone() {
+			continue
+		}
+		c.addDepStop(d.onDone(func() {
+			if c.waiting.Add(-1) == 0 {
+				a.argsReady(c)
+			}
+		}))
+	}
+}
+
+// argsError is the error of the first ref argument that failed, if any:
+// the call then fails without running, as a Ray task whose argument
+// failed does.
+func argsError(method string, deps []*object) error {
+	for i, d := range deps {
+		if d == nil {
+			continue
+		}
+		if _, err := d.result(); err != nil {
+			return wrapRefErr(method, i, err)
+		}
+	}
+	return nil
+}
+
+// argsReady runs once the last ref argument of c is ready.
+func (a *actor) argsReady(c *actorCall) {
+	if err := argsError(c.method, c.deps); err != nil {
+		c.mu.Lock()
+		queued := c.state == callQueued
+		if queued {
+			c.state = callDone
+		}
+		c.mu.Unlock()
+		if queued {
+			c.complete(a.rt, nil, err)
+		}
+	}
+	a.mu.Lock()
+	c.ready = true
+	if c.key != nil {
+		a.flushLocked(c.key)
 	}
 	a.mu.Unlock()
-	select {
-	case a.wake <- struct{}{}:
-	default:
+}
+
+// flushLocked moves the calls of one submitter that are ready, from the
+// head of its queue, to the mailbox; done (cancelled, failed) ones are
+// dropped.
+func (a *actor) flushLocked(key any) {
+	q := a.pending[key]
+	n := 0
+	for ; n < len(q); n++ {
+		c := q[n]
+		c.mu.Lock()
+		done := c.state == callDone
+		c.mu.Unlock()
+		if done {
+			c.key = nil
+			continue
+		}
+		if !c.ready {
+			break
+		}
+		c.key = nil
+		a.queue = append(a.queue, c)
+		a.work.Signal()
 	}
+	if n == len(q) {
+		delete(a.pending, key)
+		return
+	}
+	clear(q[:n])
+	a.pending[key] = q[n:]
 }
 
 // ActorHandle points to a live (or dead) actor of type T.
@@ -585,22 +992,34 @@ func (h *ActorHandle[T]) Ready(ctx context.Context) error {
 	return nil
 }
 
-// Restarts reports how many times the actor was restarted after a crash.
+// Restarts reports how many times the actor was restarted: after a crash
+// (in a call or in its constructor) or a Kill with NoRestart(false).
 func (h *ActorHandle[T]) Restarts() int {
 	h.a.mu.Lock()
 	defer h.a.mu.Unlock()
 	return h.a.restarts
 }
 
-// GetActor finds a named actor of type T.
-func GetActor[T any](ctx context.Context, name string) (*ActorHandle[T], error) {
+// Namespace is the namespace of the actor's name.
+func (h *ActorHandle[T]) Namespace() string { return h.a.namespace }
+
+// GetActor finds a named actor of type T in the runtime's namespace, or in
+// the one a Namespace option names (the only option it takes), as Ray's
+// ray.get_actor(name, namespace=...) does.
+func GetActor[T any](ctx context.Context, name string, opts ...Option) (*ActorHandle[T], error) {
 	rt, _, err := runtimeFor(ctx)
 	if err != nil {
 		return nil, err
 	}
-	a := rt.actors.lookup(name)
+	var o options
+	o.apply(opts)
+	if o.err != nil {
+		return nil, fmt.Errorf("GetActor %q: %w", name, o.err)
+	}
+	ns := namespaceOf(rt, &o)
+	a := rt.actors.lookup(ns, name)
 	if a == nil {
-		return nil, fmt.Errorf("%w: no actor named %q", ErrNotRegistered, name)
+		return nil, fmt.Errorf("%w: no actor named %q in namespace %q", ErrNotRegistered, name, ns)
 	}
 	if want := reflect.TypeFor[T](); a.typ != want {
 		return nil, fmt.Errorf("%w: actor %q is a %v (class %q), not a %v", ErrInvalidInput, name, a.typ, a.class, want)
@@ -608,14 +1027,31 @@ func GetActor[T any](ctx context.Context, name string) (*ActorHandle[T], error) 
 	return &ActorHandle[T]{a: a}, nil
 }
 
-// Kill stops the actor: queued and future calls fail with ErrActorDied, a
-// running call sees its context cancelled, and its name is freed.
-func Kill[T any](h *ActorHandle[T]) error {
+// Kill stops the actor, as Ray's ray.kill does: queued and future calls
+// fail with ErrActorDied, and so does a call running now (its context is
+// cancelled); the instance and what it holds are released and its name is
+// freed. With NoRestart(false) an actor with restarts left is restarted
+// instead.
+func Kill[T any](h *ActorHandle[T], opts ...KillOption) error {
 	if h == nil || h.a == nil {
 		return fmt.Errorf("%w: nil actor handle", ErrInvalidInput)
 	}
-	h.a.kill(fmt.Errorf("%w: actor %q was killed", ErrActorDied, h.a.class))
-	h.a.rt.actors.remove(h.a)
+	c := killConfig{noRestart: true}
+	for _, o := range opts {
+		o(&c)
+	}
+	a := h.a
+	if !c.noRestart {
+		a.mu.Lock()
+		if a.state != actorDead && (a.opts.maxRestarts < 0 || a.restarts < a.opts.maxRestarts) {
+			a.restarts++
+			a.newGenLocked(fmt.Errorf("%w: actor %q was killed (and restarted)", ErrActorDied, a.class), 0)
+			a.mu.Unlock()
+			return nil
+		}
+		a.mu.Unlock()
+	}
+	a.die(fmt.Errorf("%w: actor %q was killed", ErrActorDied, a.class))
 	return nil
 }
 
@@ -634,8 +1070,9 @@ func KillAndWait[T any](ctx context.Context, h *ActorHandle[T]) error {
 	}
 }
 
-// callActor queues a method call and returns the ref to its result.
-func callActor[T, R any](ctx context.Context, h *ActorHandle[T], method string, fn func(ctx context.Context, inst T) (R, error)) Ref[R] {
+// callActor submits a method call whose ref arguments are deps and
+// returns the ref to its result.
+func callActor[T, R any](ctx context.Context, h *ActorHandle[T], method string, deps []*object, fn func(ctx context.Context, inst T) (R, error)) Ref[R] {
 	if h == nil || h.a == nil {
 		rt, _ := current()
 		return failedRef[R](rt, fmt.Errorf("%w: call %q on a nil actor handle", ErrInvalidInput, method))
@@ -647,13 +1084,14 @@ func callActor[T, R any](ctx context.Context, h *ActorHandle[T], method string, 
 	if err := ctx.Err(); err != nil {
 		return failedRef[R](rt, err)
 	}
-	c := &actorCall{method: method, out: rt.store.newObject(), fn: func(ctx context.Context, inst any) (any, error) {
+	c := &actorCall{a: h.a, method: method, out: rt.store.newObject(), fn: func(ctx context.Context, inst any) (any, error) {
 		return fn(ctx, inst.(T))
 	}}
+	c.out.call = c
 	ref := Ref[R]{h: newHandle(rt, c.out)}
 	if ctx.Done() != nil {
-		c.watchCaller(h.a, ctx)
+		h.a.watchCaller(c, ctx)
 	}
-	h.a.send(c)
+	h.a.submit(ctx, c, deps)
 	return ref
 }

@@ -262,7 +262,7 @@ func (m *ActorMethod0[T, R]) Remote(ctx context.Context, h *ActorHandle[T]) Ref[
 		return callByName[T, R](ctx, h, m.name, []any{})
 	}
 	fn := m.fn
-	return callActor(ctx, h, m.name, func(ctx context.Context, inst T) (R, error) {
+	return callActor(ctx, h, m.name, nil, func(ctx context.Context, inst T) (R, error) {
 		return fn(inst, ctx)
 	})
 }
@@ -297,21 +297,27 @@ func (m *ActorMethod1[T, A, R]) Remote(ctx context.Context, h *ActorHandle[T], a
 		return callByName[T, R](ctx, h, m.name, []any{a})
 	}
 	fn := m.fn
-	return callActor(ctx, h, m.name, func(ctx context.Context, inst T) (R, error) {
+	return callActor(ctx, h, m.name, nil, func(ctx context.Context, inst T) (R, error) {
 		return fn(inst, ctx, a)
 	})
 }
 
-// RemoteArgs is Remote with arguments that may be refs: the call keeps its
-// place in the actor's queue and, when its turn comes, waits for every ref
-// argument and runs on their values. A ref's error fails the call.
+// RemoteArgs is Remote with arguments that may be refs. As in Ray, the
+// call goes to the actor's mailbox once every ref argument is ready, and
+// runs on their values; until then it holds back only the later calls of
+// the same caller (see AllowOutOfOrderExecution). A ref's error fails the
+// call without running it.
 func (m *ActorMethod1[T, A, R]) RemoteArgs(ctx context.Context, h *ActorHandle[T], a Arg[A]) Ref[R] {
 	fn, name := m.fn, m.name
-	return callActor(ctx, h, name, func(ctx context.Context, inst T) (R, error) {
+	byName := encodeAllMethod(m.name, m.localOnly)
+	return callActor(ctx, h, name, []*object{argDep(a)}, func(ctx context.Context, inst T) (R, error) {
 		var zero R
-		av, err := awaitArg(ctx, h.a.rt, a, 0, name)
+		av, err := awaitArg(ctx, a, 0, name)
 		if err != nil {
 			return zero, err
+		}
+		if byName {
+			return methodByName[T, R](ctx, inst, name, []any{av})
 		}
 		return fn(inst, ctx, av)
 	})
@@ -351,25 +357,31 @@ func (m *ActorMethod2[T, A, B, R]) Remote(ctx context.Context, h *ActorHandle[T]
 		return callByName[T, R](ctx, h, m.name, []any{a, b})
 	}
 	fn := m.fn
-	return callActor(ctx, h, m.name, func(ctx context.Context, inst T) (R, error) {
+	return callActor(ctx, h, m.name, nil, func(ctx context.Context, inst T) (R, error) {
 		return fn(inst, ctx, a, b)
 	})
 }
 
-// RemoteArgs is Remote with arguments that may be refs: the call keeps its
-// place in the actor's queue and, when its turn comes, waits for every ref
-// argument and runs on their values. A ref's error fails the call.
+// RemoteArgs is Remote with arguments that may be refs. As in Ray, the
+// call goes to the actor's mailbox once every ref argument is ready, and
+// runs on their values; until then it holds back only the later calls of
+// the same caller (see AllowOutOfOrderExecution). A ref's error fails the
+// call without running it.
 func (m *ActorMethod2[T, A, B, R]) RemoteArgs(ctx context.Context, h *ActorHandle[T], a Arg[A], b Arg[B]) Ref[R] {
 	fn, name := m.fn, m.name
-	return callActor(ctx, h, name, func(ctx context.Context, inst T) (R, error) {
+	byName := encodeAllMethod(m.name, m.localOnly)
+	return callActor(ctx, h, name, []*object{argDep(a), argDep(b)}, func(ctx context.Context, inst T) (R, error) {
 		var zero R
-		av, err := awaitArg(ctx, h.a.rt, a, 0, name)
+		av, err := awaitArg(ctx, a, 0, name)
 		if err != nil {
 			return zero, err
 		}
-		bv, err := awaitArg(ctx, h.a.rt, b, 1, name)
+		bv, err := awaitArg(ctx, b, 1, name)
 		if err != nil {
 			return zero, err
+		}
+		if byName {
+			return methodByName[T, R](ctx, inst, name, []any{av, bv})
 		}
 		return fn(inst, ctx, av, bv)
 	})
@@ -413,29 +425,35 @@ func (m *ActorMethod3[T, A, B, C, R]) Remote(ctx context.Context, h *ActorHandle
 		return callByName[T, R](ctx, h, m.name, []any{a, b, c})
 	}
 	fn := m.fn
-	return callActor(ctx, h, m.name, func(ctx context.Context, inst T) (R, error) {
+	return callActor(ctx, h, m.name, nil, func(ctx context.Context, inst T) (R, error) {
 		return fn(inst, ctx, a, b, c)
 	})
 }
 
-// RemoteArgs is Remote with arguments that may be refs: the call keeps its
-// place in the actor's queue and, when its turn comes, waits for every ref
-// argument and runs on their values. A ref's error fails the call.
+// RemoteArgs is Remote with arguments that may be refs. As in Ray, the
+// call goes to the actor's mailbox once every ref argument is ready, and
+// runs on their values; until then it holds back only the later calls of
+// the same caller (see AllowOutOfOrderExecution). A ref's error fails the
+// call without running it.
 func (m *ActorMethod3[T, A, B, C, R]) RemoteArgs(ctx context.Context, h *ActorHandle[T], a Arg[A], b Arg[B], c Arg[C]) Ref[R] {
 	fn, name := m.fn, m.name
-	return callActor(ctx, h, name, func(ctx context.Context, inst T) (R, error) {
+	byName := encodeAllMethod(m.name, m.localOnly)
+	return callActor(ctx, h, name, []*object{argDep(a), argDep(b), argDep(c)}, func(ctx context.Context, inst T) (R, error) {
 		var zero R
-		av, err := awaitArg(ctx, h.a.rt, a, 0, name)
+		av, err := awaitArg(ctx, a, 0, name)
 		if err != nil {
 			return zero, err
 		}
-		bv, err := awaitArg(ctx, h.a.rt, b, 1, name)
+		bv, err := awaitArg(ctx, b, 1, name)
 		if err != nil {
 			return zero, err
 		}
-		cv, err := awaitArg(ctx, h.a.rt, c, 2, name)
+		cv, err := awaitArg(ctx, c, 2, name)
 		if err != nil {
 			return zero, err
+		}
+		if byName {
+			return methodByName[T, R](ctx, inst, name, []any{av, bv, cv})
 		}
 		return fn(inst, ctx, av, bv, cv)
 	})

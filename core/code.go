@@ -158,8 +158,9 @@ func LocalOnlyRegistrations() []string {
 }
 
 // awaitArg reads an actor method's Arg: a plain value, or a ref's value
-// once it is complete (the call gives the actor's CPUs back meanwhile).
-func awaitArg[T any](ctx context.Context, rt *Runtime, a Arg[T], i int, method string) (T, error) {
+// (ready by the time the call runs: the call waits for its ref arguments
+// before it enters the actor's mailbox).
+func awaitArg[T any](ctx context.Context, a Arg[T], i int, method string) (T, error) {
 	v, obj, isRef := a.resolveArg()
 	if !isRef {
 		return v, nil
@@ -168,7 +169,7 @@ func awaitArg[T any](ctx context.Context, rt *Runtime, a Arg[T], i int, method s
 	if obj == nil {
 		return zero, fmt.Errorf("%w: call %q argument %d is a zero Ref", ErrInvalidInput, method, i)
 	}
-	x, err := rt.wait(ctx, obj)
+	x, err := ctx.Value(holderKey{}).(*actor).rt.wait(ctx, obj)
 	if err != nil {
 		return zero, wrapRefErr(method, i, err)
 	}

@@ -24,15 +24,28 @@
 // dynamic graphs; tasks may submit tasks, and a task blocked in Get gives
 // its CPU back so nested work never deadlocks the pool. Actors are Go types
 // with a constructor (Actor0..Actor3) and methods (Method0..Method3); calls
-// on one actor run one at a time, in order, unless MaxConcurrency says
-// otherwise.
+// on one actor run one at a time, unless MaxConcurrency says otherwise.
+// As in Ray, a call's ref arguments (RemoteArgs) are resolved before it
+// enters the actor's mailbox, and the calls of one caller (a task, an
+// actor, or the program itself) run in the order it made them: a call
+// waiting for its arguments holds back that caller's later calls, never
+// another caller's (AllowOutOfOrderExecution drops the order; a
+// MaxConcurrency actor keeps none). Named actors (Name) live in a
+// namespace (Namespace, WithNamespace) where GetActor finds them.
 //
 // Failures: a returned error is an application error (ErrTaskFailed),
 // retried only with RetryExceptions; a panic is a crashed worker
 // (ErrWorkerCrashed) and is retried up to MaxRetries (default 3). Retries
 // and actor restarts back off exponentially (1 ms doubling up to 1 s). An
-// actor that panics is restarted up to MaxRestarts times, after which its
-// calls fail with ErrActorDied. A panic never brings the process down.
+// actor that panics, in a call or in its constructor, is restarted up to
+// MaxRestarts times, after which its calls fail with ErrActorDied carrying
+// the last panic; a constructor that returns an error kills the actor at
+// once, as an exception in a Ray actor's __init__ does. Calls running when
+// their actor crashes or is killed fail with ErrActorDied (or run again on
+// the restarted actor, MaxTaskRetries). A killed actor drops its instance
+// at once, so what it held (refs included) is freed even while handles to
+// it remain; Kill(h, NoRestart(false)) restarts it instead, within
+// MaxRestarts. A panic never brings the process down.
 //
 // Cancellation: the ctx given to Remote or to an actor call cancels the
 // task or call when it ends; Cancel stops a task and, unless

@@ -316,24 +316,45 @@ func callByName[T, R any](ctx context.Context, h *ActorHandle[T], method string,
 		rt, _ := current()
 		return failedRef[R](rt, fmt.Errorf("call %q: %w", method, err))
 	}
-	return callActor(ctx, h, method, func(ctx context.Context, inst T) (R, error) {
-		var zero R
-		ts, args, err := readSpec(wire, mc.args)
-		if err != nil {
-			return zero, fmt.Errorf("call %q: %w", method, err)
-		}
-		worker := lookupMethod(ts.GetMethodName())
-		if worker == nil {
-			return zero, fmt.Errorf("%w: no actor method named %q", ErrNotRegistered, ts.GetMethodName())
-		}
-		v, err := worker.call(ctx, inst, args)
-		if err != nil {
-			return zero, remoteErr(err)
-		}
-		x, err := roundTrip(worker.result, v)
-		if err != nil || x == nil {
-			return zero, err
-		}
-		return x.(R), nil
+	return callActor(ctx, h, method, nil, func(ctx context.Context, inst T) (R, error) {
+		return runByName[R](ctx, inst, mc, wire)
 	})
+}
+
+// methodByName runs an actor method call from the wire form of arguments
+// known only now (RemoteArgs, once its refs are ready).
+func methodByName[T, R any](ctx context.Context, inst T, method string, args []any) (R, error) {
+	var zero R
+	mc := lookupMethod(method)
+	if mc == nil {
+		return zero, fmt.Errorf("%w: no actor method named %q", ErrNotRegistered, method)
+	}
+	wire, err := wireSpec(&corepb.TaskSpec{MethodName: method}, mc.args, args, nil)
+	if err != nil {
+		return zero, fmt.Errorf("call %q: %w", method, err)
+	}
+	return runByName[R](ctx, inst, mc, wire)
+}
+
+// runByName is the worker side of an actor method call: it decodes the
+// call, runs the registered method and sends its result through the codec.
+func runByName[R any](ctx context.Context, inst any, mc *methodCode, wire []byte) (R, error) {
+	var zero R
+	ts, args, err := readSpec(wire, mc.args)
+	if err != nil {
+		return zero, fmt.Errorf("call %q: %w", mc.name, err)
+	}
+	worker := lookupMethod(ts.GetMethodName())
+	if worker == nil {
+		return zero, fmt.Errorf("%w: no actor method named %q", ErrNotRegistered, ts.GetMethodName())
+	}
+	v, err := worker.call(ctx, inst, args)
+	if err != nil {
+		return zero, remoteErr(err)
+	}
+	x, err := roundTrip(worker.result, v)
+	if err != nil || x == nil {
+		return zero, err
+	}
+	return x.(R), nil
 }

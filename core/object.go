@@ -28,6 +28,7 @@ type object struct {
 	callbacks []*waiter
 	restoreMu sync.Mutex // one reader restores a spilled value at a time
 	producer  *task      // the task that fills it, for Cancel; nil for Put and once complete
+	call      *actorCall // the actor call that fills it, for Cancel; nil once complete
 
 	// Lineage: what reconstructing the value would need (the function and
 	// the IDs of its ref arguments by position, nil when it has none),
@@ -139,6 +140,7 @@ func (o *object) finish(set func()) bool {
 	}
 	set()
 	o.producer = nil // the finished task, its closure and its arguments can go
+	o.call = nil
 	o.finished.Store(true)
 	if o.ch != nil {
 		close(o.ch)

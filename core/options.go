@@ -14,6 +14,8 @@ type options struct {
 	res             resources
 	maxRetries      int
 	retryExceptions bool
+	retryOn         []error
+	actor           actorOptions
 	maxRestarts     int
 	maxTaskRetries  int
 	maxConcurrency  int
@@ -108,7 +110,9 @@ func MaxRetries(n int) Option {
 	}
 }
 
-// RetryExceptions makes a task retry when it returns an error, not only when it panics.
+// RetryExceptions makes a task retry when it returns an error, not only when
+// it panics; on an actor class, a method call that returns an error is
+// retried within MaxTaskRetries. RetryOn retries only some kinds.
 func RetryExceptions(on bool) Option { return func(o *options) { o.retryExceptions = on } }
 
 // MaxRestarts is how many times an actor is restarted after it crashed (default 0).
@@ -123,7 +127,8 @@ func MaxRestarts(n int) Option {
 }
 
 // MaxTaskRetries is how many times an actor method call is re-run on a
-// restarted actor after the actor crashed during it (default 0).
+// restarted actor after the actor crashed during it (default 0), or, with
+// RetryOn or RetryExceptions, after it returned an error that is retried.
 func MaxTaskRetries(n int) Option {
 	return func(o *options) {
 		if n < -1 {

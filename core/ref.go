@@ -247,7 +247,10 @@ func Recursive(on bool) CancelOption { return func(c *cancelConfig) { c.recursiv
 // cancelled and its ref fails with ErrTaskCancelled once it returns (at once
 // with Force). The tasks it submitted are cancelled too unless
 // Recursive(false) is given. Cancelling a Put object or a finished task
-// does nothing.
+// does nothing. An actor method call is cancelled the same way (a queued
+// call leaves the actor's mailbox, a running one sees its context
+// cancelled), except that Force is refused, as Ray refuses it for actor
+// tasks: the actor's state would be left half-changed.
 func Cancel[T any](r Ref[T], opts ...CancelOption) error {
 	if err := r.check(); err != nil && !errors.Is(err, ErrObjectFreed) {
 		return err
@@ -257,8 +260,11 @@ func Cancel[T any](r Ref[T], opts ...CancelOption) error {
 		o(&c)
 	}
 	r.h.obj.mu.Lock()
-	t := r.h.obj.producer
+	t, call := r.h.obj.producer, r.h.obj.call
 	r.h.obj.mu.Unlock()
+	if call != nil {
+		return cancelActorCall(call, c)
+	}
 	if t == nil {
 		return nil
 	}

@@ -45,7 +45,8 @@ type initConfig struct {
 	budget     int64
 	spillDir   string
 	spillLimit int64
-	encodeAll  bool // WithEncodeAll
+	encodeAll  bool   // WithEncodeAll
+	namespace  string // WithNamespace
 	err        error
 }
 
@@ -248,6 +249,9 @@ func newRuntime(opts ...InitOption) (*Runtime, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	if cfg.err != nil {
+		return nil, cfg.err
+	}
 	bad := func(what string, v float64) error {
 		return fmt.Errorf("%w: Init option %s = %v: must be a finite number >= 0", ErrInvalidInput, what, v)
 	}
@@ -291,7 +295,7 @@ func newRuntime(opts ...InitOption) (*Runtime, error) {
 	}
 	rt.sched = newScheduler(rt, res)
 	rt.store = newStore(cfg.budget, cfg.spillLimit, cfg.spillDir)
-	rt.actors = newActorDirectory()
+	rt.actors = newActorDirectory(cfg.namespace)
 	return rt, nil
 }
 

@@ -296,25 +296,31 @@ func (m *ActorMethod{{.N}}[T, {{.TP}}R]) Remote(ctx context.Context, h *ActorHan
 		return callByName[T, R](ctx, h, m.name, []any{ {{- range $i, $v := .Vars}}{{if $i}}, {{end}}{{$v}}{{end -}} })
 	}
 	fn := m.fn
-	return callActor(ctx, h, m.name, func(ctx context.Context, inst T) (R, error) {
+	return callActor(ctx, h, m.name, nil, func(ctx context.Context, inst T) (R, error) {
 		return fn(inst, ctx{{.Args}})
 	})
 }
 {{- if .N}}
 
-// RemoteArgs is Remote with arguments that may be refs: the call keeps its
-// place in the actor's queue and, when its turn comes, waits for every ref
-// argument and runs on their values. A ref's error fails the call.
+// RemoteArgs is Remote with arguments that may be refs. As in Ray, the
+// call goes to the actor's mailbox once every ref argument is ready, and
+// runs on their values; until then it holds back only the later calls of
+// the same caller (see AllowOutOfOrderExecution). A ref's error fails the
+// call without running it.
 func (m *ActorMethod{{.N}}[T, {{.TP}}R]) RemoteArgs(ctx context.Context, h *ActorHandle[T]{{.ArgParams}}) Ref[R] {
 	fn, name := m.fn, m.name
-	return callActor(ctx, h, name, func(ctx context.Context, inst T) (R, error) {
+	byName := encodeAllMethod(m.name, m.localOnly)
+	return callActor(ctx, h, name, []*object{ {{- .Deps -}} }, func(ctx context.Context, inst T) (R, error) {
 		var zero R
 {{- range .Unpack}}
-		{{.Var}}v, err := awaitArg(ctx, h.a.rt, {{.Var}}, {{.I}}, name)
+		{{.Var}}v, err := awaitArg(ctx, {{.Var}}, {{.I}}, name)
 		if err != nil {
 			return zero, err
 		}
 {{- end}}
+		if byName {
+			return methodByName[T, R](ctx, inst, name, []any{ {{- range $i, $v := .Vars}}{{if $i}}, {{end}}{{$v}}v{{end -}} })
+		}
 		return fn(inst, ctx{{.ResolvedArgs}})
 	})
 }

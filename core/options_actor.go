@@ -1,0 +1,66 @@
+package core
+
+import "fmt"
+
+// actorOptions are the options only an actor class takes.
+type actorOptions struct {
+	outOfOrder bool   // AllowOutOfOrderExecution
+	namespace  string // Namespace, when nsSet
+	nsSet      bool
+}
+
+// AllowOutOfOrderExecution lets a one-at-a-time actor run a call as soon
+// as its ref arguments are ready, before earlier calls of the same caller
+// whose arguments are not (Ray's allow_out_of_order_execution). By default
+// calls from one caller run in the order they were made.
+func AllowOutOfOrderExecution(on bool) Option {
+	return func(o *options) { o.actor.outOfOrder = on }
+}
+
+// KillOption configures Kill.
+type KillOption func(*killConfig)
+
+type killConfig struct {
+	noRestart bool
+}
+
+// NoRestart says whether Kill is final (default true, as Ray's
+// ray.kill(no_restart=True)). With NoRestart(false) an actor that has
+// restarts left (MaxRestarts) is restarted: the call running on it fails
+// with ErrActorDied (or runs again, MaxTaskRetries), queued calls run on
+// the new instance, and Restarts counts it. An actor with no restart left
+// dies.
+func NoRestart(on bool) KillOption { return func(c *killConfig) { c.noRestart = on } }
+
+// Namespace is the namespace a named actor lives in (Ray's namespace
+// option), for actor creation and for GetActor; without it, the runtime's
+// (WithNamespace). One name names one actor per namespace.
+func Namespace(ns string) Option {
+	return func(o *options) {
+		if ns == "" {
+			o.fail("option Namespace: must not be empty")
+			return
+		}
+		o.actor.namespace, o.actor.nsSet = ns, true
+	}
+}
+
+// WithNamespace sets the runtime's namespace, where named actors are made
+// and looked up unless Namespace says otherwise (Ray's
+// ray.init(namespace=...)). The default is the empty namespace.
+func WithNamespace(ns string) InitOption {
+	return func(c *initConfig) {
+		if ns == "" && c.err == nil {
+			c.err = fmt.Errorf("%w: Init option WithNamespace: must not be empty", ErrInvalidInput)
+		}
+		c.namespace = ns
+	}
+}
+
+// namespaceOf is the namespace opts name, else rt's.
+func namespaceOf(rt *Runtime, o *options) string {
+	if o.actor.nsSet {
+		return o.actor.namespace
+	}
+	return rt.cfg.namespace
+}
