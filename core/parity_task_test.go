@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/goray/goray/core"
 )
@@ -124,5 +126,170 @@ func TestRetryOnRetriesOnlyListedErrors(t *testing.T) {
 	attempts.Unlock()
 	if got != [4]int{3, 2, 1, 2} {
 		t.Errorf("calls made (ok, category, fatal, exhausted) = %v, want [3 2 1 2]", got)
+	}
+}
+
+// gates lets a test hold tasks running until it opens their gate.
+var gates struct {
+	sync.Mutex
+	m map[string]chan struct{}
+}
+
+func gate(key string) chan struct{} {
+	gates.Lock()
+	defer gates.Unlock()
+	if gates.m == nil {
+		gates.m = map[string]chan struct{}{}
+	}
+	c, ok := gates.m[key]
+	if !ok {
+		c = make(chan struct{})
+		gates.m[key] = c
+	}
+	return c
+}
+
+func open(key string) { close(gate(key)) }
+
+// hold signals key+"/entered" and runs until key's gate opens.
+var hold = core.Func1("test.parity.hold", func(ctx context.Context, key string) (int, error) {
+	open(key + "/entered")
+	select {
+	case <-gate(key):
+		return 0, nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+})
+
+func entered(t *testing.T, ctx context.Context, key string) {
+	t.Helper()
+	select {
+	case <-gate(key + "/entered"):
+	case <-ctx.Done():
+		t.Fatalf("task %s never started: %v", key, ctx.Err())
+	}
+}
+
+// promptly bounds a wait that only a scheduling bug makes long.
+func promptly(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// A request waiting for resources does not hold up the ones behind it
+// that fit: Ray's raylet queues each resource shape apart. Here 4 CPUs,
+// an actor holding 2 and one waiting for 4.
+func TestWaitingActorDoesNotBlockSmallerWork(t *testing.T) {
+	ctx := setup(t, core.WithNumCPUs(4))
+	a, err := counterClass.Options(core.NumCPUs(2)).Remote(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b, err := counterClass.Options(core.NumCPUs(4)).Remote(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Give b the time to start waiting (it cannot be seen from outside).
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := b.Ready(short); err == nil {
+		t.Fatal("an actor asking for 4 CPUs started while another held 2 of 4")
+	}
+	if v, err := core.Get(promptly(t), square.Remote(ctx, 7)); err != nil || v != 49 {
+		t.Fatalf("1-CPU task behind an actor waiting for 4 CPUs: %v, %v", v, err)
+	}
+	c, err := counterClass.Options(core.NumCPUs(1)).Remote(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := core.Get(promptly(t), counterIncr.Remote(ctx, c)); err != nil || v != 11 {
+		t.Fatalf("1-CPU actor behind an actor waiting for 4 CPUs: %v, %v", v, err)
+	}
+	// Once the first actor is gone, the big one gets its CPUs.
+	core.Kill(a)
+	core.Kill(c)
+	if v, err := core.Get(promptly(t), counterIncr.Remote(ctx, b)); err != nil || v != 1 {
+		t.Fatalf("4-CPU actor once the CPUs are free: %v, %v", v, err)
+	}
+}
+
+func TestWaitingTaskDoesNotBlockSmallerTasks(t *testing.T) {
+	ctx := setup(t, core.WithNumCPUs(4))
+	a, err := counterClass.Options(core.NumCPUs(2)).Remote(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	big := square.Options(core.NumCPUs(4)).Remote(ctx, 2)
+	if v, err := core.Get(promptly(t), square.Remote(ctx, 7)); err != nil || v != 49 {
+		t.Fatalf("1-CPU task behind a task waiting for 4 CPUs: %v, %v", v, err)
+	}
+	core.Kill(a)
+	if v, err := core.Get(promptly(t), big); err != nil || v != 4 {
+		t.Fatalf("4-CPU task once the CPUs are free: %v, %v", v, err)
+	}
+}
+
+// order records the order in which its calls start, per key.
+var order struct {
+	sync.Mutex
+	m map[string][]string
+}
+
+var record = core.Func2("test.parity.record", func(ctx context.Context, key, tag string) (int, error) {
+	order.Lock()
+	defer order.Unlock()
+	if order.m == nil {
+		order.m = map[string][]string{}
+	}
+	order.m[key] = append(order.m[key], tag)
+	return len(order.m[key]), nil
+})
+
+func recorded(key string) []string {
+	order.Lock()
+	defer order.Unlock()
+	return slices.Clone(order.m[key])
+}
+
+// Small requests may pass a big one that does not fit, but not for ever: a
+// stream of them does not starve it. Two CPUs, one held; a 2-CPU task waits
+// while 1-CPU tasks pass it on the free CPU, then on both.
+func TestBigTaskNotStarvedBySmallOnes(t *testing.T) {
+	ctx := setup(t, core.WithNumCPUs(2))
+	key := fmt.Sprintf("%s/%d", t.Name(), runSeq.Add(1))
+	s1, s2 := hold.Remote(ctx, key+"/s1"), hold.Remote(ctx, key+"/s2")
+	entered(t, ctx, key+"/s1")
+	entered(t, ctx, key+"/s2")
+	big := record.Options(core.NumCPUs(2)).Remote(ctx, key, "big")
+	const n = 300
+	var small []core.Ref[int]
+	for range n {
+		small = append(small, record.Remote(ctx, key, "small"))
+	}
+	open(key + "/s1")
+	for len(recorded(key)) < 10 {
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(time.Millisecond):
+		}
+	}
+	open(key + "/s2")
+	if _, err := core.GetAll(ctx, append(small, big, s1, s2)); err != nil {
+		t.Fatal(err)
+	}
+	got := recorded(key)
+	at := slices.Index(got, "big")
+	t.Logf("the 2-CPU task started after %d 1-CPU tasks", at)
+	if at < 0 || at > n/2 {
+		t.Fatalf("the 2-CPU task started after %d of %d 1-CPU tasks submitted after it", at, n)
 	}
 }
