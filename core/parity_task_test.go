@@ -293,3 +293,44 @@ func TestBigTaskNotStarvedBySmallOnes(t *testing.T) {
 		t.Fatalf("the 2-CPU task started after %d of %d 1-CPU tasks submitted after it", at, n)
 	}
 }
+
+// gpuParent waits for its gate, then runs a 1-CPU child and waits for it.
+var gpuParent = core.Func1("test.parity.gpuParent", func(ctx context.Context, key string) (int, error) {
+	open(key + "/entered")
+	select {
+	case <-gate(key):
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	return core.Get(ctx, square.Remote(ctx, 5))
+})
+
+// The resources gathered for a starved request never wait on a task that
+// is blocked in Get: it may wait for work queued behind that request.
+// Here a parent holding the only GPU waits for a 1-CPU child while a task
+// asking for the GPU and both CPUs is starved by 1-CPU tasks.
+func TestStarvedRequestDoesNotDeadlockBlockedParent(t *testing.T) {
+	ctx := setup(t, core.WithNumCPUs(2), core.WithNumGPUs(1))
+	key := fmt.Sprintf("%s/%d", t.Name(), runSeq.Add(1))
+	parent := gpuParent.Options(core.NumCPUs(1), core.NumGPUs(1)).Remote(ctx, key)
+	entered(t, ctx, key)
+	big := record.Options(core.NumCPUs(2), core.NumGPUs(1)).Remote(ctx, key, "big")
+	var small []core.Ref[int]
+	for range 100 {
+		small = append(small, record.Remote(ctx, key, "small"))
+	}
+	for len(recorded(key)) < 64 {
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(time.Millisecond):
+		}
+	}
+	open(key)
+	if v, err := core.Get(promptly(t), parent); err != nil || v != 25 {
+		t.Fatalf("parent: %v, %v", v, err)
+	}
+	if _, err := core.GetAll(promptly(t), append(small, big)); err != nil {
+		t.Fatal(err)
+	}
+}
