@@ -33,6 +33,15 @@
 // MaxConcurrency actor keeps none). Named actors (Name) live in a
 // namespace (Namespace, WithNamespace) where GetActor finds them.
 //
+// Scheduling: a task or actor waits until the resources it asks for are
+// free. Waiting requests are served in arrival order, but one that does not
+// fit does not hold up later ones that do (queues are kept per resource
+// shape, as Ray's raylet keeps them per scheduling class): with 4 CPUs, an
+// actor holding 2 and another waiting for 4, a 1-CPU task still starts at
+// once. A request passed over 64 times that would fit once the running
+// tasks end gets the free resources gathered for it, so a stream of small
+// tasks does not starve a big one.
+//
 // Failures: a returned error is an application error (ErrTaskFailed),
 // retried only with RetryExceptions; a panic is a crashed worker
 // (ErrWorkerCrashed) and is retried up to MaxRetries (default 3). Retries

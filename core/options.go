@@ -99,7 +99,8 @@ func Resources(r map[string]float64) Option {
 }
 
 // MaxRetries is how many times a task is re-run after its worker crashed (a
-// panic), default 3. With RetryExceptions, returned errors are retried too.
+// panic), default 3. With RetryExceptions, returned errors are retried too;
+// with RetryOn, only those of the listed kinds.
 func MaxRetries(n int) Option {
 	return func(o *options) {
 		if n < -1 {

@@ -133,6 +133,8 @@ type WaitOptions struct {
 // Wait returns once opts.NumReturns refs are complete (successfully or not),
 // the timeout passes or ctx ends. ready keeps the order in which refs were
 // passed; the idiom is to loop, handling ready and waiting again on notReady.
+// The refs must point to distinct objects: a duplicate is ErrInvalidInput,
+// naming its index, as in Ray.
 func Wait[T any](ctx context.Context, refs []Ref[T], opts WaitOptions) (ready, notReady []Ref[T], err error) {
 	n := opts.NumReturns
 	if n < 0 {
@@ -148,6 +150,9 @@ func Wait[T any](ctx context.Context, refs []Ref[T], opts WaitOptions) (ready, n
 		if err := r.check(); err != nil {
 			return nil, nil, err
 		}
+	}
+	if err := checkUnique(refs); err != nil {
+		return nil, nil, err
 	}
 	if n > 0 {
 		signal := make(chan struct{}, len(refs))
@@ -200,6 +205,32 @@ func Wait[T any](ctx context.Context, refs []Ref[T], opts WaitOptions) (ready, n
 		}
 	}
 	return ready, notReady, nil
+}
+
+// checkUnique refuses a list that names one object twice, as Ray's wait
+// does: the count of ready refs would be ambiguous.
+func checkUnique[T any](refs []Ref[T]) error {
+	dup := func(i, j int) error {
+		return fmt.Errorf("%w: Wait: ref %d (%s) is the same object as ref %d; refs must be unique", ErrInvalidInput, j, refs[j].ID(), i)
+	}
+	if len(refs) <= 16 {
+		for j := 1; j < len(refs); j++ {
+			for i := range j {
+				if refs[i].h.obj == refs[j].h.obj {
+					return dup(i, j)
+				}
+			}
+		}
+		return nil
+	}
+	seen := make(map[*object]int, len(refs))
+	for j, r := range refs {
+		if i, ok := seen[r.h.obj]; ok {
+			return dup(i, j)
+		}
+		seen[r.h.obj] = j
+	}
+	return nil
 }
 
 // Put stores v in the object store and returns a ref to it. v is not

@@ -327,7 +327,7 @@ func (rt *Runtime) execute(t *task, w *worker) {
 		return
 	}
 	retry := t.opts.maxRetries < 0 || t.attempt <= t.opts.maxRetries
-	if panicked && retry || !panicked && t.opts.retryExceptions && retry {
+	if panicked && retry || !panicked && taskRetriesOn(t.opts, err) && retry {
 		rt.retryLater(t)
 		return
 	}
@@ -339,6 +339,13 @@ func (rt *Runtime) execute(t *task, w *worker) {
 	}
 	t.fail(te)
 }
+
+// taskRetriesOn reports whether a returned error is worth another attempt:
+// with RetryOn, one that matches a listed kind; else any, with
+// RetryExceptions. The error is the one the task's ref would get, so in
+// encode-all mode (as on a cluster) it has crossed the codec and matches
+// only the runtime's categories and errors registered with RegisterError.
+func taskRetriesOn(o *options, err error) bool { return o.retriesErr(err) }
 
 // Retries back off exponentially, as Ray's do: a task that always fails
 // waits 1 ms, 2 ms, 4 ms, ... up to a second between attempts instead of
