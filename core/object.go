@@ -36,8 +36,12 @@ type object struct {
 	fn     *spec
 	argIDs *[maxArgs]uint64
 
+	// own is the object's entry in the owner's reference table, set once
+	// a ref to it left its Go handles (see refTable); nil for most objects.
+	own atomic.Pointer[refEntry]
+
 	// Store bookkeeping, guarded by the store's lock.
-	refs      atomic.Int64
+	refs      atomic.Int64 // local handles (refHandle)
 	size      int64
 	spillPath string // non-empty while the value lives on disk
 	typ       reflect.Type

@@ -25,6 +25,12 @@ type refHandle struct {
 
 func newHandle(rt *Runtime, obj *object) *refHandle {
 	obj.refs.Add(1)
+	return adoptHandle(rt, obj)
+}
+
+// adoptHandle makes a handle for a local reference already counted in
+// obj.refs (refTable.borrow counts it under the table's lock).
+func adoptHandle(rt *Runtime, obj *object) *refHandle {
 	h := &refHandle{rt: rt, obj: obj}
 	h.cleanup = runtime.AddCleanup(h, func(o *object) { rt.store.decRef(o) }, obj)
 	return h
