@@ -5,8 +5,12 @@ import (
 	"errors"
 	"os"
 	"reflect"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/goray/goray/core"
 )
@@ -255,4 +259,285 @@ func TestDecodeUnknownRef(t *testing.T) {
 	if _, err := core.DecodeAs[*core.ActorHandle[*Tally]](hb); !errors.Is(err, core.ErrInvalidInput) {
 		t.Errorf("actor handle of a runtime that is gone: %v; want ErrInvalidInput", err)
 	}
+}
+
+// Counting live objects. Payloads are large enough (>= 100 KiB) to be in
+// the store's books (StoreStats.Objects); a handle let go by dropping it is
+// noticed by the garbage collector, so checks run runtime.GC in a loop
+// bounded by count and by the test's context.
+
+const payloadSize = 200 << 10
+
+func payload(tag byte) []byte {
+	b := make([]byte, payloadSize)
+	for i := range b {
+		b[i] = tag + byte(i)
+	}
+	return b
+}
+
+func livePayloads() int { return core.ObjectStoreStats().Objects }
+
+// stillLive fails unless n objects stay in the books through a few
+// collections.
+func stillLive(t *testing.T, n int, when string) {
+	t.Helper()
+	for range 4 {
+		runtime.GC()
+		time.Sleep(2 * time.Millisecond)
+		if got := livePayloads(); got != n {
+			t.Fatalf("%s: %d objects live, want %d (freed too early): %+v", when, got, n, core.ObjectStoreStats())
+		}
+	}
+}
+
+// eventuallyLive fails unless the books come down to n objects, and the
+// owner's table to owned entries.
+func eventuallyLive(t *testing.T, ctx context.Context, n, owned int, when string) {
+	t.Helper()
+	for i := 0; i < 500 && ctx.Err() == nil; i++ {
+		runtime.GC()
+		if st := core.ObjectStoreStats(); st.Objects == n && st.OwnedRefs == owned {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("%s: %+v, want %d objects and %d owned refs", when, core.ObjectStoreStats(), n, owned)
+}
+
+// gates lets a test hold a task at a point and let it go.
+var gates sync.Map // int -> *gate
+
+type gate struct{ entered, release chan struct{} }
+
+var gateSeq atomic.Int64
+
+func newGate() (int, *gate) {
+	id := int(gateSeq.Add(1))
+	g := &gate{entered: make(chan struct{}), release: make(chan struct{})}
+	gates.Store(id, g)
+	return id, g
+}
+
+// keepThenRead takes a ref, holds it until its gate opens, then reads it.
+var keepThenRead = core.Func2("test.refs.keepThenRead", func(ctx context.Context, r core.Ref[[]byte], gateID int) (int, error) {
+	g, _ := gates.Load(gateID)
+	close(g.(*gate).entered)
+	select {
+	case <-g.(*gate).release:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	b, err := core.Get(ctx, r)
+	return len(b), err
+})
+
+// The Ray ownership rule: an object shared by several holders (here the
+// driver's ref, a ref nested in a value in the store and a ref passed to
+// a running task) is freed when the last one lets go, whichever it is,
+// and not before.
+func TestSharedObjectFreedWithLastHolder(t *testing.T) {
+	for _, last := range []string{"task", "outer", "driver"} {
+		t.Run("last="+last, func(t *testing.T) {
+			bothModes(t, func(t *testing.T, ctx context.Context) {
+				sharedObjectFreedWithLast(t, ctx, last)
+			})
+		})
+	}
+}
+
+func sharedObjectFreedWithLast(t *testing.T, ctx context.Context, last string) {
+	if n := livePayloads(); n != 0 {
+		t.Fatalf("a new runtime has %d objects", n)
+	}
+	h := struct {
+		driver core.Ref[[]byte]
+		outer  core.Ref[Holder]
+		result core.Ref[int]
+	}{}
+	var err error
+	if h.driver, err = core.Put(ctx, payload(1)); err != nil {
+		t.Fatal(err)
+	}
+	if h.outer, err = core.Put(ctx, Holder{Name: "outer", Inner: h.driver}); err != nil {
+		t.Fatal(err)
+	}
+	id, g := newGate()
+	h.result = keepThenRead.Remote(ctx, h.driver, id)
+	select {
+	case <-g.entered:
+	case <-ctx.Done():
+		t.Fatal("the task did not start")
+	}
+	letGo := map[string]func(){
+		"driver": func() { h.driver = core.Ref[[]byte]{} },
+		"outer":  func() { h.outer.Release() },
+		"task": func() {
+			close(g.release)
+			if n, err := core.Get(ctx, h.result); err != nil || n != payloadSize {
+				t.Fatalf("the task read %d bytes, %v; want %d", n, err, payloadSize)
+			}
+			h.result = core.Ref[int]{}
+		},
+	}
+	for _, who := range []string{"driver", "outer", "task"} {
+		if who != last {
+			letGo[who]()
+			stillLive(t, 1, who+" let go")
+		}
+	}
+	if last != "task" {
+		// The one holder left can still read it.
+		var b []byte
+		if last == "driver" {
+			b, err = core.Get(ctx, h.driver)
+		} else {
+			var v Holder
+			if v, err = core.Get(ctx, h.outer); err == nil {
+				b, err = core.Get(ctx, v.Inner)
+			}
+		}
+		if err != nil || len(b) != payloadSize || b[1] != 2 {
+			t.Fatalf("%s, the last holder, reads %d bytes, %v", last, len(b), err)
+		}
+	}
+	letGo[last]()
+	eventuallyLive(t, ctx, 0, 0, "every holder let go")
+}
+
+type BigHolder struct {
+	Pad   []byte
+	Inner core.Ref[[]byte]
+}
+
+var refHolderSize = core.Func1("test.refs.holderSize", func(ctx context.Context, h BigHolder) (int, error) {
+	b, err := core.Get(ctx, h.Inner)
+	return len(h.Pad) + len(b), err
+})
+
+// A ref nested in a value keeps its object alive as long as the outer
+// object lives, also once the outer value is spilled to disk (where the
+// ref is bytes, not a Go handle), and the inner object goes with it.
+func TestNestedRefFreedWithOuter(t *testing.T) {
+	for _, budget := range []int64{0, 1} {
+		name := map[int64]string{0: "in-memory", 1: "spilled"}[budget]
+		t.Run(name, func(t *testing.T) {
+			for _, mode := range []bool{false, true} {
+				if !mode && os.Getenv("GORAY_ENCODE_ALL") == "1" {
+					continue
+				}
+				opts := []core.InitOption{core.WithNumCPUs(2)}
+				if budget > 0 {
+					opts = append(opts, core.WithMemoryBudget(budget)) // every large value goes to disk
+				}
+				if mode {
+					opts = append(opts, core.WithEncodeAll())
+				}
+				ctx := setup(t, opts...)
+				nestedRefFreedWithOuter(t, ctx, budget > 0)
+			}
+		})
+	}
+}
+
+func nestedRefFreedWithOuter(t *testing.T, ctx context.Context, spilled bool) {
+	var outer core.Ref[BigHolder]
+	func() {
+		inner, err := core.Put(ctx, payload(3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if outer, err = core.Put(ctx, BigHolder{Pad: payload(4), Inner: inner}); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	if spilled {
+		if st := core.ObjectStoreStats(); st.SpilledFiles != 2 {
+			t.Fatalf("want both values on disk: %+v", st)
+		}
+	}
+	// Only the outer object holds the inner one now.
+	stillLive(t, 2, "the inner ref's first holder let go")
+	if n, err := core.Get(ctx, refHolderSize.Remote(ctx, mustGet(t, ctx, outer))); err != nil || n != 2*payloadSize {
+		t.Fatalf("reading through the nested ref: %d, %v", n, err)
+	}
+	stillLive(t, 2, "after a read")
+	outer.Release()
+	eventuallyLive(t, ctx, 0, 0, "the outer object was released")
+	if st := core.ObjectStoreStats(); st.SpilledFiles != 0 {
+		t.Fatalf("spill files left: %+v", st)
+	}
+}
+
+func mustGet[T any](t *testing.T, ctx context.Context, r core.Ref[T]) T {
+	t.Helper()
+	v, err := core.Get(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+var putPayload = core.Func1("test.refs.putPayload", func(ctx context.Context, tag byte) (core.Ref[[]byte], error) {
+	return core.Put(ctx, payload(tag))
+})
+
+// A ref a task returns keeps the object it names alive through the
+// task's result: the task's own handle is gone once it returned.
+func TestReturnedRefKeepsInnerAlive(t *testing.T) {
+	bothModes(t, func(t *testing.T, ctx context.Context) {
+		outer := putPayload.Remote(ctx, 5)
+		if _, _, err := core.Wait(ctx, []core.Ref[core.Ref[[]byte]]{outer}, core.WaitOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		stillLive(t, 1, "the task returned")
+		b, err := core.Get(ctx, mustGet(t, ctx, outer))
+		if err != nil || len(b) != payloadSize || b[0] != 5 {
+			t.Fatalf("reading the returned ref: %d bytes, %v", len(b), err)
+		}
+		stillLive(t, 1, "after a read")
+		outer.Release()
+		eventuallyLive(t, ctx, 0, 0, "the result was released")
+	})
+}
+
+var holdCPU = core.Func1("test.refs.holdCPU", func(ctx context.Context, gateID int) (int, error) {
+	g, _ := gates.Load(gateID)
+	close(g.(*gate).entered)
+	select {
+	case <-g.(*gate).release:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	return 0, nil
+})
+
+// A ref passed to a task that has not started yet (it waits for a CPU)
+// keeps its object alive: the submitted task holds it until it finishes.
+func TestQueuedTaskHoldsItsRefArgument(t *testing.T) {
+	bothModes(t, func(t *testing.T, ctx context.Context) {
+		blockID, block := newGate()
+		busy := holdCPU.Options(core.NumCPUs(4)).Remote(ctx, blockID) // every CPU of the runtime
+		<-block.entered
+		keepID, keep := newGate()
+		close(keep.release)
+		var result core.Ref[int]
+		func() {
+			r, err := core.Put(ctx, payload(6))
+			if err != nil {
+				t.Fatal(err)
+			}
+			result = keepThenRead.Remote(ctx, r, keepID)
+		}()
+		stillLive(t, 1, "the driver let go while the task waits for a CPU")
+		close(block.release)
+		if _, err := core.Get(ctx, busy); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := core.Get(ctx, result); err != nil || n != payloadSize {
+			t.Fatalf("the task read %d bytes, %v", n, err)
+		}
+		result = core.Ref[int]{}
+		eventuallyLive(t, ctx, 0, 0, "the task finished")
+	})
 }
