@@ -81,28 +81,21 @@ func seqOf(job JobID, id ObjectID) (uint64, bool) {
 }
 
 // trackLocked returns obj's entry, making it, or nil once obj is freed.
-// Caller holds t.mu.
-//
-// An object outside the table is freed without the lock (store.decRef),
-// so the entry is published before freed is read here, and decRef reads
-// the entry after setting freed: one of the two always sees the other, and
-// an entry made for an object freed meanwhile is taken out again, here or
-// by freedUntracked.
+// Caller holds t.mu. An object outside the table is freed without the
+// lock (store.decRef); the freed and tracked flags share a word, so either
+// the object is freed first and does not enter, or it enters first and
+// the table decides when it is freed.
 func (t *refTable) trackLocked(obj *object) *refEntry {
-	e := obj.own.Load()
-	if e == nil {
-		e = &refEntry{obj: obj}
-		obj.own.Store(e)
+	if e := t.objects[obj.id]; e != nil {
+		return e
 	}
-	if obj.freed.Load() {
-		if t.objects[obj.id] == e {
-			delete(t.objects, obj.id)
-		}
+	if obj.flags.Or(objTracked)&objFreed != 0 {
 		return nil
 	}
 	if t.objects == nil {
 		t.objects = map[uint64]*refEntry{}
 	}
+	e := &refEntry{obj: obj}
 	t.objects[obj.id] = e
 	return e
 }
@@ -129,7 +122,7 @@ func (t *refTable) borrow(id ObjectID, made uint64) (*object, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e := t.objects[seq]
-	if e == nil || e.obj.freed.Load() || e.obj.refs.Load() == 0 && !e.pinned() {
+	if e == nil || e.obj.isFreed() || e.obj.refs.Load() == 0 && !e.pinned() {
 		return nil, fmt.Errorf("%w: object %s: no holder was left, so it was freed", ErrObjectFreed, id)
 	}
 	e.obj.refs.Add(1)
@@ -140,7 +133,7 @@ func (t *refTable) borrow(id ObjectID, made uint64) (*object, error) {
 func (t *refTable) released(obj *object) []*object {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.freeIfUnheldLocked(obj.own.Load(), nil)
+	return t.freeIfUnheldLocked(t.objects[obj.id], nil)
 }
 
 // freeIfUnheldLocked frees e's object if nothing holds it any more, and
@@ -150,7 +143,7 @@ func (t *refTable) freeIfUnheldLocked(e *refEntry, out []*object) []*object {
 	for len(work) > 0 {
 		e := work[len(work)-1]
 		work = work[:len(work)-1]
-		if e == nil || e.pinned() || e.obj.refs.Load() != 0 || !e.obj.freed.CompareAndSwap(false, true) {
+		if e == nil || e.pinned() || e.obj.refs.Load() != 0 || !e.obj.markFreedTracked() {
 			continue
 		}
 		out = append(out, e.obj)
@@ -164,30 +157,13 @@ func (t *refTable) freeIfUnheldLocked(e *refEntry, out []*object) []*object {
 func (t *refTable) forgetLocked(e *refEntry, work []*refEntry) []*refEntry {
 	delete(t.objects, e.obj.id)
 	for _, in := range e.contains {
-		if ie := in.own.Load(); ie != nil && ie.containedIn > 0 {
+		if ie := t.objects[in.id]; ie != nil && ie.containedIn > 0 {
 			ie.containedIn--
 			work = append(work, ie)
 		}
 	}
 	e.contains = nil
 	return work
-}
-
-// freedUntracked finishes freeing an object that was outside the table
-// when its last handle went but entered it meanwhile (nest does that for
-// an object being spilled): its contained pins go.
-func (t *refTable) freedUntracked(obj *object) []*object {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	e := obj.own.Load()
-	if e == nil || t.objects[obj.id] != e {
-		return nil
-	}
-	var out []*object
-	for _, ie := range t.forgetLocked(e, nil) {
-		out = t.freeIfUnheldLocked(ie, out)
-	}
-	return out
 }
 
 // pinSubmitted counts a submitted task's hold on each object (the caller
@@ -207,7 +183,7 @@ func (t *refTable) unpinSubmitted(objs []*object) []*object {
 	defer t.mu.Unlock()
 	var out []*object
 	for _, o := range objs {
-		e := o.own.Load()
+		e := t.objects[o.id]
 		if e == nil || e.submitted == 0 {
 			continue
 		}
@@ -249,7 +225,7 @@ func (t *refTable) addBorrower(id ObjectID, addr string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e := t.objects[seq]
-	if e == nil || e.obj.freed.Load() {
+	if e == nil || e.obj.isFreed() {
 		return fmt.Errorf("%w: object %s", ErrObjectFreed, id)
 	}
 	if e.borrowers == nil {

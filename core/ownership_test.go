@@ -25,8 +25,8 @@ func held(t *testing.T, s *store) *object {
 
 func wantFreed(t *testing.T, what string, obj *object, freed bool) {
 	t.Helper()
-	if obj.freed.Load() != freed {
-		t.Fatalf("%s: freed = %v, want %v", what, obj.freed.Load(), freed)
+	if obj.isFreed() != freed {
+		t.Fatalf("%s: freed = %v, want %v", what, obj.isFreed(), freed)
 	}
 }
 
@@ -121,8 +121,8 @@ func TestRefTableNestRacesLastHandle(t *testing.T) {
 		go func() { defer wg.Done(); s.decRef(outer) }()
 		wg.Wait()
 		s.decRef(inner)
-		if !outer.freed.Load() || !inner.freed.Load() {
-			t.Fatalf("round %d: outer freed %v, inner freed %v", i, outer.freed.Load(), inner.freed.Load())
+		if !outer.isFreed() || !inner.isFreed() {
+			t.Fatalf("round %d: outer freed %v, inner freed %v", i, outer.isFreed(), inner.isFreed())
 		}
 	}
 	if n := s.refs.tracked(); n != 0 {

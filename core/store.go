@@ -105,7 +105,7 @@ func (s *store) admit(obj *object) error {
 	obj.size = size
 	obj.typ = reflect.TypeOf(v)
 	obj.accounted = true
-	if obj.freed.Load() { // its last ref went while it was being computed
+	if obj.isFreed() { // its last ref went while it was being computed
 		obj.accounted = false
 		s.mu.Unlock()
 		return nil
@@ -183,7 +183,7 @@ func (s *store) spillVictims(victims []*object) {
 	for _, o := range victims {
 		if err := s.spill(o); err != nil {
 			s.mu.Lock()
-			if !o.freed.Load() {
+			if !o.isFreed() {
 				s.addMemory(o)
 			}
 			s.mu.Unlock()
@@ -244,7 +244,7 @@ func (s *store) spill(obj *object) error {
 	if err != nil {
 		return err
 	}
-	if obj.freed.Load() {
+	if obj.isFreed() {
 		os.Remove(path)
 		return nil
 	}
@@ -298,7 +298,7 @@ func (s *store) load(obj *object) (any, error) {
 		return v, err // restored by another reader meanwhile
 	}
 	s.mu.Lock()
-	if obj.freed.Load() {
+	if obj.isFreed() {
 		s.mu.Unlock()
 		return nil, fmt.Errorf("%w: obj-%016x", ErrObjectFreed, obj.id)
 	}
@@ -316,7 +316,7 @@ func (s *store) load(obj *object) (any, error) {
 		return nil, fmt.Errorf("restore spilled obj-%016x from %s: %w", obj.id, path, err)
 	}
 	s.mu.Lock()
-	if obj.freed.Load() || obj.spillPath != path {
+	if obj.isFreed() || obj.spillPath != path {
 		s.mu.Unlock()
 		return v, nil // freed meanwhile: hand the value over, keep no books
 	}
@@ -353,16 +353,12 @@ func (s *store) decRef(obj *object) {
 	if obj.refs.Add(-1) != 0 {
 		return
 	}
-	if obj.own.Load() != nil {
+	if obj.markFreed() {
+		s.drop(obj)
+		return
+	}
+	if f := obj.flags.Load(); f&objTracked != 0 && f&objFreed == 0 {
 		s.dropAll(s.refs.released(obj))
-		return
-	}
-	if !obj.freed.CompareAndSwap(false, true) {
-		return
-	}
-	s.drop(obj)
-	if obj.own.Load() != nil { // it entered the table as it went (refTable.trackLocked)
-		s.dropAll(s.refs.freedUntracked(obj))
 	}
 }
 
