@@ -10,8 +10,12 @@ import (
 )
 
 // Ref is a typed future: the result of a remote call or of Put. It is cheap
-// to copy; all copies share one handle. The object it points to is freed
-// when no handle is reachable any more (or on Release).
+// to copy; all copies share one handle. It is a value that travels: a task
+// argument or result, a field of a stored value; its wire form is its
+// object's ID and owner (MarshalCBOR). The object it points to is freed
+// once no holder is left: no handle reachable any more (or all released),
+// no task submitted with it that has not finished, no live object whose
+// value holds it.
 type Ref[T any] struct {
 	h *refHandle
 }
@@ -48,7 +52,10 @@ func (r Ref[T]) ID() string {
 func (r Ref[T]) Valid() bool { return r.h != nil }
 
 // Release drops this handle's reference now instead of waiting for garbage
-// collection. No copy of the ref may be used afterwards.
+// collection. No copy of the ref may be used afterwards (copies share the
+// handle: a ref put inside a value or passed to a task in process is the
+// same handle). Other holders (other handles, tasks, outer objects) keep
+// the object.
 func (r Ref[T]) Release() {
 	if r.h == nil || !r.h.released.CompareAndSwap(false, true) {
 		return
