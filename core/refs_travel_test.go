@@ -252,6 +252,34 @@ func TestDecodeUnknownRef(t *testing.T) {
 	if _, err := core.DecodeAs[*core.ActorHandle[*Holder]](hb); !errors.Is(err, core.ErrInvalidInput) {
 		t.Errorf("actor handle decoded as the wrong type: %v; want ErrInvalidInput", err)
 	}
+	if back, err := core.DecodeAs[*core.ActorHandle[*Tally]](hb); err != nil || back.Class() != "test.refs.Tally" {
+		t.Fatalf("actor handle: %v", err)
+	}
+	// An actor ID this runtime never gave out: the ID follows the
+	// protobuf field header 0x0a 0x10 (field 1, 16 bytes).
+	badActor := append([]byte(nil), hb...)
+	j := strings.Index(string(badActor), "\x0a\x10")
+	if j < 0 {
+		t.Fatalf("the wire form %x does not hold an actor ID", hb)
+	}
+	badActor[j+2] ^= 0xff
+	if _, err := core.DecodeAs[*core.ActorHandle[*Tally]](badActor); !errors.Is(err, core.ErrInvalidInput) || !strings.Contains(err.Error(), "no actor") {
+		t.Errorf("unknown actor ID: %v; want ErrInvalidInput naming it", err)
+	}
+	// Every truncation and every single-bit change of a valid wire form
+	// decodes to an error or to a handle, never a panic.
+	for _, valid := range [][]byte{b2, hb} {
+		for n := range len(valid) {
+			_, _ = core.DecodeAs[core.Ref[int]](valid[:n])
+			_, _ = core.DecodeAs[*core.ActorHandle[*Tally]](valid[:n])
+		}
+		for i := range len(valid) * 8 {
+			in := append([]byte(nil), valid...)
+			in[i/8] ^= 1 << (i % 8)
+			_, _ = core.DecodeAs[core.Ref[int]](in)
+			_, _ = core.DecodeAs[*core.ActorHandle[*Tally]](in)
+		}
+	}
 	setup(t) // a new runtime: the old one's IDs mean nothing here
 	if _, err := core.DecodeAs[core.Ref[int]](b2); !errors.Is(err, core.ErrInvalidInput) {
 		t.Errorf("ref of a runtime that is gone: %v; want ErrInvalidInput", err)
