@@ -61,6 +61,9 @@ func (o *object) isFreed() bool { return o.flags.Load()&objFreed != 0 }
 // markFreed frees an object outside the owner's table; it reports false if
 // it was freed already or is in the table (which then decides).
 func (o *object) markFreed() bool {
+	if o.flags.CompareAndSwap(0, objFreed) {
+		return true // the common case: one CAS, as before the table existed
+	}
 	for {
 		f := o.flags.Load()
 		if f&(objFreed|objTracked) != 0 {
