@@ -62,7 +62,7 @@ func (o *object) isFreed() bool { return o.flags.Load()&objFreed != 0 }
 // it was freed already or is in the table (which then decides).
 func (o *object) markFreed() bool {
 	if o.flags.CompareAndSwap(0, objFreed) {
-		return true // the common case: one CAS, as before the table existed
+		return true // the common case: one CAS
 	}
 	for {
 		f := o.flags.Load()

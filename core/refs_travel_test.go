@@ -569,3 +569,61 @@ func TestQueuedTaskHoldsItsRefArgument(t *testing.T) {
 		eventuallyLive(t, ctx, 0, 0, "the task finished")
 	})
 }
+
+// Keeper is an actor that keeps refs: one from its constructor, more from
+// method calls.
+type Keeper struct{ refs []core.Ref[[]byte] }
+
+var (
+	keeperClass = core.Actor1("test.refs.Keeper", func(ctx context.Context, r core.Ref[[]byte]) (*Keeper, error) {
+		return &Keeper{refs: []core.Ref[[]byte]{r}}, nil
+	})
+	keeperAdd = core.Method1("test.refs.Keeper.Add", func(k *Keeper, ctx context.Context, r core.Ref[[]byte]) (int, error) {
+		k.refs = append(k.refs, r)
+		return len(k.refs), nil
+	})
+	keeperBytes = core.Method0("test.refs.Keeper.Bytes", func(k *Keeper, ctx context.Context) (int, error) {
+		n := 0
+		for _, r := range k.refs {
+			b, err := core.Get(ctx, r)
+			if err != nil {
+				return 0, err
+			}
+			n += len(b)
+		}
+		return n, nil
+	})
+)
+
+// Refs given to an actor's constructor and methods live as long as the
+// actor keeps them, and go with it.
+func TestActorKeepsRefs(t *testing.T) {
+	bothModes(t, func(t *testing.T, ctx context.Context) {
+		var h *core.ActorHandle[*Keeper]
+		func() {
+			a, err := core.Put(ctx, payload(7))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := core.Put(ctx, payload(8))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h, err = keeperClass.Remote(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := core.Get(ctx, keeperAdd.Remote(ctx, h, b)); err != nil || n != 2 {
+				t.Fatalf("Add: %v, %v", n, err)
+			}
+		}()
+		stillLive(t, 2, "the driver let go of both refs")
+		if n, err := core.Get(ctx, keeperBytes.Remote(ctx, h)); err != nil || n != 2*payloadSize {
+			t.Fatalf("the actor reads %d bytes, %v", n, err)
+		}
+		if err := core.KillAndWait(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+		h = nil
+		eventuallyLive(t, ctx, 0, 0, "the actor is gone")
+	})
+}
