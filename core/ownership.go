@@ -64,8 +64,8 @@ func newRefTable() refTable {
 }
 
 // objectIDOf is an embedded object's wire ID: the task part holds the
-// store's sequence number (task IDs are not given out in one process), in
-// the job of this process.
+// store's sequence number (the embedded runtime's tasks carry no IDs of
+// their own), in the job of this process.
 func objectIDOf(job JobID, seq uint64) ObjectID {
 	var t TaskID
 	binary.BigEndian.PutUint64(t[:8], seq)
