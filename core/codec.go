@@ -328,7 +328,9 @@ func DecodeAs[T any](b []byte) (T, error) {
 // that cannot, e.g. "main.Config.callback: func cannot be encoded".
 // A registered codec covers a type as a whole value; proto.Message,
 // arrow.Record, encoding.BinaryMarshaler (with BinaryUnmarshaler) and
-// cbor.Marshaler (with cbor.Unmarshaler) also cover it inside other values.
+// cbor.Marshaler (with cbor.Unmarshaler) also cover it inside other values;
+// so Refs and actor handles, which encode as their wire form, are
+// accepted anywhere.
 // Struct fields tagged `cbor:"-"` are left out on purpose and not checked.
 func CheckEncodable(t reflect.Type) error {
 	if t == nil {

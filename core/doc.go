@@ -62,6 +62,25 @@
 // not watch its context. After Shutdown every call fails with ErrShutdown
 // until Init starts a new runtime.
 //
+// Refs and actor handles are values that travel: a Ref[T] or an
+// *ActorHandle[T] can be a task's argument (Func1[Ref[int], int]) or
+// result, a struct field or a slice element, and it works where it
+// arrives. Across the codec it goes as its wire form, the object's or
+// actor's ID and the owner's address (corepb.ObjectRef, corepb.ActorRef),
+// and decodes to a new handle in the runtime that owns it; an ID that
+// runtime does not know fails to decode (ErrInvalidInput, or
+// ErrObjectFreed once freed).
+//
+// Objects are counted as Ray's ownership model counts them: the runtime
+// that makes an object owns it, and frees it when no holder is left: no
+// handle in this process (the garbage collector notices unreachable ones,
+// Release drops one at once), no submitted task that carries the ref in
+// an argument (it holds the object until it finishes), no object whose
+// value holds the ref (a nested ref lives as long as its outer object, and
+// a ref a task returns as long as the task's result), no borrower in
+// another process. ObjectStoreStats.OwnedRefs counts the objects whose
+// refs left their handles and are tracked by the owner's table.
+//
 // Values stored in the embedded object store are not copied. Treat them as
 // immutable: on a cluster they are copied, so code that relies on sharing
 // by pointer would behave differently there.

@@ -7,6 +7,7 @@ import (
 	"log"
 	"os"
 	"reflect"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -160,7 +161,11 @@ func roundTrip(t reflect.Type, v any) (any, error) {
 	if err := proto.Unmarshal(b, &back); err != nil {
 		return nil, err
 	}
-	return decodeAs(t, &back)
+	x, err := decodeAs(t, &back)
+	// v's refs hold their objects until the copies hold them too: the
+	// bytes in between pin nothing.
+	runtime.KeepAlive(v)
+	return x, err
 }
 
 // putValue checks that v can be stored and, in encode-all mode, stores
@@ -186,8 +191,17 @@ func putValue[T any](v T) (T, error) {
 	return x.(T), nil
 }
 
-// wireSpec builds the wire form of a call and encodes it.
-func wireSpec(ts *corepb.TaskSpec, types []reflect.Type, args []any, o *options) ([]byte, error) {
+// wireSpec builds the wire form of a call and encodes it. The objects and
+// actors its arguments refer to are pinned until the pins are released,
+// when the call is over: only the bytes hold the refs meanwhile.
+func wireSpec(ts *corepb.TaskSpec, types []reflect.Type, args []any, o *options) (wire []byte, pins *pinSet, err error) {
+	pins = pinArgs(types, args)
+	defer func() {
+		if err != nil {
+			pins.release()
+			pins = nil
+		}
+	}()
 	ts.JobId = localJob[:]
 	ts.ParentTaskId = localDriver[:]
 	id := NewTaskID(localDriver, taskSeq.Add(1))
@@ -196,7 +210,7 @@ func wireSpec(ts *corepb.TaskSpec, types []reflect.Type, args []any, o *options)
 	for i, t := range types {
 		v, err := encodeAs(t, args[i])
 		if err != nil {
-			return nil, fmt.Errorf("argument %d: %w", i, err)
+			return nil, nil, fmt.Errorf("argument %d: %w", i, err)
 		}
 		ts.Args = append(ts.Args, &corepb.TaskArg{Kind: &corepb.TaskArg_Inline{Inline: v}})
 	}
@@ -211,7 +225,8 @@ func wireSpec(ts *corepb.TaskSpec, types []reflect.Type, args []any, o *options)
 		ts.Options = &corepb.TaskOptions{Resources: res, MaxRetries: int32(o.maxRetries), RetryExceptions: o.retryExceptions,
 			MaxRestarts: int32(o.maxRestarts), MaxTaskRetries: int32(o.maxTaskRetries), MaxConcurrency: int32(o.maxConcurrency), Name: o.name}
 	}
-	return proto.Marshal(ts)
+	wire, err = proto.Marshal(ts)
+	return wire, pins, err
 }
 
 // readSpec is the worker side: the spec and its decoded arguments.
@@ -253,12 +268,12 @@ func launchByName[R any](ctx context.Context, s *spec, args []any) Ref[R] {
 		rt, _ := current()
 		return failedRef[R](rt, fmt.Errorf("%w: no remote function named %q", ErrNotRegistered, s.name))
 	}
-	wire, err := wireSpec(&corepb.TaskSpec{FunctionName: s.name}, fc.args, args, &s.opts)
+	wire, pins, err := wireSpec(&corepb.TaskSpec{FunctionName: s.name}, fc.args, args, &s.opts)
 	if err != nil {
 		rt, _ := current()
 		return failedRef[R](rt, fmt.Errorf("task %q: %w", s.name, err))
 	}
-	return launch[R](ctx, s, nil, func(ctx context.Context) (any, error) {
+	ref := launch[R](ctx, s, nil, func(ctx context.Context) (any, error) {
 		ts, args, err := readSpec(wire, fc.args)
 		if err != nil {
 			return nil, &argError{fmt.Errorf("task %q: %w", s.name, err)}
@@ -273,6 +288,8 @@ func launchByName[R any](ctx context.Context, s *spec, args []any) Ref[R] {
 		}
 		return roundTrip(worker.result, v)
 	})
+	pins.releaseWith(ref.h.obj)
+	return ref
 }
 
 // constructByName returns an actor constructor that runs from the wire
@@ -282,11 +299,15 @@ func constructByName(class string, args []any) (func(context.Context) (any, erro
 	if cc == nil {
 		return nil, fmt.Errorf("%w: no actor class named %q", ErrNotRegistered, class)
 	}
-	wire, err := wireSpec(&corepb.TaskSpec{ActorClass: class}, cc.args, args, nil)
+	wire, pins, err := wireSpec(&corepb.TaskSpec{ActorClass: class}, cc.args, args, nil)
 	if err != nil {
 		return nil, fmt.Errorf("actor %q: %w", class, err)
 	}
+	// A restart decodes the arguments again: they stay pinned as long as
+	// the actor can run its constructor.
+	keep := pins.holdWhileReachable()
 	return func(ctx context.Context) (any, error) {
+		defer runtime.KeepAlive(keep)
 		ts, args, err := readSpec(wire, cc.args)
 		if err != nil {
 			return nil, fmt.Errorf("actor %q: %w", class, err)
@@ -311,14 +332,16 @@ func callByName[T, R any](ctx context.Context, h *ActorHandle[T], method string,
 	if h != nil && h.a != nil {
 		ts.ActorClass = h.a.class
 	}
-	wire, err := wireSpec(ts, mc.args, args, nil)
+	wire, pins, err := wireSpec(ts, mc.args, args, nil)
 	if err != nil {
 		rt, _ := current()
 		return failedRef[R](rt, fmt.Errorf("call %q: %w", method, err))
 	}
-	return callActor(ctx, h, method, nil, func(ctx context.Context, inst T) (R, error) {
+	ref := callActor(ctx, h, method, nil, func(ctx context.Context, inst T) (R, error) {
 		return runByName[R](ctx, inst, mc, wire)
 	})
+	pins.releaseWith(ref.h.obj)
+	return ref
 }
 
 // methodByName runs an actor method call from the wire form of arguments
@@ -329,10 +352,11 @@ func methodByName[T, R any](ctx context.Context, inst T, method string, args []a
 	if mc == nil {
 		return zero, fmt.Errorf("%w: no actor method named %q", ErrNotRegistered, method)
 	}
-	wire, err := wireSpec(&corepb.TaskSpec{MethodName: method}, mc.args, args, nil)
+	wire, pins, err := wireSpec(&corepb.TaskSpec{MethodName: method}, mc.args, args, nil)
 	if err != nil {
 		return zero, fmt.Errorf("call %q: %w", method, err)
 	}
+	defer pins.release()
 	return runByName[R](ctx, inst, mc, wire)
 }
 

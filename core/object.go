@@ -14,8 +14,8 @@ var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); retu
 type object struct {
 	id       uint64
 	finished atomic.Bool
-	freed    atomic.Bool // no ref is left
-	waiters  int32       // callbacks not cancelled; guarded by mu
+	flags    atomic.Uint32 // objFreed, objTracked
+	waiters  int32         // callbacks not cancelled; guarded by mu
 	// Store bookkeeping, guarded by the store's lock.
 	accounted bool // in the store's books (not an inlined small value)
 	inMemory  bool // counted against the memory budget
@@ -38,7 +38,7 @@ type object struct {
 	argIDs *[maxArgs]uint64
 
 	// Store bookkeeping, guarded by the store's lock.
-	refs      atomic.Int64
+	refs      atomic.Int64 // local handles (refHandle)
 	size      int64
 	spillPath string // non-empty while the value lives on disk
 	typ       reflect.Type
@@ -48,6 +48,46 @@ type object struct {
 
 // maxArgs is the most arguments a remote function takes (Func4).
 const maxArgs = 4
+
+// Object flags. They share one word so that an object entering the
+// owner's table and its last handle going cannot miss each other.
+const (
+	objFreed   uint32 = 1 << iota // no holder is left
+	objTracked                    // in the owner's reference table (refTable)
+)
+
+// isFreed reports whether the object was freed.
+func (o *object) isFreed() bool { return o.flags.Load()&objFreed != 0 }
+
+// markFreed frees an object outside the owner's table; it reports false if
+// it was freed already or is in the table (which then decides).
+func (o *object) markFreed() bool {
+	if o.flags.CompareAndSwap(0, objFreed) {
+		return true // the common case: one CAS
+	}
+	for {
+		f := o.flags.Load()
+		if f&(objFreed|objTracked) != 0 {
+			return false
+		}
+		if o.flags.CompareAndSwap(f, f|objFreed) {
+			return true
+		}
+	}
+}
+
+// markFreedTracked frees an object in the owner's table (under its lock).
+func (o *object) markFreedTracked() bool {
+	for {
+		f := o.flags.Load()
+		if f&objFreed != 0 {
+			return false
+		}
+		if o.flags.CompareAndSwap(f, f|objFreed) {
+			return true
+		}
+	}
+}
 
 // isDone reports whether the object has a value or an error.
 func (o *object) isDone() bool { return o.finished.Load() }

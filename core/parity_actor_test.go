@@ -82,24 +82,24 @@ func TestParityKillFailsRunningCallWithActorDied(t *testing.T) {
 	}
 }
 
-// Holder keeps a ref to a large object and a value watched by a cleanup.
-type Holder struct {
+// StateHolder keeps a ref to a large object and a value watched by a cleanup.
+type StateHolder struct {
 	big    core.Ref[[]byte]
 	marker *[64]byte
 }
 
 var holderFreed atomic.Bool
 
-var holderClass = core.Actor0("parity.Holder", func(ctx context.Context) (*Holder, error) {
+var holderClass = core.Actor0("parity.Holder", func(ctx context.Context) (*StateHolder, error) {
 	big, err := core.Put(ctx, make([]byte, 256<<10))
 	if err != nil {
 		return nil, err
 	}
-	h := &Holder{big: big, marker: new([64]byte)}
+	h := &StateHolder{big: big, marker: new([64]byte)}
 	runtime.AddCleanup(h.marker, func(*atomic.Bool) { holderFreed.Store(true) }, &holderFreed)
 	return h, nil
 })
-var holderSize = core.Method0("parity.Holder.Size", func(h *Holder, ctx context.Context) (int, error) {
+var holderSize = core.Method0("parity.Holder.Size", func(h *StateHolder, ctx context.Context) (int, error) {
 	v, err := core.Get(ctx, h.big)
 	return len(v), err
 })

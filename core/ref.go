@@ -10,8 +10,12 @@ import (
 )
 
 // Ref is a typed future: the result of a remote call or of Put. It is cheap
-// to copy; all copies share one handle. The object it points to is freed
-// when no handle is reachable any more (or on Release).
+// to copy; all copies share one handle. It is a value that travels: a task
+// argument or result, a field of a stored value; its wire form is its
+// object's ID and owner (MarshalCBOR). The object it points to is freed
+// once no holder is left: no handle reachable any more (or all released),
+// no task submitted with it that has not finished, no live object whose
+// value holds it.
 type Ref[T any] struct {
 	h *refHandle
 }
@@ -25,6 +29,12 @@ type refHandle struct {
 
 func newHandle(rt *Runtime, obj *object) *refHandle {
 	obj.refs.Add(1)
+	return adoptHandle(rt, obj)
+}
+
+// adoptHandle makes a handle for a local reference already counted in
+// obj.refs (refTable.borrow counts it under the table's lock).
+func adoptHandle(rt *Runtime, obj *object) *refHandle {
 	h := &refHandle{rt: rt, obj: obj}
 	h.cleanup = runtime.AddCleanup(h, func(o *object) { rt.store.decRef(o) }, obj)
 	return h
@@ -42,7 +52,10 @@ func (r Ref[T]) ID() string {
 func (r Ref[T]) Valid() bool { return r.h != nil }
 
 // Release drops this handle's reference now instead of waiting for garbage
-// collection. No copy of the ref may be used afterwards.
+// collection. No copy of the ref may be used afterwards (copies share the
+// handle: a ref put inside a value or passed to a task in process is the
+// same handle). Other holders (other handles, tasks, outer objects) keep
+// the object.
 func (r Ref[T]) Release() {
 	if r.h == nil || !r.h.released.CompareAndSwap(false, true) {
 		return

@@ -29,6 +29,11 @@ type StoreStats struct {
 	PeakMemory    int64 // highest MemoryBytes seen
 	SpillsTotal   int64 // values written to disk so far
 	RestoresTotal int64 // values read back from disk so far
+	// OwnedRefs counts the objects in the owner's reference table: those
+	// a ref to was encoded (into a task's arguments, a value, a spill
+	// file), pinned by a submitted task or nested in a spilled value. It
+	// drops back as they are freed.
+	OwnedRefs int
 }
 
 // Sizer lets a value report its size for memory accounting.
@@ -43,6 +48,7 @@ type store struct {
 	budget     int64
 	spillLimit int64
 	dir        string
+	refs       refTable // ownership of the objects refs were encoded for
 
 	mu       sync.Mutex
 	live     int
@@ -60,7 +66,7 @@ type store struct {
 var _ ObjectStore = (*store)(nil)
 
 func newStore(budget, spillLimit int64, dir string) *store {
-	return &store{budget: budget, spillLimit: spillLimit, dir: dir}
+	return &store{budget: budget, spillLimit: spillLimit, dir: dir, refs: newRefTable()}
 }
 
 func (s *store) newObject() *object {
@@ -99,7 +105,7 @@ func (s *store) admit(obj *object) error {
 	obj.size = size
 	obj.typ = reflect.TypeOf(v)
 	obj.accounted = true
-	if obj.freed.Load() { // its last ref went while it was being computed
+	if obj.isFreed() { // its last ref went while it was being computed
 		obj.accounted = false
 		s.mu.Unlock()
 		return nil
@@ -177,7 +183,7 @@ func (s *store) spillVictims(victims []*object) {
 	for _, o := range victims {
 		if err := s.spill(o); err != nil {
 			s.mu.Lock()
-			if !o.freed.Load() {
+			if !o.isFreed() {
 				s.addMemory(o)
 			}
 			s.mu.Unlock()
@@ -222,8 +228,15 @@ func (s *store) removeMemory(obj *object) {
 }
 
 // spill writes obj's value to a file, using the spill space reserved for
-// it, and drops the value from memory.
+// it, and drops the value from memory. The refs the value holds stop being
+// Go handles on disk, so obj pins their objects from now on (Ray's
+// contained-in refs) until it is freed.
 func (s *store) spill(obj *object) error {
+	if mayHoldRefs(obj.typ) {
+		v, _ := obj.result()
+		w := refsIn(v)
+		s.refs.nest(obj, w.objectsOf(s))
+	}
 	path, err := s.writeSpill(obj)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -231,7 +244,7 @@ func (s *store) spill(obj *object) error {
 	if err != nil {
 		return err
 	}
-	if obj.freed.Load() {
+	if obj.isFreed() {
 		os.Remove(path)
 		return nil
 	}
@@ -285,7 +298,7 @@ func (s *store) load(obj *object) (any, error) {
 		return v, err // restored by another reader meanwhile
 	}
 	s.mu.Lock()
-	if obj.freed.Load() {
+	if obj.isFreed() {
 		s.mu.Unlock()
 		return nil, fmt.Errorf("%w: obj-%016x", ErrObjectFreed, obj.id)
 	}
@@ -303,7 +316,7 @@ func (s *store) load(obj *object) (any, error) {
 		return nil, fmt.Errorf("restore spilled obj-%016x from %s: %w", obj.id, path, err)
 	}
 	s.mu.Lock()
-	if obj.freed.Load() || obj.spillPath != path {
+	if obj.isFreed() || obj.spillPath != path {
 		s.mu.Unlock()
 		return v, nil // freed meanwhile: hand the value over, keep no books
 	}
@@ -333,11 +346,31 @@ func (s *store) load(obj *object) (any, error) {
 	return v, nil
 }
 
-// decRef drops one reference; the last one frees the object.
+// decRef drops one local handle. The last one frees the object, unless it
+// is in the owner's table: then the table decides (other holders may be
+// left).
 func (s *store) decRef(obj *object) {
-	if obj.refs.Add(-1) != 0 || !obj.freed.CompareAndSwap(false, true) {
+	if obj.refs.Add(-1) != 0 {
 		return
 	}
+	if obj.markFreed() {
+		s.drop(obj)
+		return
+	}
+	if f := obj.flags.Load(); f&objTracked != 0 && f&objFreed == 0 {
+		s.dropAll(s.refs.released(obj))
+	}
+}
+
+// dropAll lets go of objects the owner's table freed.
+func (s *store) dropAll(objs []*object) {
+	for _, o := range objs {
+		s.drop(o)
+	}
+}
+
+// drop takes a freed object out of the books and lets its value go.
+func (s *store) drop(obj *object) {
 	// admit sets accounted under s.mu and then checks freed, so one of the
 	// two always sees the other: an object is never left in the books.
 	s.mu.Lock()
@@ -366,11 +399,12 @@ func (s *store) decRef(obj *object) {
 
 // Stats reports the store's memory use.
 func (s *store) Stats() StoreStats {
+	owned := s.refs.tracked()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return StoreStats{Objects: s.live, MemoryBytes: s.used, BudgetBytes: s.budget,
 		SpilledBytes: s.spilled, SpilledFiles: s.files, PeakMemory: s.peak,
-		SpillsTotal: s.spills, RestoresTotal: s.restores}
+		SpillsTotal: s.spills, RestoresTotal: s.restores, OwnedRefs: owned}
 }
 
 // sizeOf estimates the bytes a value holds. Sizer wins; otherwise slices,
@@ -400,6 +434,9 @@ func sizeOfValue(v reflect.Value, depth int) int64 {
 		return 0
 	}
 	t := v.Type()
+	if isRefType(t) {
+		return int64(t.Size()) // a handle: the object it names is counted on its own
+	}
 	switch v.Kind() {
 	case reflect.Pointer, reflect.Interface:
 		if v.IsNil() || depth == 0 {

@@ -350,6 +350,69 @@ func (x *ObjectRef) GetOwner() *Address {
 	return nil
 }
 
+// ActorRef names an actor and the process that owns it (the one that
+// created it, which keeps its handles' count): the wire form of an actor
+// handle.
+type ActorRef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ActorId       []byte                 `protobuf:"bytes,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"` // core.ActorID, 16 bytes
+	Owner         *Address               `protobuf:"bytes,2,opt,name=owner,proto3" json:"owner,omitempty"`
+	ActorClass    string                 `protobuf:"bytes,3,opt,name=actor_class,json=actorClass,proto3" json:"actor_class,omitempty"` // its registered class, for error messages
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActorRef) Reset() {
+	*x = ActorRef{}
+	mi := &file_core_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActorRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActorRef) ProtoMessage() {}
+
+func (x *ActorRef) ProtoReflect() protoreflect.Message {
+	mi := &file_core_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActorRef.ProtoReflect.Descriptor instead.
+func (*ActorRef) Descriptor() ([]byte, []int) {
+	return file_core_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ActorRef) GetActorId() []byte {
+	if x != nil {
+		return x.ActorId
+	}
+	return nil
+}
+
+func (x *ActorRef) GetOwner() *Address {
+	if x != nil {
+		return x.Owner
+	}
+	return nil
+}
+
+func (x *ActorRef) GetActorClass() string {
+	if x != nil {
+		return x.ActorClass
+	}
+	return ""
+}
+
 // TaskArg is one argument: a value sent inline, or a ref to wait for.
 type TaskArg struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -364,7 +427,7 @@ type TaskArg struct {
 
 func (x *TaskArg) Reset() {
 	*x = TaskArg{}
-	mi := &file_core_proto_msgTypes[3]
+	mi := &file_core_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -376,7 +439,7 @@ func (x *TaskArg) String() string {
 func (*TaskArg) ProtoMessage() {}
 
 func (x *TaskArg) ProtoReflect() protoreflect.Message {
-	mi := &file_core_proto_msgTypes[3]
+	mi := &file_core_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -389,7 +452,7 @@ func (x *TaskArg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskArg.ProtoReflect.Descriptor instead.
 func (*TaskArg) Descriptor() ([]byte, []int) {
-	return file_core_proto_rawDescGZIP(), []int{3}
+	return file_core_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *TaskArg) GetKind() isTaskArg_Kind {
@@ -446,7 +509,7 @@ type Resources struct {
 
 func (x *Resources) Reset() {
 	*x = Resources{}
-	mi := &file_core_proto_msgTypes[4]
+	mi := &file_core_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -458,7 +521,7 @@ func (x *Resources) String() string {
 func (*Resources) ProtoMessage() {}
 
 func (x *Resources) ProtoReflect() protoreflect.Message {
-	mi := &file_core_proto_msgTypes[4]
+	mi := &file_core_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -471,7 +534,7 @@ func (x *Resources) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resources.ProtoReflect.Descriptor instead.
 func (*Resources) Descriptor() ([]byte, []int) {
-	return file_core_proto_rawDescGZIP(), []int{4}
+	return file_core_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Resources) GetCpu() float64 {
@@ -518,7 +581,7 @@ type TaskOptions struct {
 
 func (x *TaskOptions) Reset() {
 	*x = TaskOptions{}
-	mi := &file_core_proto_msgTypes[5]
+	mi := &file_core_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -530,7 +593,7 @@ func (x *TaskOptions) String() string {
 func (*TaskOptions) ProtoMessage() {}
 
 func (x *TaskOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_core_proto_msgTypes[5]
+	mi := &file_core_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -543,7 +606,7 @@ func (x *TaskOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskOptions.ProtoReflect.Descriptor instead.
 func (*TaskOptions) Descriptor() ([]byte, []int) {
-	return file_core_proto_rawDescGZIP(), []int{5}
+	return file_core_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *TaskOptions) GetResources() *Resources {
@@ -617,7 +680,7 @@ type TaskSpec struct {
 
 func (x *TaskSpec) Reset() {
 	*x = TaskSpec{}
-	mi := &file_core_proto_msgTypes[6]
+	mi := &file_core_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -629,7 +692,7 @@ func (x *TaskSpec) String() string {
 func (*TaskSpec) ProtoMessage() {}
 
 func (x *TaskSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_core_proto_msgTypes[6]
+	mi := &file_core_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -642,7 +705,7 @@ func (x *TaskSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskSpec.ProtoReflect.Descriptor instead.
 func (*TaskSpec) Descriptor() ([]byte, []int) {
-	return file_core_proto_rawDescGZIP(), []int{6}
+	return file_core_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *TaskSpec) GetTaskId() []byte {
@@ -742,7 +805,7 @@ type ErrorCause struct {
 
 func (x *ErrorCause) Reset() {
 	*x = ErrorCause{}
-	mi := &file_core_proto_msgTypes[7]
+	mi := &file_core_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -754,7 +817,7 @@ func (x *ErrorCause) String() string {
 func (*ErrorCause) ProtoMessage() {}
 
 func (x *ErrorCause) ProtoReflect() protoreflect.Message {
-	mi := &file_core_proto_msgTypes[7]
+	mi := &file_core_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -767,7 +830,7 @@ func (x *ErrorCause) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorCause.ProtoReflect.Descriptor instead.
 func (*ErrorCause) Descriptor() ([]byte, []int) {
-	return file_core_proto_rawDescGZIP(), []int{7}
+	return file_core_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ErrorCause) GetMessage() string {
@@ -816,7 +879,7 @@ type ErrorStatus struct {
 
 func (x *ErrorStatus) Reset() {
 	*x = ErrorStatus{}
-	mi := &file_core_proto_msgTypes[8]
+	mi := &file_core_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -828,7 +891,7 @@ func (x *ErrorStatus) String() string {
 func (*ErrorStatus) ProtoMessage() {}
 
 func (x *ErrorStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_core_proto_msgTypes[8]
+	mi := &file_core_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -841,7 +904,7 @@ func (x *ErrorStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorStatus.ProtoReflect.Descriptor instead.
 func (*ErrorStatus) Descriptor() ([]byte, []int) {
-	return file_core_proto_rawDescGZIP(), []int{8}
+	return file_core_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ErrorStatus) GetCode() ErrorCode {
@@ -912,7 +975,7 @@ type TaskResult struct {
 
 func (x *TaskResult) Reset() {
 	*x = TaskResult{}
-	mi := &file_core_proto_msgTypes[9]
+	mi := &file_core_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -924,7 +987,7 @@ func (x *TaskResult) String() string {
 func (*TaskResult) ProtoMessage() {}
 
 func (x *TaskResult) ProtoReflect() protoreflect.Message {
-	mi := &file_core_proto_msgTypes[9]
+	mi := &file_core_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -937,7 +1000,7 @@ func (x *TaskResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskResult.ProtoReflect.Descriptor instead.
 func (*TaskResult) Descriptor() ([]byte, []int) {
-	return file_core_proto_rawDescGZIP(), []int{9}
+	return file_core_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TaskResult) GetTaskId() []byte {
@@ -979,7 +1042,12 @@ const file_core_proto_rawDesc = "" +
 	"\tworker_id\x18\x04 \x01(\fR\bworkerId\"S\n" +
 	"\tObjectRef\x12\x1b\n" +
 	"\tobject_id\x18\x01 \x01(\fR\bobjectId\x12)\n" +
-	"\x05owner\x18\x02 \x01(\v2\x13.goray.core.AddressR\x05owner\"i\n" +
+	"\x05owner\x18\x02 \x01(\v2\x13.goray.core.AddressR\x05owner\"q\n" +
+	"\bActorRef\x12\x19\n" +
+	"\bactor_id\x18\x01 \x01(\fR\aactorId\x12)\n" +
+	"\x05owner\x18\x02 \x01(\v2\x13.goray.core.AddressR\x05owner\x12\x1f\n" +
+	"\vactor_class\x18\x03 \x01(\tR\n" +
+	"actorClass\"i\n" +
 	"\aTaskArg\x12+\n" +
 	"\x06inline\x18\x01 \x01(\v2\x11.goray.core.ValueH\x00R\x06inline\x12)\n" +
 	"\x03ref\x18\x02 \x01(\v2\x15.goray.core.ObjectRefH\x00R\x03refB\x06\n" +
@@ -1076,42 +1144,44 @@ func file_core_proto_rawDescGZIP() []byte {
 }
 
 var file_core_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_core_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_core_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_core_proto_goTypes = []any{
 	(Codec)(0),          // 0: goray.core.Codec
 	(ErrorCode)(0),      // 1: goray.core.ErrorCode
 	(*Value)(nil),       // 2: goray.core.Value
 	(*Address)(nil),     // 3: goray.core.Address
 	(*ObjectRef)(nil),   // 4: goray.core.ObjectRef
-	(*TaskArg)(nil),     // 5: goray.core.TaskArg
-	(*Resources)(nil),   // 6: goray.core.Resources
-	(*TaskOptions)(nil), // 7: goray.core.TaskOptions
-	(*TaskSpec)(nil),    // 8: goray.core.TaskSpec
-	(*ErrorCause)(nil),  // 9: goray.core.ErrorCause
-	(*ErrorStatus)(nil), // 10: goray.core.ErrorStatus
-	(*TaskResult)(nil),  // 11: goray.core.TaskResult
-	nil,                 // 12: goray.core.Resources.CustomEntry
+	(*ActorRef)(nil),    // 5: goray.core.ActorRef
+	(*TaskArg)(nil),     // 6: goray.core.TaskArg
+	(*Resources)(nil),   // 7: goray.core.Resources
+	(*TaskOptions)(nil), // 8: goray.core.TaskOptions
+	(*TaskSpec)(nil),    // 9: goray.core.TaskSpec
+	(*ErrorCause)(nil),  // 10: goray.core.ErrorCause
+	(*ErrorStatus)(nil), // 11: goray.core.ErrorStatus
+	(*TaskResult)(nil),  // 12: goray.core.TaskResult
+	nil,                 // 13: goray.core.Resources.CustomEntry
 }
 var file_core_proto_depIdxs = []int32{
 	0,  // 0: goray.core.Value.codec:type_name -> goray.core.Codec
 	3,  // 1: goray.core.ObjectRef.owner:type_name -> goray.core.Address
-	2,  // 2: goray.core.TaskArg.inline:type_name -> goray.core.Value
-	4,  // 3: goray.core.TaskArg.ref:type_name -> goray.core.ObjectRef
-	12, // 4: goray.core.Resources.custom:type_name -> goray.core.Resources.CustomEntry
-	6,  // 5: goray.core.TaskOptions.resources:type_name -> goray.core.Resources
-	5,  // 6: goray.core.TaskSpec.args:type_name -> goray.core.TaskArg
-	7,  // 7: goray.core.TaskSpec.options:type_name -> goray.core.TaskOptions
-	3,  // 8: goray.core.TaskSpec.owner:type_name -> goray.core.Address
-	1,  // 9: goray.core.ErrorCause.codes:type_name -> goray.core.ErrorCode
-	1,  // 10: goray.core.ErrorStatus.code:type_name -> goray.core.ErrorCode
-	9,  // 11: goray.core.ErrorStatus.causes:type_name -> goray.core.ErrorCause
-	2,  // 12: goray.core.TaskResult.returns:type_name -> goray.core.Value
-	10, // 13: goray.core.TaskResult.error:type_name -> goray.core.ErrorStatus
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	3,  // 2: goray.core.ActorRef.owner:type_name -> goray.core.Address
+	2,  // 3: goray.core.TaskArg.inline:type_name -> goray.core.Value
+	4,  // 4: goray.core.TaskArg.ref:type_name -> goray.core.ObjectRef
+	13, // 5: goray.core.Resources.custom:type_name -> goray.core.Resources.CustomEntry
+	7,  // 6: goray.core.TaskOptions.resources:type_name -> goray.core.Resources
+	6,  // 7: goray.core.TaskSpec.args:type_name -> goray.core.TaskArg
+	8,  // 8: goray.core.TaskSpec.options:type_name -> goray.core.TaskOptions
+	3,  // 9: goray.core.TaskSpec.owner:type_name -> goray.core.Address
+	1,  // 10: goray.core.ErrorCause.codes:type_name -> goray.core.ErrorCode
+	1,  // 11: goray.core.ErrorStatus.code:type_name -> goray.core.ErrorCode
+	10, // 12: goray.core.ErrorStatus.causes:type_name -> goray.core.ErrorCause
+	2,  // 13: goray.core.TaskResult.returns:type_name -> goray.core.Value
+	11, // 14: goray.core.TaskResult.error:type_name -> goray.core.ErrorStatus
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_core_proto_init() }
@@ -1119,7 +1189,7 @@ func file_core_proto_init() {
 	if File_core_proto != nil {
 		return
 	}
-	file_core_proto_msgTypes[3].OneofWrappers = []any{
+	file_core_proto_msgTypes[4].OneofWrappers = []any{
 		(*TaskArg_Inline)(nil),
 		(*TaskArg_Ref)(nil),
 	}
@@ -1129,7 +1199,7 @@ func file_core_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_core_proto_rawDesc), len(file_core_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
