@@ -25,14 +25,15 @@ func RetryOn(kinds ...error) Option {
 	}
 }
 
-// retriesErr reports whether a returned error is retried: RetryExceptions
-// retries every error, RetryOn those of its kinds.
+// retriesErr reports whether a returned error is retried: with RetryOn,
+// one that matches a listed kind (even if RetryExceptions is also set);
+// else any error, with RetryExceptions.
 func (o *options) retriesErr(err error) bool {
 	if err == nil {
 		return false
 	}
-	if o.retryExceptions {
-		return true
+	if len(o.retryOn) == 0 {
+		return o.retryExceptions
 	}
 	for _, k := range o.retryOn {
 		if errors.Is(err, k) {
