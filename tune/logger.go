@@ -144,12 +144,19 @@ type runLog struct {
 }
 
 // start begins the logs of one run; the returned runLog must be closed,
-// after which the controller gets a logsDone.
+// after which the controller gets a logsDone. The writer starts once the
+// trial's previous run's writer is done.
 func (s *logSink) start(t *Trial, spec runSpec) *runLog {
 	rl := &runLog{q: make(chan map[string]float64, 256)}
+	prev, idle := t.logsIdle, make(chan struct{})
+	t.logsIdle = idle
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		defer close(idle)
+		if prev != nil {
+			<-prev
+		}
 		s.events <- logsDone{t: t, err: s.write(spec, rl.q)}
 	}()
 	return rl

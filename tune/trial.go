@@ -48,7 +48,10 @@ type Trial struct {
 	stopAsked    bool // stop at the next report (or now if not running)
 	schedStopped bool // stopped through TrialRunner.StopTrial
 	logsToGo     int  // runs whose logs are not yet on disk
-	started      time.Time
+	// logsIdle is closed when the writer of the latest run's logs is
+	// done.
+	logsIdle <-chan struct{}
+	started  time.Time
 }
 
 // trialRun is one execution of a trial by its actor.
