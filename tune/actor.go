@@ -113,8 +113,10 @@ func (a *trialActor) next(ctx context.Context, d Decision) (trialReport, error) 
 }
 
 func (a *trialActor) cancelRun(context.Context) (struct{}, error) {
-	if !a.started {
-		return struct{}{}, nil
+	if !a.started { // the trainable never runs
+		a.started, a.cancel, a.done = true, func() {}, make(chan struct{})
+		a.err = fmt.Errorf("%w: trial %s run %d was cancelled before its trainable started", context.Canceled, a.spec.TrialID, a.spec.Run)
+		close(a.done)
 	}
 	a.cancel()
 	<-a.done

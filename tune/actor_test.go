@@ -255,3 +255,33 @@ func TestConcurrentExperimentsKeepTheirClosures(t *testing.T) {
 		}
 	}
 }
+
+// TestTrialActorCancelledBeforeItStarts: a run cancelled before its first
+// Next never runs its trainable and does not look finished: it ends with
+// context.Canceled, so an interrupted experiment keeps the trial to resume.
+func TestTrialActorCancelledBeforeItStarts(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	ran := make(chan struct{}, 1)
+	name, release := holdDerivedName("tune.test.never", func(tc Context, c Config) error {
+		ran <- struct{}{}
+		return nil
+	})
+	defer release()
+	h, err := trialClass.Remote(ctx, runSpec{Trainable: name, TrialID: "00000", Run: 1, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer core.Kill(h)
+	if _, err := core.Get(ctx, trialCancel.Remote(ctx, h)); !errors.Is(err, context.Canceled) {
+		t.Errorf("Cancel before the start: %v, want context.Canceled", err)
+	}
+	if _, err := core.Get(ctx, trialNext.Remote(ctx, h, Continue)); !errors.Is(err, context.Canceled) {
+		t.Errorf("Next after Cancel: %v, want context.Canceled", err)
+	}
+	select {
+	case <-ran:
+		t.Error("the trainable ran after its run was cancelled")
+	default:
+	}
+}
