@@ -373,11 +373,18 @@ func (c *controller) startRun(t *Trial) {
 	c.progress.onStatus(t, prev)
 	spec := runSpec{Trainable: c.trainable, TrialID: t.id, Run: t.runs, Config: t.config, Dir: t.dir,
 		Restore: t.checkpoint, StartIter: t.checkpointIter, StartTime: t.checkpointTime, CkptSeq: t.ckptSeq}
-	if !c.tr.resumable { // it starts over
+	if !c.tr.resumable || spec.Restore == "" { // it starts over
 		spec.Restore, spec.StartIter, spec.StartTime = "", 0, 0
 	}
+	// The run reports again what came after its starting point: those
+	// results go, from the trial and from its logs.
+	t.rewind(spec.StartIter)
+	cut := -1
+	if t.loggedIter > spec.StartIter {
+		cut, t.loggedIter = spec.StartIter, spec.StartIter
+	}
 	res := c.tr.actor
-	rl := c.logs.start(t, spec)
+	rl := c.logs.start(t, spec, cut)
 	c.logsToGo++
 	t.logsToGo++
 	c.wg.Add(1)
@@ -392,6 +399,9 @@ func (c *controller) startRun(t *Trial) {
 
 func (c *controller) onReport(ev *reportEvent) {
 	t := c.byID[ev.trial]
+	if t != nil && ev.metrics != nil { // the run's logs have it
+		t.loggedIter = max(t.loggedIter, int(ev.metrics["training_iteration"]))
+	}
 	if t == nil || t.run == nil || t.run.n != ev.run {
 		ev.reply <- Stop
 		return
@@ -517,6 +527,14 @@ func (c *controller) onFailure(t *Trial, err error) {
 	max := c.t.RunConfig.FailureConfig.MaxFailures
 	if c.stopping == notStopping && (max == -1 || t.failures <= max) {
 		t.status = StatusPending // retried from its latest checkpoint
+		// What came after that checkpoint will be reported again:
+		// schedulers deciding meanwhile (PBT comparing trials) see the
+		// trial at its checkpoint.
+		if t.checkpoint != "" && c.tr.resumable {
+			t.rewind(t.checkpointIter)
+		} else {
+			t.rewind(0)
+		}
 		return
 	}
 	t.status = StatusError

@@ -104,10 +104,21 @@
 // path. experiment_state.json, written when the experiment starts, at every
 // trial status change and at most once a second for new checkpoints, lets
 // Restore finish an interrupted (or killed) experiment without rerunning
-// finished trials; an unfinished trial's result.json and progress.csv are
-// cut back to the checkpoint it resumes from, so each iteration appears
-// once. A trainer run inside a trial (anything built on
+// finished trials.
+//
+// Whenever a run resumes from a checkpoint (a retry after a failure, a
+// paused trial resumed, a PBT exploit, Restore) it reports again the
+// iterations after that checkpoint; as in Ray, the results after it are
+// discarded: from the trial's history (what schedulers and the ResultGrid
+// see; a failed trial waiting for its retry already shows only what its
+// checkpoint holds) and from its result.json and progress.csv, so each
+// iteration appears once. A run that starts over (no checkpoint, or
+// WithoutResume) discards them all. TensorBoard event files are append-only
+// and keep them.
+//
+// A trainer run inside a trial (anything built on
 // train.DataParallelTrainer) writes its own files in the trial directory,
-// train_from_iter_N, whatever its RunConfig.StoragePath says. RunConfig.Verbose 1 prints a status table at most once a
-// second, 2 adds a line per result and per status change.
+// train_from_iter_N, whatever its RunConfig.StoragePath says.
+// RunConfig.Verbose 1 prints a status table at most once a second, 2 adds a
+// line per result and per status change.
 package tune
