@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -15,15 +16,19 @@ import (
 	"github.com/goray/goray/core"
 )
 
-// A trial runs as a core actor holding the trial's resources: the actor's
-// constructor takes a runSpec (plain data, as it would cross a process
-// boundary) and its Run method runs the trainable once, from the spec's
-// checkpoint if any. The trainable's reports go to the experiment's
-// controller through the session registered under runSpec.Exp.
+// A trial runs as a core actor holding the trial's resources, driven by
+// the experiment's controller through method calls, as Ray Tune drives a
+// Trainable through train(): the actor's constructor takes a runSpec (plain
+// data: the trainable's registered name, the trial's config, where to
+// resume), and each Next call returns the trainable's next report and
+// carries the controller's decision on the previous one. The trainable runs
+// in a goroutine of the actor's own, started by the first Next call and
+// ended by a Stop or Pause decision, by Cancel, or when the actor is
+// killed.
 
 // runSpec describes one run (start or resume) of a trial.
 type runSpec struct {
-	Exp       string // session key
+	Trainable string // registered name (see Register)
 	TrialID   string
 	Run       int
 	Config    Config
@@ -34,68 +39,142 @@ type runSpec struct {
 	CkptSeq   int     // checkpoints numbered so far
 }
 
-type trialActor struct{ spec runSpec }
-
-var (
-	trialClass = core.Actor1("tune.Trial", func(_ context.Context, spec runSpec) (*trialActor, error) {
-		return &trialActor{spec: spec}, nil
-	}, core.MaxRestarts(0), core.LocalOnly())
-	trialRunMethod = core.Method0("tune.Trial.Run", (*trialActor).run)
-)
-
-// session is what trial actors share with their experiment's controller.
-type session struct {
-	fn     TrainableFunc
-	events chan<- event
-	logs   sync.Map // trialID#run -> *runLog
+// trialReport is what a Next call returns: one result, or one checkpoint
+// without a result, or the end of the run.
+type trialReport struct {
+	// Metrics is the result; nil for a checkpoint saved without a result
+	// (a trainer's final one).
+	Metrics    map[string]float64
+	Checkpoint string // persisted checkpoint directory, "" for none
+	CkptSeq    int    // checkpoints numbered so far
+	// Done: the trainable returned; its error is the call's.
+	Done bool
 }
 
-func logKey(trial string, run int) string { return fmt.Sprintf("%s#%d", trial, run) }
+type trialActor struct {
+	spec runSpec
+	fn   TrainableFunc
+	// life is the actor's context: core cancels it when the actor is
+	// killed, and with it the trainable's.
+	life context.Context
 
-var sessions sync.Map // string -> *session
+	// The fields below belong to the Next and Cancel calls, which the
+	// actor runs one at a time, and to the trainable's goroutine where
+	// noted.
+	started bool
+	waiting bool               // a report was returned and awaits its decision
+	cancel  context.CancelFunc // ends the trainable's context
+	reports chan trialReport   // from the trainable's Report
+	reply   chan Decision      // to the trainable's Report; capacity 1
+	done    chan struct{}      // closed when the trainable has returned
+	err     error              // the trainable's, set before done is closed
+}
 
-func (a *trialActor) run(ctx context.Context) (struct{}, error) {
-	v, ok := sessions.Load(a.spec.Exp)
-	if !ok {
-		return struct{}{}, fmt.Errorf("tune: experiment %s is not running", a.spec.Exp)
+var (
+	trialClass = core.Actor1("tune.Trial", newTrialActor, core.MaxRestarts(0))
+	// trialNext returns the trainable's next report, after handing the
+	// previous one its decision (ignored by the first call).
+	trialNext = core.Method1("tune.Trial.Next", (*trialActor).next)
+	// trialCancel ends the trainable at once (its context is cancelled)
+	// and waits until it has returned; the error is the trainable's.
+	trialCancel = core.Method0("tune.Trial.Cancel", (*trialActor).cancelRun)
+)
+
+func newTrialActor(ctx context.Context, spec runSpec) (*trialActor, error) {
+	fn, err := lookupTrainable(spec.Trainable)
+	if err != nil {
+		return nil, err
 	}
-	s := v.(*session)
-	tc := &trialContext{Context: ctx, s: s, spec: a.spec, iter: a.spec.StartIter,
-		timeBase: a.spec.StartTime, ckptSeq: a.spec.CkptSeq, reply: make(chan Decision, 1)}
+	return &trialActor{spec: spec, fn: fn, life: ctx}, nil
+}
+
+func (a *trialActor) next(ctx context.Context, d Decision) (trialReport, error) {
+	switch {
+	case !a.started:
+		if err := a.start(); err != nil {
+			return trialReport{Done: true}, err
+		}
+	case a.waiting:
+		a.waiting = false
+		a.reply <- d
+	}
+	select {
+	case r := <-a.reports:
+		a.waiting = true
+		return r, nil
+	case <-a.done:
+		return trialReport{Done: true}, a.err
+	case <-ctx.Done():
+		// The controller gave up on the run: end the trainable, so that
+		// nothing of the run goes on once the call has returned.
+		_, err := a.cancelRun(ctx)
+		return trialReport{Done: true}, err
+	}
+}
+
+func (a *trialActor) cancelRun(context.Context) (struct{}, error) {
+	if !a.started { // the trainable never runs
+		a.started, a.cancel, a.done = true, func() {}, make(chan struct{})
+		a.err = fmt.Errorf("%w: trial %s run %d was cancelled before its trainable started", context.Canceled, a.spec.TrialID, a.spec.Run)
+		close(a.done)
+	}
+	a.cancel()
+	<-a.done
+	return struct{}{}, a.err
+}
+
+// start runs the trainable in a goroutine the actor owns: it ends when the
+// trainable returns, which a Stop or Pause decision asks for and a
+// cancelled context (Cancel, or the actor killed) demands.
+func (a *trialActor) start() error {
+	a.started = true
+	ctx, cancel := context.WithCancel(a.life)
+	a.cancel = cancel
+	a.reports, a.reply, a.done = make(chan trialReport), make(chan Decision, 1), make(chan struct{})
+	tc := &trialContext{Context: ctx, spec: a.spec, iter: a.spec.StartIter,
+		timeBase: a.spec.StartTime, ckptSeq: a.spec.CkptSeq, out: a.reports, reply: a.reply}
 	if a.spec.Restore != "" {
 		ck, err := checkpoint.FromDirectory(a.spec.Restore)
 		if err != nil {
-			return struct{}{}, fmt.Errorf("tune: trial %s: resume: %w", a.spec.TrialID, err)
+			cancel()
+			close(a.done)
+			a.err = fmt.Errorf("tune: trial %s: resume: %w", a.spec.TrialID, err)
+			return a.err
 		}
 		tc.ckpt = ck
 	}
-	rl, ok := s.logs.Load(logKey(a.spec.TrialID, a.spec.Run))
-	if !ok {
-		return struct{}{}, fmt.Errorf("tune: trial %s run %d has no log", a.spec.TrialID, a.spec.Run)
-	}
-	tc.log = rl.(*runLog)
 	tc.start = time.Now()
 	tc.lastReport = tc.start
-	return struct{}{}, s.fn(tc, a.spec.Config.Clone())
+	config := a.spec.Config.Clone()
+	go func() {
+		defer close(a.done)
+		defer cancel()
+		defer func() {
+			if p := recover(); p != nil {
+				a.err = fmt.Errorf("%w: trainable panicked: %v\n%s", core.ErrWorkerCrashed, p, debug.Stack())
+			}
+		}()
+		a.err = a.fn(tc, config)
+	}()
+	return nil
 }
 
 // trialContext implements Context inside a trial actor.
 type trialContext struct {
 	context.Context
-	s        *session
 	spec     runSpec
-	log      *runLog
 	ckpt     *checkpoint.Checkpoint
 	iter     int
 	since    int
 	timeBase float64
 	start    time.Time
 	ckptSeq  int
+	out      chan<- trialReport
+	reply    <-chan Decision
 
 	mu         sync.Mutex // trainers may report from their workers' goroutines
 	lastReport time.Time
 	stopped    bool
-	reply      chan Decision
 	reported   map[string]bool // source paths of the checkpoints reported
 }
 
@@ -105,17 +184,6 @@ func (tc *trialContext) Checkpoint() *checkpoint.Checkpoint { return tc.ckpt }
 func (tc *trialContext) Iteration() int                     { return tc.iter }
 func (tc *trialContext) TrialID() string                    { return tc.spec.TrialID }
 func (tc *trialContext) TrialDir() string                   { return tc.spec.Dir }
-
-// reportEvent carries one result from a trial to the controller, which
-// answers on reply. A nil metrics map only records a checkpoint.
-type reportEvent struct {
-	trial   string
-	run     int
-	metrics map[string]float64
-	ckpt    string // persisted checkpoint directory, "" for none
-	ckptSeq int
-	reply   chan<- Decision
-}
 
 func (tc *trialContext) Report(metrics map[string]float64, ckpt *checkpoint.Checkpoint) error {
 	tc.mu.Lock()
@@ -138,30 +206,39 @@ func (tc *trialContext) Report(metrics map[string]float64, ckpt *checkpoint.Chec
 	m["iterations_since_restore"] = float64(tc.since)
 	tc.lastReport = now
 
-	ev := &reportEvent{trial: tc.spec.TrialID, run: tc.spec.Run, metrics: m, reply: tc.reply}
+	r := trialReport{Metrics: m}
 	if ckpt != nil {
 		dir, err := tc.persist(ckpt)
 		if err != nil {
 			return err
 		}
-		ev.ckpt, ev.ckptSeq = dir, tc.ckptSeq
+		r.Checkpoint, r.CkptSeq = dir, tc.ckptSeq
 		tc.markReported(ckpt)
 	}
-	tc.log.add(m)
+	d, err := tc.send(r)
+	if err != nil {
+		return err
+	}
+	if d != Continue {
+		tc.stopped = true
+		return ErrTrialStopped
+	}
+	return nil
+}
+
+// send hands r to the Next call waiting for it and waits for the decision
+// the next Next call brings.
+func (tc *trialContext) send(r trialReport) (Decision, error) {
 	select {
-	case tc.s.events <- ev:
+	case tc.out <- r:
 	case <-tc.Done():
-		return tc.Err()
+		return Stop, tc.Err()
 	}
 	select {
 	case d := <-tc.reply:
-		if d != Continue {
-			tc.stopped = true
-			return ErrTrialStopped
-		}
-		return nil
+		return d, nil
 	case <-tc.Done():
-		return tc.Err()
+		return Stop, tc.Err()
 	}
 }
 
@@ -188,18 +265,8 @@ func (tc *trialContext) saveCheckpoint(ckpt *checkpoint.Checkpoint) error {
 		return err
 	}
 	tc.markReported(ckpt)
-	ev := &reportEvent{trial: tc.spec.TrialID, run: tc.spec.Run, ckpt: dir, ckptSeq: tc.ckptSeq, reply: tc.reply}
-	select {
-	case tc.s.events <- ev:
-	case <-tc.Done():
-		return tc.Err()
-	}
-	select {
-	case <-tc.reply:
-		return nil
-	case <-tc.Done():
-		return tc.Err()
-	}
+	_, err = tc.send(trialReport{Checkpoint: dir, CkptSeq: tc.ckptSeq})
+	return err
 }
 
 // checkpointSaver is implemented by trialContext.
@@ -237,10 +304,12 @@ func (tc *trialContext) persist(ckpt *checkpoint.Checkpoint) (string, error) {
 	return dst, nil
 }
 
-// execute runs one run of a trial on a new actor and waits for it. When
-// ctx is cancelled the actor is killed (its context is cancelled) and
-// execute waits for the trainable to return.
-func execute(ctx context.Context, spec runSpec, res Resources) error {
+// drive runs one run of a trial on a new actor: it calls Next until the
+// trainable has returned, handing each report to the controller (and its
+// result to the run's logs) and the controller's decision back. When ctx
+// is cancelled the trainable is ended (its context is cancelled) and drive
+// waits for it to return.
+func (c *controller) drive(ctx context.Context, spec runSpec, res Resources, rl *runLog) error {
 	opts := []core.Option{core.NumCPUs(res.CPU)}
 	if res.GPU > 0 {
 		opts = append(opts, core.NumGPUs(res.GPU))
@@ -253,13 +322,31 @@ func execute(ctx context.Context, spec runSpec, res Resources) error {
 		return err
 	}
 	defer core.Kill(h)
-	ref := trialRunMethod.Remote(context.WithoutCancel(ctx), h)
-	_, err = core.Get(ctx, ref)
-	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		_ = core.Kill(h)
-		_, err = core.Get(context.Background(), ref)
+	reply := make(chan Decision, 1)
+	d := Continue
+	for {
+		ref := trialNext.Remote(ctx, h, d)
+		r, err := core.Get(ctx, ref)
+		if err != nil && ctx.Err() != nil {
+			// A Next call that was running ends the trainable before it
+			// returns; Cancel makes sure, and returns its error.
+			_, _ = core.Get(context.Background(), ref)
+			_, err = core.Get(context.Background(), trialCancel.Remote(context.Background(), h))
+			return unwrapTaskError(err)
+		}
+		if err != nil {
+			return unwrapTaskError(err)
+		}
+		if r.Done {
+			return nil
+		}
+		if r.Metrics != nil {
+			rl.add(r.Metrics)
+		}
+		c.events <- &reportEvent{trial: spec.TrialID, run: spec.Run, metrics: r.Metrics,
+			ckpt: r.Checkpoint, ckptSeq: r.CkptSeq, reply: reply}
+		d = <-reply // the controller answers every report
 	}
-	return unwrapTaskError(err)
 }
 
 // unwrapTaskError returns the trainable's own error out of core's wrapping

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/goray/goray/checkpoint"
@@ -18,6 +17,17 @@ import (
 
 // event is a message to the controller's run loop.
 type event any
+
+// reportEvent carries one result from a trial's run to the controller,
+// which answers on reply. A nil metrics map only records a checkpoint.
+type reportEvent struct {
+	trial   string
+	run     int
+	metrics map[string]float64
+	ckpt    string // persisted checkpoint directory, "" for none
+	ckptSeq int
+	reply   chan<- Decision
+}
 
 // doneEvent says a trial's run ended.
 type doneEvent struct {
@@ -36,8 +46,6 @@ const (
 	stopFatal                // an experiment-level error
 )
 
-var sessionSeq atomic.Int64
-
 // controller is the single-goroutine core of an experiment: it owns every
 // Trial, asks the searcher for configs and the scheduler for decisions,
 // starts runs on core actors and handles their reports.
@@ -45,7 +53,6 @@ type controller struct {
 	t       *Tuner
 	tr      *trainable
 	expDir  string
-	key     string
 	events  chan event
 	metric  string
 	mode    string
@@ -69,9 +76,10 @@ type controller struct {
 	state      *stateWriter
 	progress   *progress
 	replaying  bool // restoreTrials is replaying results into the scheduler
-	sess       *session
-	logs       *logSink
-	logsToGo   int // runs whose logs are not yet on disk
+	// trainable is the name trial actors find the trainable under.
+	trainable string
+	logs      *logSink
+	logsToGo  int // runs whose logs are not yet on disk
 }
 
 func newController(t *Tuner) (*controller, error) {
@@ -127,7 +135,6 @@ func newController(t *Tuner) (*controller, error) {
 	if err := c.sched.Setup(SchedulerOptions{Metric: c.metric, Mode: c.mode, Seed: c.seed, Runner: c}); err != nil {
 		return nil, err
 	}
-	c.key = fmt.Sprintf("%s#%d", c.expDir, sessionSeq.Add(1))
 	return c, nil
 }
 
@@ -186,10 +193,13 @@ func (c *controller) run(ctx context.Context) (*ResultGrid, error) {
 			return nil, err
 		}
 	}
-	c.sess = &session{fn: c.tr.fn, events: c.events}
+	c.trainable = c.tr.registered
+	if c.trainable == "" {
+		var release func()
+		c.trainable, release = holdDerivedName(c.tr.derived, c.tr.fn)
+		defer release()
+	}
 	c.logs = newLogSink(c.events, 4)
-	sessions.Store(c.key, c.sess)
-	defer sessions.Delete(c.key)
 	var cancel context.CancelFunc
 	c.runCtx, cancel = context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
@@ -361,23 +371,27 @@ func (c *controller) startRun(t *Trial) {
 	c.running++
 	c.state.markChanged()
 	c.progress.onStatus(t, prev)
-	spec := runSpec{Exp: c.key, TrialID: t.id, Run: t.runs, Config: t.config, Dir: t.dir,
+	spec := runSpec{Trainable: c.trainable, TrialID: t.id, Run: t.runs, Config: t.config, Dir: t.dir,
 		Restore: t.checkpoint, StartIter: t.checkpointIter, StartTime: t.checkpointTime, CkptSeq: t.ckptSeq}
-	if !c.tr.resumable { // it starts over
+	if !c.tr.resumable || spec.Restore == "" { // it starts over
 		spec.Restore, spec.StartIter, spec.StartTime = "", 0, 0
 	}
+	// The run reports again what came after its starting point: those
+	// results go, from the trial and from its logs.
+	t.rewind(spec.StartIter)
+	cut := -1
+	if t.loggedIter > spec.StartIter {
+		cut, t.loggedIter = spec.StartIter, spec.StartIter
+	}
 	res := c.tr.actor
-	rl := c.logs.start(t, spec)
+	rl := c.logs.start(t, spec, cut)
 	c.logsToGo++
 	t.logsToGo++
-	key := logKey(t.id, spec.Run)
-	c.sess.logs.Store(key, rl)
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
 		defer cancel()
-		err := execute(ctx, spec, res)
-		c.sess.logs.Delete(key)
+		err := c.drive(ctx, spec, res, rl)
 		rl.close()
 		c.events <- doneEvent{t: t, run: spec.Run, err: err}
 	}()
@@ -385,6 +399,9 @@ func (c *controller) startRun(t *Trial) {
 
 func (c *controller) onReport(ev *reportEvent) {
 	t := c.byID[ev.trial]
+	if t != nil && ev.metrics != nil { // the run's logs have it
+		t.loggedIter = max(t.loggedIter, int(ev.metrics["training_iteration"]))
+	}
 	if t == nil || t.run == nil || t.run.n != ev.run {
 		ev.reply <- Stop
 		return
@@ -510,6 +527,14 @@ func (c *controller) onFailure(t *Trial, err error) {
 	max := c.t.RunConfig.FailureConfig.MaxFailures
 	if c.stopping == notStopping && (max == -1 || t.failures <= max) {
 		t.status = StatusPending // retried from its latest checkpoint
+		// What came after that checkpoint will be reported again:
+		// schedulers deciding meanwhile (PBT comparing trials) see the
+		// trial at its checkpoint.
+		if t.checkpoint != "" && c.tr.resumable {
+			t.rewind(t.checkpointIter)
+		} else {
+			t.rewind(0)
+		}
 		return
 	}
 	t.status = StatusError

@@ -29,7 +29,8 @@
 //
 // # Trainables
 //
-// A trainable is a func(tune.Context, tune.Config) error, or a
+// A trainable is a func(tune.Context, tune.Config) error (registered by
+// name with Register to run in any process, see Execution), or a
 // train.Trainer:
 //
 //   - *train.DataParallelTrainer (a GBDT or NN trainer built as one) is run as
@@ -60,14 +61,33 @@
 //
 // # Execution
 //
-// Each run of a trial is a core actor ("tune.Trial"); a function trial's
-// actor holds its Resources (1 CPU by default, see WithResources), so the
-// core scheduler never runs more trials than the runtime's resources
-// allow; MaxConcurrentTrials (default: what fits) caps them further. One
-// controller goroutine owns every trial: a trial's Report sends its result
-// to the controller and blocks until the scheduler has answered Continue,
-// Pause or Stop. Pause and Stop make Report return ErrTrialStopped. A
-// paused trial resumes later on a new actor from its latest checkpoint
+// Each run of a trial is a core actor ("tune.Trial") that the experiment's
+// controller drives through method calls, as Ray Tune drives a Trainable
+// through train(): the actor is created from the run's spec (plain data:
+// the trainable's registered name, the trial's Config, the checkpoint to
+// resume from), runs the trainable in a goroutine of its own, and each
+// Next call returns the trainable's next report (metrics, checkpoint, or
+// the end of the run with its error) and brings the scheduler's decision
+// on the previous one. A trial's Report blocks until that decision comes:
+// Continue, or Pause and Stop, which make Report return ErrTrialStopped.
+// The trainable's goroutine ends when the trainable returns; cancelling
+// the run (the experiment is interrupted or out of time) or killing the
+// actor cancels its context. Results reach the controller as call
+// results; the controller writes the logs. The spec, the reports and the
+// errors cross the codec (GORAY_ENCODE_ALL=1 runs them through it), so a
+// trial can run in another process of the program once its trainable is
+// registered there: Register at package init, and Tuner.Trainable set to
+// what Register returns. A func that was not registered, or a
+// train.Trainer value, is held under a name derived from it while Fit
+// runs, and its trials run in the process that built the Tuner. A trial's
+// state travels in its Config; values Config.MarshalBinary cannot carry
+// (structs, funcs, pointers) keep a trial in its own process.
+//
+// A function trial's actor holds its Resources (1 CPU by default, see
+// WithResources), so the core scheduler never runs more trials than the
+// runtime's resources allow; MaxConcurrentTrials (default: what fits) caps
+// them further. One controller goroutine owns every trial. A paused trial
+// resumes later on a new actor from its latest checkpoint
 // (Context.Checkpoint). A trial that fails is restarted from its latest
 // checkpoint up to FailureConfig.MaxFailures times, then recorded with its
 // error (ResultGrid.Errors) while the others go on. Stop conditions:
@@ -84,10 +104,21 @@
 // path. experiment_state.json, written when the experiment starts, at every
 // trial status change and at most once a second for new checkpoints, lets
 // Restore finish an interrupted (or killed) experiment without rerunning
-// finished trials; an unfinished trial's result.json and progress.csv are
-// cut back to the checkpoint it resumes from, so each iteration appears
-// once. A trainer run inside a trial (anything built on
+// finished trials.
+//
+// Whenever a run resumes from a checkpoint (a retry after a failure, a
+// paused trial resumed, a PBT exploit, Restore) it reports again the
+// iterations after that checkpoint; as in Ray, the results after it are
+// discarded: from the trial's history (what schedulers and the ResultGrid
+// see; a failed trial waiting for its retry already shows only what its
+// checkpoint holds) and from its result.json and progress.csv, so each
+// iteration appears once. A run that starts over (no checkpoint, or
+// WithoutResume) discards them all. TensorBoard event files are append-only
+// and keep them.
+//
+// A trainer run inside a trial (anything built on
 // train.DataParallelTrainer) writes its own files in the trial directory,
-// train_from_iter_N, whatever its RunConfig.StoragePath says. RunConfig.Verbose 1 prints a status table at most once a
-// second, 2 adds a line per result and per status change.
+// train_from_iter_N, whatever its RunConfig.StoragePath says.
+// RunConfig.Verbose 1 prints a status table at most once a second, 2 adds a
+// line per result and per status change.
 package tune

@@ -28,6 +28,13 @@ var (
 	ErrNotFound = errors.New("tune: not found")
 )
 
+// ErrTrialStopped and ErrSearchFinished keep their identity when they come
+// back from a trial's actor in another process.
+func init() {
+	core.RegisterError("tune.ErrTrialStopped", ErrTrialStopped)
+	core.RegisterError("tune.ErrSearchFinished", ErrSearchFinished)
+}
+
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidInput}, args...)...)
 }

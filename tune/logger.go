@@ -144,18 +144,27 @@ type runLog struct {
 }
 
 // start begins the logs of one run; the returned runLog must be closed,
-// after which the controller gets a logsDone.
-func (s *logSink) start(t *Trial, spec runSpec) *runLog {
+// after which the controller gets a logsDone. The writer starts once the
+// trial's previous run's writer is done; if cut >= 0 it first cuts the
+// trial's result.json and progress.csv back to iteration cut, where the
+// run starts.
+func (s *logSink) start(t *Trial, spec runSpec, cut int) *runLog {
 	rl := &runLog{q: make(chan map[string]float64, 256)}
+	prev, idle := t.logsIdle, make(chan struct{})
+	t.logsIdle = idle
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.events <- logsDone{t: t, err: s.write(spec, rl.q)}
+		defer close(idle)
+		if prev != nil {
+			<-prev
+		}
+		s.events <- logsDone{t: t, err: s.write(spec, cut, rl.q)}
 	}()
 	return rl
 }
 
-func (s *logSink) write(spec runSpec, q <-chan map[string]float64) error {
+func (s *logSink) write(spec runSpec, cut int, q <-chan map[string]float64) error {
 	var l *trialLogger
 	var err error
 	batch := make([]map[string]float64, 0, 64)
@@ -178,6 +187,10 @@ func (s *logSink) write(spec runSpec, q <-chan map[string]float64) error {
 			}
 		}
 		s.sem <- struct{}{}
+		if l == nil && err == nil && cut >= 0 {
+			err = cutTrialLogs(spec.Dir, cut)
+			cut = -1
+		}
 		if l == nil && err == nil {
 			l, err = openTrialLogger(spec.Dir, spec.Run, spec.Config)
 		}

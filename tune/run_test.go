@@ -16,10 +16,15 @@ import (
 	"testing"
 
 	"github.com/goray/goray/checkpoint"
+	"github.com/goray/goray/core"
 	"github.com/goray/goray/train"
 )
 
 var errBoom = errors.New("boom")
+
+// errBoom keeps its identity when it comes back from a trial's actor in
+// another process (or through the codec, with GORAY_ENCODE_ALL=1).
+func init() { core.RegisterError("tune.errBoom", errBoom) }
 
 func TestFailingTrialDoesNotStopTheSweep(t *testing.T) {
 	var attempts sync.Map // trial id -> *atomic.Int32

@@ -341,6 +341,9 @@ func (c *controller) restoreTrials(st *experimentState) error {
 			}
 		}
 		t.history = hist
+		for _, m := range hist {
+			t.loggedIter = max(t.loggedIter, int(m["training_iteration"]))
+		}
 		if len(hist) > 0 {
 			t.last = hist[len(hist)-1]
 		}

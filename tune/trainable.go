@@ -40,6 +40,14 @@ type Context interface {
 
 // TrainableFunc is the function form of a trainable: it trains with config,
 // calling tc.Report once per iteration.
+//
+// A trial's actor finds the function by name, not by value: Register names
+// it in every process of the program, and a function that was not
+// registered runs only in the process that built the Tuner (under a name
+// derived from it, see Register). Variables the function captures do not
+// cross processes: what a trial needs travels in its Config (see
+// Config.MarshalBinary for the values that can), or is loaded by the
+// trainable from where every process can read it.
 type TrainableFunc func(tc Context, config Config) error
 
 // ConfigurableTrainer is a train.Trainer that Tune can tune: WithConfig
@@ -117,6 +125,9 @@ type withResources struct {
 type trainable struct {
 	name string
 	fn   TrainableFunc
+	// registered is the name Register gave fn, "" if none; derived is the
+	// name to hold for fn otherwise (see holdDerivedName).
+	registered, derived string
 	// res is what one trial holds in all; actor what its actor holds
 	// (the same for functions, nothing for trainers, whose workers hold it).
 	res   Resources
@@ -150,10 +161,17 @@ unwrap:
 	case nil:
 		return nil, invalid("Tuner.Trainable is nil")
 	case func(Context, Config) error:
-		tr.fn, tr.name = f, "func"
+		tr.fn, tr.name, tr.derived = f, "func", funcName(f)
 		tr.res = Resources{CPU: 1}
 	case TrainableFunc:
-		tr.fn, tr.name = f, "func"
+		tr.fn, tr.name, tr.derived = f, "func", funcName(f)
+		tr.res = Resources{CPU: 1}
+	case Registered:
+		fn, err := lookupTrainable(f.name)
+		if err != nil {
+			return nil, fmt.Errorf("Tuner.Trainable: %w", err)
+		}
+		tr.fn, tr.name, tr.registered = fn, f.name, f.name
 		tr.res = Resources{CPU: 1}
 	case train.Trainer:
 		isTrainer = true
@@ -182,8 +200,9 @@ unwrap:
 			tr.name = strings.TrimPrefix(fmt.Sprintf("%T", f), "*")
 		}
 		tr.fn = func(tc Context, config Config) error { return runTrainer(tc, f, ct, config) }
+		tr.derived = fmt.Sprintf("trainer %T", f)
 	default:
-		return nil, invalid("Tuner.Trainable is %T; want func(tune.Context, tune.Config) error or a train.Trainer", v)
+		return nil, invalid("Tuner.Trainable is %T; want func(tune.Context, tune.Config) error, a tune.Registered or a train.Trainer", v)
 	}
 	if res != nil {
 		tr.res = *res

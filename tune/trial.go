@@ -48,7 +48,30 @@ type Trial struct {
 	stopAsked    bool // stop at the next report (or now if not running)
 	schedStopped bool // stopped through TrialRunner.StopTrial
 	logsToGo     int  // runs whose logs are not yet on disk
-	started      time.Time
+	// logsIdle is closed when the writer of the latest run's logs is
+	// done; loggedIter is the highest training_iteration in the logs.
+	logsIdle   <-chan struct{}
+	loggedIter int
+	started    time.Time
+}
+
+// rewind drops the results after iteration iter, which a run resuming from
+// the checkpoint at iter (or starting over, at 0) reports again: as in Ray,
+// the results after the checkpoint a trial restores are discarded.
+func (t *Trial) rewind(iter int) {
+	keep := t.history[:0:0]
+	for _, m := range t.history {
+		if int(m["training_iteration"]) <= iter {
+			keep = append(keep, m)
+		}
+	}
+	if len(keep) == len(t.history) {
+		return
+	}
+	t.history, t.last = keep, nil
+	if n := len(keep); n > 0 {
+		t.last = keep[n-1]
+	}
 }
 
 // trialRun is one execution of a trial by its actor.

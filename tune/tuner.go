@@ -16,8 +16,9 @@ import (
 // Fit; or get one from Restore to finish an interrupted experiment.
 type Tuner struct {
 	// Trainable is a func(tune.Context, tune.Config) error (or
-	// TrainableFunc), a train.Trainer (a ConfigurableTrainer when
-	// ParamSpace is not empty), or either wrapped by WithResources.
+	// TrainableFunc), a Registered trainable (see Register), a
+	// train.Trainer (a ConfigurableTrainer when ParamSpace is not empty),
+	// or any of them wrapped by WithResources or WithoutResume.
 	Trainable any
 	// ParamSpace is the search space: nested maps whose leaves are
 	// constants or Domains (Uniform, Choice, GridSearch, ...).
