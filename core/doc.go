@@ -27,6 +27,19 @@
 // on one actor run one at a time, in order, unless MaxConcurrency says
 // otherwise.
 //
+// Several returns (Ray's num_returns): FuncAxB registers a function of A
+// arguments and B = 2 or 3 results, whose Remote returns one ref per
+// result; FuncAxN one whose []R result is split into NumReturns(n) refs,
+// n set per call with Options. Each result is its own object, named by
+// the task's ID and its index (Ref.ID, ParseObjectID): it can be passed
+// on, waited on and released alone, and releasing one does not free the
+// others. An error fails every result; Cancel on any cancels the task.
+//
+//	var DivMod = core.Func2x2("divmod", func(ctx context.Context, a, b int) (int, int, error) {
+//		return a / b, a % b, nil
+//	})
+//	q, r := DivMod.Remote(ctx, 17, 5)
+//
 // Scheduling: a task or actor waits until the resources it asks for are
 // free. Waiting requests are served in arrival order, but one that does not
 // fit does not hold up later ones that do (queues are kept per resource

@@ -20,7 +20,8 @@ type options struct {
 	name            string
 	err             error // first invalid option, reported when the call is made
 	cpuSet          bool
-	localOnly       bool // registration only: see LocalOnly
+	task            taskOptions // options only tasks read (options_task.go)
+	localOnly       bool        // registration only: see LocalOnly
 	retryOn         []error
 }
 

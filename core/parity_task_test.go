@@ -334,3 +334,183 @@ func TestStarvedRequestDoesNotDeadlockBlockedParent(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+var divmod = core.Func2x2("test.parity.divmod", func(ctx context.Context, a, b int) (int, int, error) {
+	if b == 0 {
+		return 0, 0, fmt.Errorf("%w: divide %d by zero", core.ErrInvalidInput, a)
+	}
+	return a / b, a % b, nil
+})
+
+var stats3 = core.Func1x3("test.parity.stats3", func(ctx context.Context, xs []float64) (float64, float64, int, error) {
+	lo, hi := xs[0], xs[0]
+	for _, x := range xs {
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	return lo, hi, len(xs), nil
+})
+
+// Ray's num_returns: a task's results are separate objects, each its own
+// ref, passed on and waited on alone; their IDs are the task's ID and the
+// return index.
+func TestSeveralReturnsAreSeparateRefs(t *testing.T) {
+	ctx := setup(t, core.WithNumCPUs(2))
+	q, r := divmod.Remote(ctx, 17, 5)
+	if ready, _, err := core.Wait(ctx, []core.Ref[int]{r}, core.WaitOptions{}); err != nil || len(ready) != 1 {
+		t.Fatalf("Wait on the second return alone: %d ready, %v", len(ready), err)
+	}
+	if v, err := core.Get(ctx, square.RemoteArgs(ctx, r)); err != nil || v != 4 {
+		t.Errorf("second return passed on: %v, %v", v, err)
+	}
+	if v, err := core.Get(ctx, q); err != nil || v != 3 {
+		t.Errorf("first return: %v, %v", v, err)
+	}
+	qid, err1 := core.ParseObjectID(q.ID())
+	rid, err2 := core.ParseObjectID(r.ID())
+	if err1 != nil || err2 != nil || qid.Task() != rid.Task() || qid.Index() != 1 || rid.Index() != 2 || qid.IsPut() {
+		t.Errorf("IDs %s and %s (%v, %v): want one task's returns 1 and 2", q.ID(), r.ID(), err1, err2)
+	}
+	q2, _ := divmod.Remote(ctx, 1, 2)
+	if id, err := core.ParseObjectID(q2.ID()); err != nil || id.Task() == qid.Task() {
+		t.Errorf("another call's ID %s: want another task", q2.ID())
+	}
+
+	lo, hi, n := stats3.Remote(ctx, []float64{3, -1, 7})
+	if a, err := core.Get(ctx, lo); err != nil || a != -1 {
+		t.Errorf("min: %v, %v", a, err)
+	}
+	if b, err := core.Get(ctx, hi); err != nil || b != 7 {
+		t.Errorf("max: %v, %v", b, err)
+	}
+	if c, err := core.Get(ctx, n); err != nil || c != 3 {
+		t.Errorf("count: %v, %v", c, err)
+	}
+
+	// An error fails every return.
+	eq, er := divmod.Remote(ctx, 1, 0)
+	for i, ref := range []core.Ref[int]{eq, er} {
+		if _, err := core.Get(ctx, ref); !errors.Is(err, core.ErrTaskFailed) || !errors.Is(err, core.ErrInvalidInput) {
+			t.Errorf("return %d of a failed task: %v", i+1, err)
+		}
+	}
+	// A count that is not the function's is refused.
+	for _, o := range []core.Option{core.NumReturns(3), core.NumReturns(0)} {
+		a, b := divmod.Options(o).Remote(ctx, 7, 2)
+		if _, err := core.Get(ctx, b); !errors.Is(err, core.ErrInvalidInput) {
+			t.Errorf("divmod with a bad NumReturns: %v", err)
+		}
+		a.Release()
+	}
+	if _, err := core.Get(ctx, core.Call(ctx, "test.parity.divmod", 9, 4)); err != nil {
+		t.Errorf("by name: %v", err)
+	}
+}
+
+var halves = core.Func0x2("test.parity.halves", func(ctx context.Context) ([]byte, []byte, error) {
+	return make([]byte, 300<<10), make([]byte, 200<<10), nil
+})
+
+// Freeing one return does not free the other.
+func TestReleasingOneReturnKeepsTheOther(t *testing.T) {
+	ctx := setup(t, core.WithNumCPUs(1))
+	a, b := halves.Remote(ctx)
+	if _, err := core.GetAll(ctx, []core.Ref[[]byte]{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	before := core.ObjectStoreStats()
+	if before.Objects != 2 || before.MemoryBytes != 500<<10 {
+		t.Fatalf("store holds %d objects, %d bytes; want both returns, %d bytes", before.Objects, before.MemoryBytes, 500<<10)
+	}
+	a.Release()
+	after := core.ObjectStoreStats()
+	if after.Objects != 1 || after.MemoryBytes != 200<<10 {
+		t.Errorf("after releasing the first: %d objects, %d bytes; want the second's %d", after.Objects, after.MemoryBytes, 200<<10)
+	}
+	if v, err := core.Get(ctx, b); err != nil || len(v) != 200<<10 {
+		t.Errorf("second return after the first was released: %d bytes, %v", len(v), err)
+	}
+	if _, err := core.Get(ctx, a); !errors.Is(err, core.ErrObjectFreed) {
+		t.Errorf("released return: %v", err)
+	}
+}
+
+var split = core.Func1xN("test.parity.split", func(ctx context.Context, n int) ([]int, error) {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i * 10
+	}
+	return out, nil
+})
+
+// Ray's num_returns set per call: the function's list becomes that many refs.
+func TestNumReturnsSplitsAList(t *testing.T) {
+	ctx := setup(t, core.WithNumCPUs(2))
+	refs := split.Options(core.NumReturns(4)).Remote(ctx, 4)
+	got, err := core.GetAll(ctx, refs)
+	if err != nil || !slices.Equal(got, []int{0, 10, 20, 30}) {
+		t.Fatalf("4 returns: %v, %v", got, err)
+	}
+	first, _ := core.ParseObjectID(refs[0].ID())
+	last, _ := core.ParseObjectID(refs[3].ID())
+	if first.Task() != last.Task() || last.Index() != 4 {
+		t.Errorf("IDs %s, %s", refs[0].ID(), refs[3].ID())
+	}
+	if refs := split.Remote(ctx, 1); len(refs) != 1 {
+		t.Errorf("default NumReturns: %d refs, want 1", len(refs))
+	}
+	bad := split.Options(core.NumReturns(3)).Remote(ctx, 4)
+	if len(bad) != 3 {
+		t.Fatalf("%d refs for NumReturns(3)", len(bad))
+	}
+	for i, r := range bad {
+		if _, err := core.Get(ctx, r); !errors.Is(err, core.ErrTaskFailed) || !errors.Is(err, core.ErrInvalidInput) || !strings.Contains(err.Error(), "returned 4 values") {
+			t.Errorf("ref %d of a call returning 4 values for 3: %v", i, err)
+		}
+	}
+	x, _ := core.Put(ctx, 2)
+	if got, err := core.GetAll(ctx, split.Options(core.NumReturns(2)).RemoteArgs(ctx, x)); err != nil || !slices.Equal(got, []int{0, 10}) {
+		t.Errorf("RemoteArgs: %v, %v", got, err)
+	}
+}
+
+var held2 = core.Func1x2("test.parity.held2", func(ctx context.Context, key string) (int, int, error) {
+	open(key + "/entered")
+	<-ctx.Done()
+	return 0, 0, ctx.Err()
+})
+
+// Cancelling the task through one of its refs cancels every return.
+func TestCancelThroughOneReturn(t *testing.T) {
+	ctx := setup(t, core.WithNumCPUs(1))
+	key := fmt.Sprintf("%s/%d", t.Name(), runSeq.Add(1))
+	a, b := held2.Remote(ctx, key)
+	entered(t, ctx, key)
+	if err := core.Cancel(b); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range []core.Ref[int]{a, b} {
+		if _, err := core.Get(ctx, r); !errors.Is(err, core.ErrTaskCancelled) {
+			t.Errorf("return %d: %v", i+1, err)
+		}
+	}
+}
+
+var twoPoints = core.Func1x2("test.parity.twoPoints", func(ctx context.Context, p *Point) (*Point, *Point, error) {
+	p.X++ // a copy in encode-all mode
+	return sharedPoint, sharedPoint, nil
+})
+
+// In encode-all mode each return crosses the codec on its own.
+func TestSeveralReturnsCrossTheCodec(t *testing.T) {
+	ctx := setup(t, core.WithEncodeAll())
+	in := &Point{X: 1}
+	a, b := twoPoints.Remote(ctx, in)
+	pa, err1 := core.Get(ctx, a)
+	pb, err2 := core.Get(ctx, b)
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	if in.X != 1 || pa == sharedPoint || pb == sharedPoint || pa == pb || *pa != *sharedPoint {
+		t.Errorf("argument %+v, returns %p %p of %p: want copies", in, pa, pb, sharedPoint)
+	}
+}
