@@ -40,6 +40,32 @@
 //	})
 //	q, r := DivMod.Remote(ctx, 17, 5)
 //
+// Generators (Ray's num_returns="streaming", ObjectRefGenerator): Gen0..Gen4
+// register a function that yields values one at a time; Remote returns a
+// *Generator whose Next and All hand out each value's ref as soon as it is
+// yielded, while the task runs on. An error returned after k yields comes
+// after the k refs. GeneratorBackpressure(n) makes yield wait while n
+// values are not taken; a waiting producer, and a caller waiting in Next
+// inside a task, give their CPUs back. Leaving the range loop early,
+// Generator.Cancel, the caller's context ending or the Generator being
+// garbage collected unread stops the task; a retried generator does not
+// hand out again the values its failed attempt handed out.
+//
+//	var Lines = core.Gen1("lines", func(ctx context.Context, path string, yield func(string) error) error {
+//		...
+//		if err := yield(line); err != nil {
+//			return err // the caller stopped reading
+//		}
+//		...
+//	})
+//	for ref, err := range Lines.Remote(ctx, "in.txt").All(ctx) { ... }
+//
+// Retries: RetryOn(kinds...) retries a task, up to MaxRetries, only on a
+// returned error that matches one of kinds (Ray's retry_exceptions=[...]);
+// in encode-all mode, as on a cluster, the error has crossed the codec, so
+// only the runtime's categories and errors registered with RegisterError
+// match.
+//
 // Scheduling: a task or actor waits until the resources it asks for are
 // free. Waiting requests are served in arrival order, but one that does not
 // fit does not hold up later ones that do (queues are kept per resource

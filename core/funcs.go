@@ -1543,3 +1543,338 @@ func (f *RemoteFunc4xN[A, B, C, D, R]) RemoteArgs(ctx context.Context, a Arg[A],
 	})
 	return refsOf[R](hs)
 }
+
+// RemoteGen0 is a generator function of 0 argument(s): its task yields
+// values of type T one at a time, each its own ref as soon as it is
+// yielded (Ray's num_returns="streaming"), made by Gen0.
+type RemoteGen0[T any] struct {
+	spec
+	fn func(ctx context.Context, yield func(T) error) error
+}
+
+// Gen0 registers fn, a generator, under name and returns its remote handle.
+// fn calls yield for each value, in order; yield returns an error once the
+// caller stopped reading or the task was cancelled, and fn should then
+// return it. With GeneratorBackpressure(n), yield waits while n values are
+// not taken yet. Registration is as for Func0, T being the result type.
+func Gen0[T any](name string, fn func(ctx context.Context, yield func(T) error) error, opts ...Option) *RemoteGen0[T] {
+	f := &RemoteGen0[T]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
+	f.opts.apply(opts)
+	registerGen(name, f.opts.localOnly, []reflect.Type{}, reflect.TypeFor[T](),
+		func(ctx context.Context, args []any, yield func(any) error) error {
+			return fn(ctx, func(v T) error { return yield(v) })
+		})
+	return f
+}
+
+// Name is the name the generator was registered under.
+func (f *RemoteGen0[T]) Name() string { return f.name }
+
+// Options returns a copy of f whose calls use opts on top of f's defaults.
+func (f *RemoteGen0[T]) Options(opts ...Option) *RemoteGen0[T] {
+	return &RemoteGen0[T]{spec: f.withOptions(opts), fn: f.fn}
+}
+
+// Remote starts the generator task and returns its Generator at once.
+// Errors, including bad options, surface on Next.
+func (f *RemoteGen0[T]) Remote(ctx context.Context) *Generator[T] {
+	if encodeAllFor(&f.spec) {
+		return launchGenByName[T](ctx, &f.spec, []any{})
+	}
+	fn := f.fn
+	return launchGen[T](ctx, &f.spec, nil, func(ctx context.Context, yield func(any) error) error {
+		return fn(ctx, func(v T) error { return yield(v) })
+	})
+}
+
+// RemoteGen1 is a generator function of 1 argument(s): its task yields
+// values of type T one at a time, each its own ref as soon as it is
+// yielded (Ray's num_returns="streaming"), made by Gen1.
+type RemoteGen1[A, T any] struct {
+	spec
+	fn func(ctx context.Context, a A, yield func(T) error) error
+}
+
+// Gen1 registers fn, a generator, under name and returns its remote handle.
+// fn calls yield for each value, in order; yield returns an error once the
+// caller stopped reading or the task was cancelled, and fn should then
+// return it. With GeneratorBackpressure(n), yield waits while n values are
+// not taken yet. Registration is as for Func1, T being the result type.
+func Gen1[A, T any](name string, fn func(ctx context.Context, a A, yield func(T) error) error, opts ...Option) *RemoteGen1[A, T] {
+	f := &RemoteGen1[A, T]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
+	f.opts.apply(opts)
+	registerGen(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A]()}, reflect.TypeFor[T](),
+		func(ctx context.Context, args []any, yield func(any) error) error {
+			a, ok := args[0].(A)
+			if !ok {
+				return fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 0, args[0], reflect.TypeFor[A]())
+			}
+			return fn(ctx, a, func(v T) error { return yield(v) })
+		})
+	return f
+}
+
+// Name is the name the generator was registered under.
+func (f *RemoteGen1[A, T]) Name() string { return f.name }
+
+// Options returns a copy of f whose calls use opts on top of f's defaults.
+func (f *RemoteGen1[A, T]) Options(opts ...Option) *RemoteGen1[A, T] {
+	return &RemoteGen1[A, T]{spec: f.withOptions(opts), fn: f.fn}
+}
+
+// Remote starts the generator task and returns its Generator at once.
+// Errors, including bad options, surface on Next.
+func (f *RemoteGen1[A, T]) Remote(ctx context.Context, a A) *Generator[T] {
+	if encodeAllFor(&f.spec) {
+		return launchGenByName[T](ctx, &f.spec, []any{a})
+	}
+	fn := f.fn
+	return launchGen[T](ctx, &f.spec, nil, func(ctx context.Context, yield func(any) error) error {
+		return fn(ctx, a, func(v T) error { return yield(v) })
+	})
+}
+
+// RemoteArgs is Remote with arguments that may be refs: the task waits for
+// every ref argument and runs on their values.
+func (f *RemoteGen1[A, T]) RemoteArgs(ctx context.Context, a Arg[A]) *Generator[T] {
+	fn, name := f.fn, f.name
+	return launchGen[T](ctx, &f.spec, []*object{argDep(a)}, func(ctx context.Context, yield func(any) error) error {
+		rt := taskRuntime(ctx)
+		av, err := resolve(rt, a, 0, name)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, av, func(v T) error { return yield(v) })
+	})
+}
+
+// RemoteGen2 is a generator function of 2 argument(s): its task yields
+// values of type T one at a time, each its own ref as soon as it is
+// yielded (Ray's num_returns="streaming"), made by Gen2.
+type RemoteGen2[A, B, T any] struct {
+	spec
+	fn func(ctx context.Context, a A, b B, yield func(T) error) error
+}
+
+// Gen2 registers fn, a generator, under name and returns its remote handle.
+// fn calls yield for each value, in order; yield returns an error once the
+// caller stopped reading or the task was cancelled, and fn should then
+// return it. With GeneratorBackpressure(n), yield waits while n values are
+// not taken yet. Registration is as for Func2, T being the result type.
+func Gen2[A, B, T any](name string, fn func(ctx context.Context, a A, b B, yield func(T) error) error, opts ...Option) *RemoteGen2[A, B, T] {
+	f := &RemoteGen2[A, B, T]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
+	f.opts.apply(opts)
+	registerGen(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B]()}, reflect.TypeFor[T](),
+		func(ctx context.Context, args []any, yield func(any) error) error {
+			a, ok := args[0].(A)
+			if !ok {
+				return fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 0, args[0], reflect.TypeFor[A]())
+			}
+			b, ok := args[1].(B)
+			if !ok {
+				return fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 1, args[1], reflect.TypeFor[B]())
+			}
+			return fn(ctx, a, b, func(v T) error { return yield(v) })
+		})
+	return f
+}
+
+// Name is the name the generator was registered under.
+func (f *RemoteGen2[A, B, T]) Name() string { return f.name }
+
+// Options returns a copy of f whose calls use opts on top of f's defaults.
+func (f *RemoteGen2[A, B, T]) Options(opts ...Option) *RemoteGen2[A, B, T] {
+	return &RemoteGen2[A, B, T]{spec: f.withOptions(opts), fn: f.fn}
+}
+
+// Remote starts the generator task and returns its Generator at once.
+// Errors, including bad options, surface on Next.
+func (f *RemoteGen2[A, B, T]) Remote(ctx context.Context, a A, b B) *Generator[T] {
+	if encodeAllFor(&f.spec) {
+		return launchGenByName[T](ctx, &f.spec, []any{a, b})
+	}
+	fn := f.fn
+	return launchGen[T](ctx, &f.spec, nil, func(ctx context.Context, yield func(any) error) error {
+		return fn(ctx, a, b, func(v T) error { return yield(v) })
+	})
+}
+
+// RemoteArgs is Remote with arguments that may be refs: the task waits for
+// every ref argument and runs on their values.
+func (f *RemoteGen2[A, B, T]) RemoteArgs(ctx context.Context, a Arg[A], b Arg[B]) *Generator[T] {
+	fn, name := f.fn, f.name
+	return launchGen[T](ctx, &f.spec, []*object{argDep(a), argDep(b)}, func(ctx context.Context, yield func(any) error) error {
+		rt := taskRuntime(ctx)
+		av, err := resolve(rt, a, 0, name)
+		if err != nil {
+			return err
+		}
+		bv, err := resolve(rt, b, 1, name)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, av, bv, func(v T) error { return yield(v) })
+	})
+}
+
+// RemoteGen3 is a generator function of 3 argument(s): its task yields
+// values of type T one at a time, each its own ref as soon as it is
+// yielded (Ray's num_returns="streaming"), made by Gen3.
+type RemoteGen3[A, B, C, T any] struct {
+	spec
+	fn func(ctx context.Context, a A, b B, c C, yield func(T) error) error
+}
+
+// Gen3 registers fn, a generator, under name and returns its remote handle.
+// fn calls yield for each value, in order; yield returns an error once the
+// caller stopped reading or the task was cancelled, and fn should then
+// return it. With GeneratorBackpressure(n), yield waits while n values are
+// not taken yet. Registration is as for Func3, T being the result type.
+func Gen3[A, B, C, T any](name string, fn func(ctx context.Context, a A, b B, c C, yield func(T) error) error, opts ...Option) *RemoteGen3[A, B, C, T] {
+	f := &RemoteGen3[A, B, C, T]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
+	f.opts.apply(opts)
+	registerGen(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B](), reflect.TypeFor[C]()}, reflect.TypeFor[T](),
+		func(ctx context.Context, args []any, yield func(any) error) error {
+			a, ok := args[0].(A)
+			if !ok {
+				return fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 0, args[0], reflect.TypeFor[A]())
+			}
+			b, ok := args[1].(B)
+			if !ok {
+				return fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 1, args[1], reflect.TypeFor[B]())
+			}
+			c, ok := args[2].(C)
+			if !ok {
+				return fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 2, args[2], reflect.TypeFor[C]())
+			}
+			return fn(ctx, a, b, c, func(v T) error { return yield(v) })
+		})
+	return f
+}
+
+// Name is the name the generator was registered under.
+func (f *RemoteGen3[A, B, C, T]) Name() string { return f.name }
+
+// Options returns a copy of f whose calls use opts on top of f's defaults.
+func (f *RemoteGen3[A, B, C, T]) Options(opts ...Option) *RemoteGen3[A, B, C, T] {
+	return &RemoteGen3[A, B, C, T]{spec: f.withOptions(opts), fn: f.fn}
+}
+
+// Remote starts the generator task and returns its Generator at once.
+// Errors, including bad options, surface on Next.
+func (f *RemoteGen3[A, B, C, T]) Remote(ctx context.Context, a A, b B, c C) *Generator[T] {
+	if encodeAllFor(&f.spec) {
+		return launchGenByName[T](ctx, &f.spec, []any{a, b, c})
+	}
+	fn := f.fn
+	return launchGen[T](ctx, &f.spec, nil, func(ctx context.Context, yield func(any) error) error {
+		return fn(ctx, a, b, c, func(v T) error { return yield(v) })
+	})
+}
+
+// RemoteArgs is Remote with arguments that may be refs: the task waits for
+// every ref argument and runs on their values.
+func (f *RemoteGen3[A, B, C, T]) RemoteArgs(ctx context.Context, a Arg[A], b Arg[B], c Arg[C]) *Generator[T] {
+	fn, name := f.fn, f.name
+	return launchGen[T](ctx, &f.spec, []*object{argDep(a), argDep(b), argDep(c)}, func(ctx context.Context, yield func(any) error) error {
+		rt := taskRuntime(ctx)
+		av, err := resolve(rt, a, 0, name)
+		if err != nil {
+			return err
+		}
+		bv, err := resolve(rt, b, 1, name)
+		if err != nil {
+			return err
+		}
+		cv, err := resolve(rt, c, 2, name)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, av, bv, cv, func(v T) error { return yield(v) })
+	})
+}
+
+// RemoteGen4 is a generator function of 4 argument(s): its task yields
+// values of type T one at a time, each its own ref as soon as it is
+// yielded (Ray's num_returns="streaming"), made by Gen4.
+type RemoteGen4[A, B, C, D, T any] struct {
+	spec
+	fn func(ctx context.Context, a A, b B, c C, d D, yield func(T) error) error
+}
+
+// Gen4 registers fn, a generator, under name and returns its remote handle.
+// fn calls yield for each value, in order; yield returns an error once the
+// caller stopped reading or the task was cancelled, and fn should then
+// return it. With GeneratorBackpressure(n), yield waits while n values are
+// not taken yet. Registration is as for Func4, T being the result type.
+func Gen4[A, B, C, D, T any](name string, fn func(ctx context.Context, a A, b B, c C, d D, yield func(T) error) error, opts ...Option) *RemoteGen4[A, B, C, D, T] {
+	f := &RemoteGen4[A, B, C, D, T]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
+	f.opts.apply(opts)
+	registerGen(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B](), reflect.TypeFor[C](), reflect.TypeFor[D]()}, reflect.TypeFor[T](),
+		func(ctx context.Context, args []any, yield func(any) error) error {
+			a, ok := args[0].(A)
+			if !ok {
+				return fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 0, args[0], reflect.TypeFor[A]())
+			}
+			b, ok := args[1].(B)
+			if !ok {
+				return fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 1, args[1], reflect.TypeFor[B]())
+			}
+			c, ok := args[2].(C)
+			if !ok {
+				return fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 2, args[2], reflect.TypeFor[C]())
+			}
+			d, ok := args[3].(D)
+			if !ok {
+				return fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 3, args[3], reflect.TypeFor[D]())
+			}
+			return fn(ctx, a, b, c, d, func(v T) error { return yield(v) })
+		})
+	return f
+}
+
+// Name is the name the generator was registered under.
+func (f *RemoteGen4[A, B, C, D, T]) Name() string { return f.name }
+
+// Options returns a copy of f whose calls use opts on top of f's defaults.
+func (f *RemoteGen4[A, B, C, D, T]) Options(opts ...Option) *RemoteGen4[A, B, C, D, T] {
+	return &RemoteGen4[A, B, C, D, T]{spec: f.withOptions(opts), fn: f.fn}
+}
+
+// Remote starts the generator task and returns its Generator at once.
+// Errors, including bad options, surface on Next.
+func (f *RemoteGen4[A, B, C, D, T]) Remote(ctx context.Context, a A, b B, c C, d D) *Generator[T] {
+	if encodeAllFor(&f.spec) {
+		return launchGenByName[T](ctx, &f.spec, []any{a, b, c, d})
+	}
+	fn := f.fn
+	return launchGen[T](ctx, &f.spec, nil, func(ctx context.Context, yield func(any) error) error {
+		return fn(ctx, a, b, c, d, func(v T) error { return yield(v) })
+	})
+}
+
+// RemoteArgs is Remote with arguments that may be refs: the task waits for
+// every ref argument and runs on their values.
+func (f *RemoteGen4[A, B, C, D, T]) RemoteArgs(ctx context.Context, a Arg[A], b Arg[B], c Arg[C], d Arg[D]) *Generator[T] {
+	fn, name := f.fn, f.name
+	return launchGen[T](ctx, &f.spec, []*object{argDep(a), argDep(b), argDep(c), argDep(d)}, func(ctx context.Context, yield func(any) error) error {
+		rt := taskRuntime(ctx)
+		av, err := resolve(rt, a, 0, name)
+		if err != nil {
+			return err
+		}
+		bv, err := resolve(rt, b, 1, name)
+		if err != nil {
+			return err
+		}
+		cv, err := resolve(rt, c, 2, name)
+		if err != nil {
+			return err
+		}
+		dv, err := resolve(rt, d, 3, name)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, av, bv, cv, dv, func(v T) error { return yield(v) })
+	})
+}

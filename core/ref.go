@@ -52,11 +52,18 @@ func (r Ref[T]) Valid() bool { return r.h != nil }
 // Release drops this handle's reference now instead of waiting for garbage
 // collection. No copy of the ref may be used afterwards.
 func (r Ref[T]) Release() {
-	if r.h == nil || !r.h.released.CompareAndSwap(false, true) {
+	if r.h != nil {
+		r.h.release()
+	}
+}
+
+// release drops the handle's reference now.
+func (h *refHandle) release() {
+	if !h.released.CompareAndSwap(false, true) {
 		return
 	}
-	r.h.cleanup.Stop()
-	r.h.rt.store.decRef(r.h.obj)
+	h.cleanup.Stop()
+	h.rt.store.decRef(h.obj)
 }
 
 func (r Ref[T]) check() error {

@@ -1,5 +1,6 @@
 // Command gen writes core's arity variants, funcs.go (Func0..Func4, the
-// several-result Func0x2..Func4x3 and Func0xN..Func4xN) and actors_gen.go
+// several-result Func0x2..Func4x3 and Func0xN..Func4xN, the generators
+// Gen0..Gen4) and actors_gen.go
 // (Actor0..Actor3, Method0..Method3), from the templates below. core/generate.go runs it: go generate ./core.
 //
 // Usage (from the core directory): go run ./internal/gen [-dir .] [-check]
@@ -412,6 +413,74 @@ func (f *RemoteFunc{{.N}}xN[{{.TP}}R]) RemoteArgs(ctx context.Context{{.ArgParam
 		return spread(rs, n, name)
 	})
 	return refsOf[R](hs)
+}
+{{- end}}
+{{end}}
+{{- range .}}
+// RemoteGen{{.N}} is a generator function of {{.N}} argument(s): its task yields
+// values of type T one at a time, each its own ref as soon as it is
+// yielded (Ray's num_returns="streaming"), made by Gen{{.N}}.
+type RemoteGen{{.N}}[{{.TP}}T any] struct {
+	spec
+	fn func(ctx context.Context{{.Params}}, yield func(T) error) error
+}
+
+// Gen{{.N}} registers fn, a generator, under name and returns its remote handle.
+// fn calls yield for each value, in order; yield returns an error once the
+// caller stopped reading or the task was cancelled, and fn should then
+// return it. With GeneratorBackpressure(n), yield waits while n values are
+// not taken yet. Registration is as for Func{{.N}}, T being the result type.
+func Gen{{.N}}[{{.TP}}T any](name string, fn func(ctx context.Context{{.Params}}, yield func(T) error) error, opts ...Option) *RemoteGen{{.N}}[{{.TP}}T] {
+	f := &RemoteGen{{.N}}[{{.TP}}T]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
+	f.opts.apply(opts)
+	registerGen(name, f.opts.localOnly, []reflect.Type{ {{- .ArgTypes -}} }, reflect.TypeFor[T](),
+		func(ctx context.Context, args []any, yield func(any) error) error {
+{{- range .Unpack}}
+			{{.Var}}, ok := args[{{.I}}].({{.Type}})
+			if !ok {
+				return fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, {{.I}}, args[{{.I}}], reflect.TypeFor[{{.Type}}]())
+			}
+{{- end}}
+			return fn(ctx{{.Args}}, func(v T) error { return yield(v) })
+		})
+	return f
+}
+
+// Name is the name the generator was registered under.
+func (f *RemoteGen{{.N}}[{{.TP}}T]) Name() string { return f.name }
+
+// Options returns a copy of f whose calls use opts on top of f's defaults.
+func (f *RemoteGen{{.N}}[{{.TP}}T]) Options(opts ...Option) *RemoteGen{{.N}}[{{.TP}}T] {
+	return &RemoteGen{{.N}}[{{.TP}}T]{spec: f.withOptions(opts), fn: f.fn}
+}
+
+// Remote starts the generator task and returns its Generator at once.
+// Errors, including bad options, surface on Next.
+func (f *RemoteGen{{.N}}[{{.TP}}T]) Remote(ctx context.Context{{.Params}}) *Generator[T] {
+	if encodeAllFor(&f.spec) {
+		return launchGenByName[T](ctx, &f.spec, []any{ {{- range $i, $v := .Vars}}{{if $i}}, {{end}}{{$v}}{{end -}} })
+	}
+	fn := f.fn
+	return launchGen[T](ctx, &f.spec, nil, func(ctx context.Context, yield func(any) error) error {
+		return fn(ctx{{.Args}}, func(v T) error { return yield(v) })
+	})
+}
+{{- if .N}}
+
+// RemoteArgs is Remote with arguments that may be refs: the task waits for
+// every ref argument and runs on their values.
+func (f *RemoteGen{{.N}}[{{.TP}}T]) RemoteArgs(ctx context.Context{{.ArgParams}}) *Generator[T] {
+	fn, name := f.fn, f.name
+	return launchGen[T](ctx, &f.spec, []*object{ {{- .Deps -}} }, func(ctx context.Context, yield func(any) error) error {
+		rt := taskRuntime(ctx)
+{{- range .Unpack}}
+		{{.Var}}v, err := resolve(rt, {{.Var}}, {{.I}}, name)
+		if err != nil {
+			return err
+		}
+{{- end}}
+		return fn(ctx{{.ResolvedArgs}}, func(v T) error { return yield(v) })
+	})
 }
 {{- end}}
 {{end}}`))
