@@ -59,9 +59,8 @@ type funcCode struct {
 	call func(ctx context.Context, args []any) (any, error)
 	// A function with several returns (FuncAxB, FuncAxN) gives them to
 	// call's caller as one []any: results are their types, or, for FuncAxN
-	// (many), every one is of type result.
+	// (results nil), every one is of type result.
 	results []reflect.Type
-	many    bool
 	// gen runs a generator (Gen0..Gen4); each value it yields is of type result.
 	gen func(ctx context.Context, args []any, yield func(any) error) error
 }

@@ -88,7 +88,7 @@ func (s *spec) numReturns() int { return max(s.opts.task.numReturns, 1) }
 // registerFuncN registers a function with several returns: results are
 // their types, or nil with each the type of every one (FuncAxN).
 func registerFuncN(name string, localOnly bool, args, results []reflect.Type, each reflect.Type, call func(context.Context, []any) (any, error)) {
-	fc := &funcCode{signature: signature{"function", name, args, each, localOnly}, call: call, results: results, many: results == nil}
+	fc := &funcCode{signature: signature{"function", name, args, each, localOnly}, call: call, results: results}
 	fc.check()
 	if !localOnly {
 		for i, t := range results {
