@@ -76,7 +76,7 @@
 // tasks does not starve a big one.
 //
 // Failures: a returned error is an application error (ErrTaskFailed),
-// retried only with RetryExceptions; a panic is a crashed worker
+// retried only with RetryExceptions or RetryOn; a panic is a crashed worker
 // (ErrWorkerCrashed) and is retried up to MaxRetries (default 3). Retries
 // and actor restarts back off exponentially (1 ms doubling up to 1 s). An
 // actor that panics is restarted up to MaxRestarts times, after which its
