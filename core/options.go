@@ -14,15 +14,15 @@ type options struct {
 	res             resources
 	maxRetries      int
 	retryExceptions bool
+	retryOn         []error
 	maxRestarts     int
 	maxTaskRetries  int
 	maxConcurrency  int
 	name            string
+	task            taskOptions
 	err             error // first invalid option, reported when the call is made
 	cpuSet          bool
-	task            taskOptions // options only tasks read (options_task.go)
-	localOnly       bool        // registration only: see LocalOnly
-	retryOn         []error
+	localOnly       bool // registration only: see LocalOnly
 }
 
 func defaultTaskOptions() options {
