@@ -57,6 +57,20 @@ func (s *signature) check() {
 type funcCode struct {
 	signature
 	call func(ctx context.Context, args []any) (any, error)
+	// A function with several returns (FuncAxB, FuncAxN) gives them to
+	// call's caller as one []any: results are their types, or, for FuncAxN
+	// (results nil), every one is of type result.
+	results []reflect.Type
+	// gen runs a generator (Gen0..Gen4); each value it yields is of type result.
+	gen func(ctx context.Context, args []any, yield func(any) error) error
+}
+
+// resultType is the type of return i (from 0).
+func (fc *funcCode) resultType(i int) reflect.Type {
+	if fc.results != nil {
+		return fc.results[i]
+	}
+	return fc.result
 }
 
 type classCode struct {
@@ -79,9 +93,14 @@ var code struct {
 }
 
 func registerFunc(name string, localOnly bool, args []reflect.Type, result reflect.Type, call func(context.Context, []any) (any, error)) {
-	fc := &funcCode{signature{"function", name, args, result, localOnly}, call}
+	fc := &funcCode{signature: signature{"function", name, args, result, localOnly}, call: call}
 	fc.check()
-	register(name, &funcInfo{name: name, args: args, call: call})
+	addFuncCode(name, fc)
+}
+
+// addFuncCode registers checked function code under name.
+func addFuncCode(name string, fc *funcCode) {
+	register(name, &funcInfo{name: name, args: fc.args, call: fc.call})
 	code.Lock()
 	defer code.Unlock()
 	if code.funcs == nil {

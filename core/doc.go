@@ -33,6 +33,45 @@
 // MaxConcurrency actor keeps none). Named actors (Name) live in a
 // namespace (Namespace, WithNamespace) where GetActor finds them.
 //
+// Several returns (Ray's num_returns): FuncAxB registers a function of A
+// arguments and B = 2 or 3 results, whose Remote returns one ref per
+// result; FuncAxN one whose []R result is split into NumReturns(n) refs,
+// n set per call with Options. Each result is its own object, named by
+// the task's ID and its index (Ref.ID, ParseObjectID): it can be passed
+// on, waited on and released alone, and releasing one does not free the
+// others. An error fails every result; Cancel on any cancels the task.
+//
+//	var DivMod = core.Func2x2("divmod", func(ctx context.Context, a, b int) (int, int, error) {
+//		return a / b, a % b, nil
+//	})
+//	q, r := DivMod.Remote(ctx, 17, 5)
+//
+// Generators (Ray's num_returns="streaming", ObjectRefGenerator): Gen0..Gen4
+// register a function that yields values one at a time; Remote returns a
+// *Generator whose Next and All hand out each value's ref as soon as it is
+// yielded, while the task runs on. An error returned after k yields comes
+// after the k refs. GeneratorBackpressure(n) makes yield wait while n
+// values are not taken; a waiting producer, and a caller waiting in Next
+// inside a task, give their CPUs back. Leaving the range loop early,
+// Generator.Cancel, the caller's context ending or the Generator being
+// garbage collected unread stops the task; a retried generator does not
+// hand out again the values its failed attempt handed out.
+//
+//	var Lines = core.Gen1("lines", func(ctx context.Context, path string, yield func(string) error) error {
+//		...
+//		if err := yield(line); err != nil {
+//			return err // the caller stopped reading
+//		}
+//		...
+//	})
+//	for ref, err := range Lines.Remote(ctx, "in.txt").All(ctx) { ... }
+//
+// Retries: RetryOn(kinds...) retries a task, up to MaxRetries, only on a
+// returned error that matches one of kinds (Ray's retry_exceptions=[...]);
+// in encode-all mode, as on a cluster, the error has crossed the codec, so
+// only the runtime's categories and errors registered with RegisterError
+// match.
+//
 // Scheduling: a task or actor waits until the resources it asks for are
 // free. Waiting requests are served in arrival order, but one that does not
 // fit does not hold up later ones that do (queues are kept per resource
@@ -43,7 +82,7 @@
 // tasks does not starve a big one.
 //
 // Failures: a returned error is an application error (ErrTaskFailed),
-// retried only with RetryExceptions; a panic is a crashed worker
+// retried only with RetryExceptions or RetryOn; a panic is a crashed worker
 // (ErrWorkerCrashed) and is retried up to MaxRetries (default 3). Retries
 // and actor restarts back off exponentially (1 ms doubling up to 1 s). An
 // actor that panics, in a call or in its constructor, is restarted up to

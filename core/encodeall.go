@@ -204,9 +204,13 @@ func wireSpec(ts *corepb.TaskSpec, types []reflect.Type, args []any, o *options)
 	}()
 	ts.JobId = localJob[:]
 	ts.ParentTaskId = localDriver[:]
-	id := NewTaskID(localDriver, taskSeq.Add(1))
-	ts.TaskId = id[:]
-	ts.NumReturns = 1
+	if ts.TaskId == nil {
+		id := NewTaskID(localDriver, taskSeq.Add(1))
+		ts.TaskId = id[:]
+	}
+	if ts.NumReturns == 0 {
+		ts.NumReturns = 1
+	}
 	for i, t := range types {
 		v, err := encodeAs(t, args[i])
 		if err != nil {

@@ -327,3 +327,1554 @@ func (f *RemoteFunc4[A, B, C, D, R]) RemoteArgs(ctx context.Context, a Arg[A], b
 		return fn(ctx, av, bv, cv, dv)
 	})
 }
+
+// RemoteFunc0x2 is a remote function of 0 argument(s) and 2 results,
+// each its own ref (Ray's num_returns=2), made by Func0x2.
+type RemoteFunc0x2[R1, R2 any] struct {
+	spec
+	fn func(ctx context.Context) (R1, R2, error)
+}
+
+// Func0x2 registers fn, a function of 2 results, under name and
+// returns its remote handle. Registration is as for Func0.
+func Func0x2[R1, R2 any](name string, fn func(ctx context.Context) (R1, R2, error), opts ...Option) *RemoteFunc0x2[R1, R2] {
+	f := &RemoteFunc0x2[R1, R2]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
+	f.opts.apply(opts)
+	registerFuncN(name, f.opts.localOnly, []reflect.Type{}, []reflect.Type{reflect.TypeFor[R1](), reflect.TypeFor[R2]()}, nil,
+		func(ctx context.Context, args []any) (any, error) {
+			r1, r2, err := fn(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return []any{r1, r2}, nil
+		})
+	return f
+}
+
+// Name is the name the function was registered under.
+func (f *RemoteFunc0x2[R1, R2]) Name() string { return f.name }
+
+// Options returns a copy of f whose calls use opts on top of f's defaults.
+func (f *RemoteFunc0x2[R1, R2]) Options(opts ...Option) *RemoteFunc0x2[R1, R2] {
+	return &RemoteFunc0x2[R1, R2]{spec: f.withOptions(opts), fn: f.fn}
+}
+
+// Remote starts the function on the runtime and returns a ref to each of
+// its results at once. Errors, including bad options, surface on Get of
+// any of them.
+func (f *RemoteFunc0x2[R1, R2]) Remote(ctx context.Context) (Ref[R1], Ref[R2]) {
+	var hs [2]*refHandle
+	if encodeAllFor(&f.spec) {
+		launchByNameN(ctx, &f.spec, []any{}, hs[:])
+		return Ref[R1]{h: hs[0]}, Ref[R2]{h: hs[1]}
+	}
+	fn := f.fn
+	launchN(ctx, &f.spec, nil, hs[:], func(ctx context.Context) (any, error) {
+		r1, r2, err := fn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return []any{r1, r2}, nil
+	})
+	return Ref[R1]{h: hs[0]}, Ref[R2]{h: hs[1]}
+}
+
+// RemoteFunc0x3 is a remote function of 0 argument(s) and 3 results,
+// each its own ref (Ray's num_returns=3), made by Func0x3.
+type RemoteFunc0x3[R1, R2, R3 any] struct {
+	spec
+	fn func(ctx context.Context) (R1, R2, R3, error)
+}
+
+// Func0x3 registers fn, a function of 3 results, under name and
+// returns its remote handle. Registration is as for Func0.
+func Func0x3[R1, R2, R3 any](name string, fn func(ctx context.Context) (R1, R2, R3, error), opts ...Option) *RemoteFunc0x3[R1, R2, R3] {
+	f := &RemoteFunc0x3[R1, R2, R3]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
+	f.opts.apply(opts)
+	registerFuncN(name, f.opts.localOnly, []reflect.Type{}, []reflect.Type{reflect.TypeFor[R1](), reflect.TypeFor[R2](), reflect.TypeFor[R3]()}, nil,
+		func(ctx context.Context, args []any) (any, error) {
+			r1, r2, r3, err := fn(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return []any{r1, r2, r3}, nil
+		})
+	return f
+}
+
+// Name is the name the function was registered under.
+func (f *RemoteFunc0x3[R1, R2, R3]) Name() string { return f.name }
+
+// Options returns a copy of f whose calls use opts on top of f's defaults.
+func (f *RemoteFunc0x3[R1, R2, R3]) Options(opts ...Option) *RemoteFunc0x3[R1, R2, R3] {
+	return &RemoteFunc0x3[R1, R2, R3]{spec: f.withOptions(opts), fn: f.fn}
+}
+
+// Remote starts the function on the runtime and returns a ref to each of
+// its results at once. Errors, including bad options, surface on Get of
+// any of them.
+func (f *RemoteFunc0x3[R1, R2, R3]) Remote(ctx context.Context) (Ref[R1], Ref[R2], Ref[R3]) {
+	var hs [3]*refHandle
+	if encodeAllFor(&f.spec) {
+		launchByNameN(ctx, &f.spec, []any{}, hs[:])
+		return Ref[R1]{h: hs[0]}, Ref[R2]{h: hs[1]}, Ref[R3]{h: hs[2]}
+	}
+	fn := f.fn
+	launchN(ctx, &f.spec, nil, hs[:], func(ctx context.Context) (any, error) {
+		r1, r2, r3, err := fn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return []any{r1, r2, r3}, nil
+	})
+	return Ref[R1]{h: hs[0]}, Ref[R2]{h: hs[1]}, Ref[R3]{h: hs[2]}
+}
+
+// RemoteFunc1x2 is a remote function of 1 argument(s) and 2 results,
+// each its own ref (Ray's num_returns=2), made by Func1x2.
+type RemoteFunc1x2[A, R1, R2 any] struct {
+	spec
+	fn func(ctx context.Context, a A) (R1, R2, error)
+}
+
+// Func1x2 registers fn, a function of 2 results, under name and
+// returns its remote handle. Registration is as for Func1.
+func Func1x2[A, R1, R2 any](name string, fn func(ctx context.Context, a A) (R1, R2, error), opts ...Option) *RemoteFunc1x2[A, R1, R2] {
+	f := &RemoteFunc1x2[A, R1, R2]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
+	f.opts.apply(opts)
+	registerFuncN(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A]()}, []reflect.Type{reflect.TypeFor[R1](), reflect.TypeFor[R2]()}, nil,
+		func(ctx context.Context, args []any) (any, error) {
+			a, ok := args[0].(A)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 0, args[0], reflect.TypeFor[A]())
+			}
+			r1, r2, err := fn(ctx, a)
+			if err != nil {
+				return nil, err
+			}
+			return []any{r1, r2}, nil
+		})
+	return f
+}
+
+// Name is the name the function was registered under.
+func (f *RemoteFunc1x2[A, R1, R2]) Name() string { return f.name }
+
+// Options returns a copy of f whose calls use opts on top of f's defaults.
+func (f *RemoteFunc1x2[A, R1, R2]) Options(opts ...Option) *RemoteFunc1x2[A, R1, R2] {
+	return &RemoteFunc1x2[A, R1, R2]{spec: f.withOptions(opts), fn: f.fn}
+}
+
+// Remote starts the function on the runtime and returns a ref to each of
+// its results at once. Errors, including bad options, surface on Get of
+// any of them.
+func (f *RemoteFunc1x2[A, R1, R2]) Remote(ctx context.Context, a A) (Ref[R1], Ref[R2]) {
+	var hs [2]*refHandle
+	if encodeAllFor(&f.spec) {
+		launchByNameN(ctx, &f.spec, []any{a}, hs[:])
+		return Ref[R1]{h: hs[0]}, Ref[R2]{h: hs[1]}
+	}
+	fn := f.fn
+	launchN(ctx, &f.spec, nil, hs[:], func(ctx context.Context) (any, error) {
+		r1, r2, err := fn(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		return []any{r1, r2}, nil
+	})
+	return Ref[R1]{h: hs[0]}, Ref[R2]{h: hs[1]}
+}
+
+// RemoteArgs is Remote with arguments that may be refs: the task waits for
+// every ref argument and runs on their values.
+func (f *RemoteFunc1x2[A, R1, R2]) RemoteArgs(ctx context.Context, a Arg[A]) (Ref[R1], Ref[R2]) {
+	var hs [2]*refHandle
+	fn, name := f.fn, f.name
+	launchN(ctx, &f.spec, []*object{argDep(a)}, hs[:], func(ctx context.Context) (any, error) {
+		rt := taskRuntime(ctx)
+		av, err := resolve(rt, a, 0, name)
+		if err != nil {
+			return nil, err
+		}
+		r1, r2, err := fn(ctx, av)
+		if err != nil {
+			return nil, err
+		}
+		return []any{r1, r2}, nil
+	})
+	return Ref[R1]{h: hs[0]}, Ref[R2]{h: hs[1]}
+}
+
+// RemoteFunc1x3 is a remote function of 1 argument(s) and 3 results,
+// each its own ref (Ray's num_returns=3), made by Func1x3.
+type RemoteFunc1x3[A, R1, R2, R3 any] struct {
+	spec
+	fn func(ctx context.Context, a A) (R1, R2, R3, error)
+}
+
+// Func1x3 registers fn, a function of 3 results, under name and
+// returns its remote handle. Registration is as for Func1.
+func Func1x3[A, R1, R2, R3 any](name string, fn func(ctx context.Context, a A) (R1, R2, R3, error), opts ...Option) *RemoteFunc1x3[A, R1, R2, R3] {
+	f := &RemoteFunc1x3[A, R1, R2, R3]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
+	f.opts.apply(opts)
+	registerFuncN(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A]()}, []reflect.Type{reflect.TypeFor[R1](), reflect.TypeFor[R2](), reflect.TypeFor[R3]()}, nil,
+		func(ctx context.Context, args []any) (any, error) {
+			a, ok := args[0].(A)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 0, args[0], reflect.TypeFor[A]())
+			}
+			r1, r2, r3, err := fn(ctx, a)
+			if err != nil {
+				return nil, err
+			}
+			return []any{r1, r2, r3}, nil
+		})
+	return f
+}
+
+// Name is the name the function was registered under.
+func (f *RemoteFunc1x3[A, R1, R2, R3]) Name() string { return f.name }
+
+// Options returns a copy of f whose calls use opts on top of f's defaults.
+func (f *RemoteFunc1x3[A, R1, R2, R3]) Options(opts ...Option) *RemoteFunc1x3[A, R1, R2, R3] {
+	return &RemoteFunc1x3[A, R1, R2, R3]{spec: f.withOptions(opts), fn: f.fn}
+}
+
+// Remote starts the function on the runtime and returns a ref to each of
+// its results at once. Errors, including bad options, surface on Get of
+// any of them.
+func (f *RemoteFunc1x3[A, R1, R2, R3]) Remote(ctx context.Context, a A) (Ref[R1], Ref[R2], Ref[R3]) {
+	var hs [3]*refHandle
+	if encodeAllFor(&f.spec) {
+		launchByNameN(ctx, &f.spec, []any{a}, hs[:])
+		return Ref[R1]{h: hs[0]}, Ref[R2]{h: hs[1]}, Ref[R3]{h: hs[2]}
+	}
+	fn := f.fn
+	launchN(ctx, &f.spec, nil, hs[:], func(ctx context.Context) (any, error) {
+		r1, r2, r3, err := fn(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		return []any{r1, r2, r3}, nil
+	})
+	return Ref[R1]{h: hs[0]}, Ref[R2]{h: hs[1]}, Ref[R3]{h: hs[2]}
+}
+
+// RemoteArgs is Remote with arguments that may be refs: the task waits for
+// every ref argument and runs on their values.
+func (f *RemoteFunc1x3[A, R1, R2, R3]) RemoteArgs(ctx context.Context, a Arg[A]) (Ref[R1], Ref[R2], Ref[R3]) {
+	var hs [3]*refHandle
+	fn, name := f.fn, f.name
+	launchN(ctx, &f.spec, []*object{argDep(a)}, hs[:], func(ctx context.Context) (any, error) {
+		rt := taskRuntime(ctx)
+		av, err := resolve(rt, a, 0, name)
+		if err != nil {
+			return nil, err
+		}
+		r1, r2, r3, err := fn(ctx, av)
+		if err != nil {
+			return nil, err
+		}
+		return []any{r1, r2, r3}, nil
+	})
+	return Ref[R1]{h: hs[0]}, Ref[R2]{h: hs[1]}, Ref[R3]{h: hs[2]}
+}
+
+// RemoteFunc2x2 is a remote function of 2 argument(s) and 2 results,
+// each its own ref (Ray's num_returns=2), made by Func2x2.
+type RemoteFunc2x2[A, B, R1, R2 any] struct {
+	spec
+	fn func(ctx context.Context, a A, b B) (R1, R2, error)
+}
+
+// Func2x2 registers fn, a function of 2 results, under name and
+// returns its remote handle. Registration is as for Func2.
+func Func2x2[A, B, R1, R2 any](name string, fn func(ctx context.Context, a A, b B) (R1, R2, error), opts ...Option) *RemoteFunc2x2[A, B, R1, R2] {
+	f := &RemoteFunc2x2[A, B, R1, R2]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
+	f.opts.apply(opts)
+	registerFuncN(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B]()}, []reflect.Type{reflect.TypeFor[R1](), reflect.TypeFor[R2]()}, nil,
+		func(ctx context.Context, args []any) (any, error) {
+			a, ok := args[0].(A)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 0, args[0], reflect.TypeFor[A]())
+			}
+			b, ok := args[1].(B)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 1, args[1], reflect.TypeFor[B]())
+			}
+			r1, r2, err := fn(ctx, a, b)
+			if err != nil {
+				return nil, err
+			}
+			return []any{r1, r2}, nil
+		})
+	return f
+}
+
+// Name is the name the function was registered under.
+func (f *RemoteFunc2x2[A, B, R1, R2]) Name() string { return f.name }
+
+// Options returns a copy of f whose calls use opts on top of f's defaults.
+func (f *RemoteFunc2x2[A, B, R1, R2]) Options(opts ...Option) *RemoteFunc2x2[A, B, R1, R2] {
+	return &RemoteFunc2x2[A, B, R1, R2]{spec: f.withOptions(opts), fn: f.fn}
+}
+
+// Remote starts the function on the runtime and returns a ref to each of
+// its results at once. Errors, including bad options, surface on Get of
+// any of them.
+func (f *RemoteFunc2x2[A, B, R1, R2]) Remote(ctx context.Context, a A, b B) (Ref[R1], Ref[R2]) {
+	var hs [2]*refHandle
+	if encodeAllFor(&f.spec) {
+		launchByNameN(ctx, &f.spec, []any{a, b}, hs[:])
+		return Ref[R1]{h: hs[0]}, Ref[R2]{h: hs[1]}
+	}
+	fn := f.fn
+	launchN(ctx, &f.spec, nil, hs[:], func(ctx context.Context) (any, error) {
+		r1, r2, err := fn(ctx, a, b)
+		if err != nil {
+			return nil, err
+		}
+		return []any{r1, r2}, nil
+	})
+	return Ref[R1]{h: hs[0]}, Ref[R2]{h: hs[1]}
+}
+
+// RemoteArgs is Remote with arguments that may be refs: the task waits for
+// every ref argument and runs on their values.
+func (f *RemoteFunc2x2[A, B, R1, R2]) RemoteArgs(ctx context.Context, a Arg[A], b Arg[B]) (Ref[R1], Ref[R2]) {
+	var hs [2]*refHandle
+	fn, name := f.fn, f.name
+	launchN(ctx, &f.spec, []*object{argDep(a), argDep(b)}, hs[:], func(ctx context.Context) (any, error) {
+		rt := taskRuntime(ctx)
+		av, err := resolve(rt, a, 0, name)
+		if err != nil {
+			return nil, err
+		}
+		bv, err := resolve(rt, b, 1, name)
+		if err != nil {
+			return nil, err
+		}
+		r1, r2, err := fn(ctx, av, bv)
+		if err != nil {
+			return nil, err
+		}
+		return []any{r1, r2}, nil
+	})
+	return Ref[R1]{h: hs[0]}, Ref[R2]{h: hs[1]}
+}
+
+// RemoteFunc2x3 is a remote function of 2 argument(s) and 3 results,
+// each its own ref (Ray's num_returns=3), made by Func2x3.
+type RemoteFunc2x3[A, B, R1, R2, R3 any] struct {
+	spec
+	fn func(ctx context.Context, a A, b B) (R1, R2, R3, error)
+}
+
+// Func2x3 registers fn, a function of 3 results, under name and
+// returns its remote handle. Registration is as for Func2.
+func Func2x3[A, B, R1, R2, R3 any](name string, fn func(ctx context.Context, a A, b B) (R1, R2, R3, error), opts ...Option) *RemoteFunc2x3[A, B, R1, R2, R3] {
+	f := &RemoteFunc2x3[A, B, R1, R2, R3]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
+	f.opts.apply(opts)
+	registerFuncN(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B]()}, []reflect.Type{reflect.TypeFor[R1](), reflect.TypeFor[R2](), reflect.TypeFor[R3]()}, nil,
+		func(ctx context.Context, args []any) (any, error) {
+			a, ok := args[0].(A)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 0, args[0], reflect.TypeFor[A]())
+			}
+			b, ok := args[1].(B)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 1, args[1], reflect.TypeFor[B]())
+			}
+			r1, r2, r3, err := fn(ctx, a, b)
+			if err != nil {
+				return nil, err
+			}
+			return []any{r1, r2, r3}, nil
+		})
+	return f
+}
+
+// Name is the name the function was registered under.
+func (f *RemoteFunc2x3[A, B, R1, R2, R3]) Name() string { return f.name }
+
+// Options returns a copy of f whose calls use opts on top of f's defaults.
+func (f *RemoteFunc2x3[A, B, R1, R2, R3]) Options(opts ...Option) *RemoteFunc2x3[A, B, R1, R2, R3] {
+	return &RemoteFunc2x3[A, B, R1, R2, R3]{spec: f.withOptions(opts), fn: f.fn}
+}
+
+// Remote starts the function on the runtime and returns a ref to each of
+// its results at once. Errors, including bad options, surface on Get of
+// any of them.
+func (f *RemoteFunc2x3[A, B, R1, R2, R3]) Remote(ctx context.Context, a A, b B) (Ref[R1], Ref[R2], Ref[R3]) {
+	var hs [3]*refHandle
+	if encodeAllFor(&f.spec) {
+		launchByNameN(ctx, &f.spec, []any{a, b}, hs[:])
+		return Ref[R1]{h: hs[0]}, Ref[R2]{h: hs[1]}, Ref[R3]{h: hs[2]}
+	}
+	fn := f.fn
+	launchN(ctx, &f.spec, nil, hs[:], func(ctx context.Context) (any, error) {
+		r1, r2, r3, err := fn(ctx, a, b)
+		if err != nil {
+			return nil, err
+		}
+		return []any{r1, r2, r3}, nil
+	})
+	return Ref[R1]{h: hs[0]}, Ref[R2]{h: hs[1]}, Ref[R3]{h: hs[2]}
+}
+
+// RemoteArgs is Remote with arguments that may be refs: the task waits for
+// every ref argument and runs on their values.
+func (f *RemoteFunc2x3[A, B, R1, R2, R3]) RemoteArgs(ctx context.Context, a Arg[A], b Arg[B]) (Ref[R1], Ref[R2], Ref[R3]) {
+	var hs [3]*refHandle
+	fn, name := f.fn, f.name
+	launchN(ctx, &f.spec, []*object{argDep(a), argDep(b)}, hs[:], func(ctx context.Context) (any, error) {
+		rt := taskRuntime(ctx)
+		av, err := resolve(rt, a, 0, name)
+		if err != nil {
+			return nil, err
+		}
+		bv, err := resolve(rt, b, 1, name)
+		if err != nil {
+			return nil, err
+		}
+		r1, r2, r3, err := fn(ctx, av, bv)
+		if err != nil {
+			return nil, err
+		}
+		return []any{r1, r2, r3}, nil
+	})
+	return Ref[R1]{h: hs[0]}, Ref[R2]{h: hs[1]}, Ref[R3]{h: hs[2]}
+}
+
+// RemoteFunc3x2 is a remote function of 3 argument(s) and 2 results,
+// each its own ref (Ray's num_returns=2), made by Func3x2.
+type RemoteFunc3x2[A, B, C, R1, R2 any] struct {
+	spec
+	fn func(ctx context.Context, a A, b B, c C) (R1, R2, error)
+}
+
+// Func3x2 registers fn, a function of 2 results, under name and
+// returns its remote handle. Registration is as for Func3.
+func Func3x2[A, B, C, R1, R2 any](name string, fn func(ctx context.Context, a A, b B, c C) (R1, R2, error), opts ...Option) *RemoteFunc3x2[A, B, C, R1, R2] {
+	f := &RemoteFunc3x2[A, B, C, R1, R2]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
+	f.opts.apply(opts)
+	registerFuncN(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B](), reflect.TypeFor[C]()}, []reflect.Type{reflect.TypeFor[R1](), reflect.TypeFor[R2]()}, nil,
+		func(ctx context.Context, args []any) (any, error) {
+			a, ok := args[0].(A)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 0, args[0], reflect.TypeFor[A]())
+			}
+			b, ok := args[1].(B)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 1, args[1], reflect.TypeFor[B]())
+			}
+			c, ok := args[2].(C)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 2, args[2], reflect.TypeFor[C]())
+			}
+			r1, r2, err := fn(ctx, a, b, c)
+			if err != nil {
+				return nil, err
+			}
+			return []any{r1, r2}, nil
+		})
+	return f
+}
+
+// Name is the name the function was registered under.
+func (f *RemoteFunc3x2[A, B, C, R1, R2]) Name() string { return f.name }
+
+// Options returns a copy of f whose calls use opts on top of f's defaults.
+func (f *RemoteFunc3x2[A, B, C, R1, R2]) Options(opts ...Option) *RemoteFunc3x2[A, B, C, R1, R2] {
+	return &RemoteFunc3x2[A, B, C, R1, R2]{spec: f.withOptions(opts), fn: f.fn}
+}
+
+// Remote starts the function on the runtime and returns a ref to each of
+// its results at once. Errors, including bad options, surface on Get of
+// any of them.
+func (f *RemoteFunc3x2[A, B, C, R1, R2]) Remote(ctx context.Context, a A, b B, c C) (Ref[R1], Ref[R2]) {
+	var hs [2]*refHandle
+	if encodeAllFor(&f.spec) {
+		launchByNameN(ctx, &f.spec, []any{a, b, c}, hs[:])
+		return Ref[R1]{h: hs[0]}, Ref[R2]{h: hs[1]}
+	}
+	fn := f.fn
+	launchN(ctx, &f.spec, nil, hs[:], func(ctx context.Context) (any, error) {
+		r1, r2, err := fn(ctx, a, b, c)
+		if err != nil {
+			return nil, err
+		}
+		return []any{r1, r2}, nil
+	})
+	return Ref[R1]{h: hs[0]}, Ref[R2]{h: hs[1]}
+}
+
+// RemoteArgs is Remote with arguments that may be refs: the task waits for
+// every ref argument and runs on their values.
+func (f *RemoteFunc3x2[A, B, C, R1, R2]) RemoteArgs(ctx context.Context, a Arg[A], b Arg[B], c Arg[C]) (Ref[R1], Ref[R2]) {
+	var hs [2]*refHandle
+	fn, name := f.fn, f.name
+	launchN(ctx, &f.spec, []*object{argDep(a), argDep(b), argDep(c)}, hs[:], func(ctx context.Context) (any, error) {
+		rt := taskRuntime(ctx)
+		av, err := resolve(rt, a, 0, name)
+		if err != nil {
+			return nil, err
+		}
+		bv, err := resolve(rt, b, 1, name)
+		if err != nil {
+			return nil, err
+		}
+		cv, err := resolve(rt, c, 2, name)
+		if err != nil {
+			return nil, err
+		}
+		r1, r2, err := fn(ctx, av, bv, cv)
+		if err != nil {
+			return nil, err
+		}
+		return []any{r1, r2}, nil
+	})
+	return Ref[R1]{h: hs[0]}, Ref[R2]{h: hs[1]}
+}
+
+// RemoteFunc3x3 is a remote function of 3 argument(s) and 3 results,
+// each its own ref (Ray's num_returns=3), made by Func3x3.
+type RemoteFunc3x3[A, B, C, R1, R2, R3 any] struct {
+	spec
+	fn func(ctx context.Context, a A, b B, c C) (R1, R2, R3, error)
+}
+
+// Func3x3 registers fn, a function of 3 results, under name and
+// returns its remote handle. Registration is as for Func3.
+func Func3x3[A, B, C, R1, R2, R3 any](name string, fn func(ctx context.Context, a A, b B, c C) (R1, R2, R3, error), opts ...Option) *RemoteFunc3x3[A, B, C, R1, R2, R3] {
+	f := &RemoteFunc3x3[A, B, C, R1, R2, R3]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
+	f.opts.apply(opts)
+	registerFuncN(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B](), reflect.TypeFor[C]()}, []reflect.Type{reflect.TypeFor[R1](), reflect.TypeFor[R2](), reflect.TypeFor[R3]()}, nil,
+		func(ctx context.Context, args []any) (any, error) {
+			a, ok := args[0].(A)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 0, args[0], reflect.TypeFor[A]())
+			}
+			b, ok := args[1].(B)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 1, args[1], reflect.TypeFor[B]())
+			}
+			c, ok := args[2].(C)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 2, args[2], reflect.TypeFor[C]())
+			}
+			r1, r2, r3, err := fn(ctx, a, b, c)
+			if err != nil {
+				return nil, err
+			}
+			return []any{r1, r2, r3}, nil
+		})
+	return f
+}
+
+// Name is the name the function was registered under.
+func (f *RemoteFunc3x3[A, B, C, R1, R2, R3]) Name() string { return f.name }
+
+// Options returns a copy of f whose calls use opts on top of f's defaults.
+func (f *RemoteFunc3x3[A, B, C, R1, R2, R3]) Options(opts ...Option) *RemoteFunc3x3[A, B, C, R1, R2, R3] {
+	return &RemoteFunc3x3[A, B, C, R1, R2, R3]{spec: f.withOptions(opts), fn: f.fn}
+}
+
+// Remote starts the function on the runtime and returns a ref to each of
+// its results at once. Errors, including bad options, surface on Get of
+// any of them.
+func (f *RemoteFunc3x3[A, B, C, R1, R2, R3]) Remote(ctx context.Context, a A, b B, c C) (Ref[R1], Ref[R2], Ref[R3]) {
+	var hs [3]*refHandle
+	if encodeAllFor(&f.spec) {
+		launchByNameN(ctx, &f.spec, []any{a, b, c}, hs[:])
+		return Ref[R1]{h: hs[0]}, Ref[R2]{h: hs[1]}, Ref[R3]{h: hs[2]}
+	}
+	fn := f.fn
+	launchN(ctx, &f.spec, nil, hs[:], func(ctx context.Context) (any, error) {
+		r1, r2, r3, err := fn(ctx, a, b, c)
+		if err != nil {
+			return nil, err
+		}
+		return []any{r1, r2, r3}, nil
+	})
+	return Ref[R1]{h: hs[0]}, Ref[R2]{h: hs[1]}, Ref[R3]{h: hs[2]}
+}
+
+// RemoteArgs is Remote with arguments that may be refs: the task waits for
+// every ref argument and runs on their values.
+func (f *RemoteFunc3x3[A, B, C, R1, R2, R3]) RemoteArgs(ctx context.Context, a Arg[A], b Arg[B], c Arg[C]) (Ref[R1], Ref[R2], Ref[R3]) {
+	var hs [3]*refHandle
+	fn, name := f.fn, f.name
+	launchN(ctx, &f.spec, []*object{argDep(a), argDep(b), argDep(c)}, hs[:], func(ctx context.Context) (any, error) {
+		rt := taskRuntime(ctx)
+		av, err := resolve(rt, a, 0, name)
+		if err != nil {
+			return nil, err
+		}
+		bv, err := resolve(rt, b, 1, name)
+		if err != nil {
+			return nil, err
+		}
+		cv, err := resolve(rt, c, 2, name)
+		if err != nil {
+			return nil, err
+		}
+		r1, r2, r3, err := fn(ctx, av, bv, cv)
+		if err != nil {
+			return nil, err
+		}
+		return []any{r1, r2, r3}, nil
+	})
+	return Ref[R1]{h: hs[0]}, Ref[R2]{h: hs[1]}, Ref[R3]{h: hs[2]}
+}
+
+// RemoteFunc4x2 is a remote function of 4 argument(s) and 2 results,
+// each its own ref (Ray's num_returns=2), made by Func4x2.
+type RemoteFunc4x2[A, B, C, D, R1, R2 any] struct {
+	spec
+	fn func(ctx context.Context, a A, b B, c C, d D) (R1, R2, error)
+}
+
+// Func4x2 registers fn, a function of 2 results, under name and
+// returns its remote handle. Registration is as for Func4.
+func Func4x2[A, B, C, D, R1, R2 any](name string, fn func(ctx context.Context, a A, b B, c C, d D) (R1, R2, error), opts ...Option) *RemoteFunc4x2[A, B, C, D, R1, R2] {
+	f := &RemoteFunc4x2[A, B, C, D, R1, R2]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
+	f.opts.apply(opts)
+	registerFuncN(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B](), reflect.TypeFor[C](), reflect.TypeFor[D]()}, []reflect.Type{reflect.TypeFor[R1](), reflect.TypeFor[R2]()}, nil,
+		func(ctx context.Context, args []any) (any, error) {
+			a, ok := args[0].(A)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 0, args[0], reflect.TypeFor[A]())
+			}
+			b, ok := args[1].(B)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 1, args[1], reflect.TypeFor[B]())
+			}
+			c, ok := args[2].(C)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 2, args[2], reflect.TypeFor[C]())
+			}
+			d, ok := args[3].(D)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 3, args[3], reflect.TypeFor[D]())
+			}
+			r1, r2, err := fn(ctx, a, b, c, d)
+			if err != nil {
+				return nil, err
+			}
+			return []any{r1, r2}, nil
+		})
+	return f
+}
+
+// Name is the name the function was registered under.
+func (f *RemoteFunc4x2[A, B, C, D, R1, R2]) Name() string { return f.name }
+
+// Options returns a copy of f whose calls use opts on top of f's defaults.
+func (f *RemoteFunc4x2[A, B, C, D, R1, R2]) Options(opts ...Option) *RemoteFunc4x2[A, B, C, D, R1, R2] {
+	return &RemoteFunc4x2[A, B, C, D, R1, R2]{spec: f.withOptions(opts), fn: f.fn}
+}
+
+// Remote starts the function on the runtime and returns a ref to each of
+// its results at once. Errors, including bad options, surface on Get of
+// any of them.
+func (f *RemoteFunc4x2[A, B, C, D, R1, R2]) Remote(ctx context.Context, a A, b B, c C, d D) (Ref[R1], Ref[R2]) {
+	var hs [2]*refHandle
+	if encodeAllFor(&f.spec) {
+		launchByNameN(ctx, &f.spec, []any{a, b, c, d}, hs[:])
+		return Ref[R1]{h: hs[0]}, Ref[R2]{h: hs[1]}
+	}
+	fn := f.fn
+	launchN(ctx, &f.spec, nil, hs[:], func(ctx context.Context) (any, error) {
+		r1, r2, err := fn(ctx, a, b, c, d)
+		if err != nil {
+			return nil, err
+		}
+		return []any{r1, r2}, nil
+	})
+	return Ref[R1]{h: hs[0]}, Ref[R2]{h: hs[1]}
+}
+
+// RemoteArgs is Remote with arguments that may be refs: the task waits for
+// every ref argument and runs on their values.
+func (f *RemoteFunc4x2[A, B, C, D, R1, R2]) RemoteArgs(ctx context.Context, a Arg[A], b Arg[B], c Arg[C], d Arg[D]) (Ref[R1], Ref[R2]) {
+	var hs [2]*refHandle
+	fn, name := f.fn, f.name
+	launchN(ctx, &f.spec, []*object{argDep(a), argDep(b), argDep(c), argDep(d)}, hs[:], func(ctx context.Context) (any, error) {
+		rt := taskRuntime(ctx)
+		av, err := resolve(rt, a, 0, name)
+		if err != nil {
+			return nil, err
+		}
+		bv, err := resolve(rt, b, 1, name)
+		if err != nil {
+			return nil, err
+		}
+		cv, err := resolve(rt, c, 2, name)
+		if err != nil {
+			return nil, err
+		}
+		dv, err := resolve(rt, d, 3, name)
+		if err != nil {
+			return nil, err
+		}
+		r1, r2, err := fn(ctx, av, bv, cv, dv)
+		if err != nil {
+			return nil, err
+		}
+		return []any{r1, r2}, nil
+	})
+	return Ref[R1]{h: hs[0]}, Ref[R2]{h: hs[1]}
+}
+
+// RemoteFunc4x3 is a remote function of 4 argument(s) and 3 results,
+// each its own ref (Ray's num_returns=3), made by Func4x3.
+type RemoteFunc4x3[A, B, C, D, R1, R2, R3 any] struct {
+	spec
+	fn func(ctx context.Context, a A, b B, c C, d D) (R1, R2, R3, error)
+}
+
+// Func4x3 registers fn, a function of 3 results, under name and
+// returns its remote handle. Registration is as for Func4.
+func Func4x3[A, B, C, D, R1, R2, R3 any](name string, fn func(ctx context.Context, a A, b B, c C, d D) (R1, R2, R3, error), opts ...Option) *RemoteFunc4x3[A, B, C, D, R1, R2, R3] {
+	f := &RemoteFunc4x3[A, B, C, D, R1, R2, R3]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
+	f.opts.apply(opts)
+	registerFuncN(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B](), reflect.TypeFor[C](), reflect.TypeFor[D]()}, []reflect.Type{reflect.TypeFor[R1](), reflect.TypeFor[R2](), reflect.TypeFor[R3]()}, nil,
+		func(ctx context.Context, args []any) (any, error) {
+			a, ok := args[0].(A)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 0, args[0], reflect.TypeFor[A]())
+			}
+			b, ok := args[1].(B)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 1, args[1], reflect.TypeFor[B]())
+			}
+			c, ok := args[2].(C)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 2, args[2], reflect.TypeFor[C]())
+			}
+			d, ok := args[3].(D)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 3, args[3], reflect.TypeFor[D]())
+			}
+			r1, r2, r3, err := fn(ctx, a, b, c, d)
+			if err != nil {
+				return nil, err
+			}
+			return []any{r1, r2, r3}, nil
+		})
+	return f
+}
+
+// Name is the name the function was registered under.
+func (f *RemoteFunc4x3[A, B, C, D, R1, R2, R3]) Name() string { return f.name }
+
+// Options returns a copy of f whose calls use opts on top of f's defaults.
+func (f *RemoteFunc4x3[A, B, C, D, R1, R2, R3]) Options(opts ...Option) *RemoteFunc4x3[A, B, C, D, R1, R2, R3] {
+	return &RemoteFunc4x3[A, B, C, D, R1, R2, R3]{spec: f.withOptions(opts), fn: f.fn}
+}
+
+// Remote starts the function on the runtime and returns a ref to each of
+// its results at once. Errors, including bad options, surface on Get of
+// any of them.
+func (f *RemoteFunc4x3[A, B, C, D, R1, R2, R3]) Remote(ctx context.Context, a A, b B, c C, d D) (Ref[R1], Ref[R2], Ref[R3]) {
+	var hs [3]*refHandle
+	if encodeAllFor(&f.spec) {
+		launchByNameN(ctx, &f.spec, []any{a, b, c, d}, hs[:])
+		return Ref[R1]{h: hs[0]}, Ref[R2]{h: hs[1]}, Ref[R3]{h: hs[2]}
+	}
+	fn := f.fn
+	launchN(ctx, &f.spec, nil, hs[:], func(ctx context.Context) (any, error) {
+		r1, r2, r3, err := fn(ctx, a, b, c, d)
+		if err != nil {
+			return nil, err
+		}
+		return []any{r1, r2, r3}, nil
+	})
+	return Ref[R1]{h: hs[0]}, Ref[R2]{h: hs[1]}, Ref[R3]{h: hs[2]}
+}
+
+// RemoteArgs is Remote with arguments that may be refs: the task waits for
+// every ref argument and runs on their values.
+func (f *RemoteFunc4x3[A, B, C, D, R1, R2, R3]) RemoteArgs(ctx context.Context, a Arg[A], b Arg[B], c Arg[C], d Arg[D]) (Ref[R1], Ref[R2], Ref[R3]) {
+	var hs [3]*refHandle
+	fn, name := f.fn, f.name
+	launchN(ctx, &f.spec, []*object{argDep(a), argDep(b), argDep(c), argDep(d)}, hs[:], func(ctx context.Context) (any, error) {
+		rt := taskRuntime(ctx)
+		av, err := resolve(rt, a, 0, name)
+		if err != nil {
+			return nil, err
+		}
+		bv, err := resolve(rt, b, 1, name)
+		if err != nil {
+			return nil, err
+		}
+		cv, err := resolve(rt, c, 2, name)
+		if err != nil {
+			return nil, err
+		}
+		dv, err := resolve(rt, d, 3, name)
+		if err != nil {
+			return nil, err
+		}
+		r1, r2, r3, err := fn(ctx, av, bv, cv, dv)
+		if err != nil {
+			return nil, err
+		}
+		return []any{r1, r2, r3}, nil
+	})
+	return Ref[R1]{h: hs[0]}, Ref[R2]{h: hs[1]}, Ref[R3]{h: hs[2]}
+}
+
+// RemoteFunc0xN is a remote function of 0 argument(s) whose []R result
+// is split into NumReturns refs, one per value (Ray's num_returns=n), made
+// by Func0xN.
+type RemoteFunc0xN[R any] struct {
+	spec
+	fn func(ctx context.Context) ([]R, error)
+}
+
+// Func0xN registers fn under name and returns its remote handle; set the
+// count of returns with NumReturns (default 1), at registration or per call
+// with Options. fn must return exactly that many values. Registration is as
+// for Func0.
+func Func0xN[R any](name string, fn func(ctx context.Context) ([]R, error), opts ...Option) *RemoteFunc0xN[R] {
+	f := &RemoteFunc0xN[R]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
+	f.opts.apply(opts)
+	registerFuncN(name, f.opts.localOnly, []reflect.Type{}, nil, reflect.TypeFor[R](),
+		func(ctx context.Context, args []any) (any, error) {
+			rs, err := fn(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return spread(rs, len(rs), name)
+		})
+	return f
+}
+
+// Name is the name the function was registered under.
+func (f *RemoteFunc0xN[R]) Name() string { return f.name }
+
+// Options returns a copy of f whose calls use opts on top of f's defaults.
+func (f *RemoteFunc0xN[R]) Options(opts ...Option) *RemoteFunc0xN[R] {
+	return &RemoteFunc0xN[R]{spec: f.withOptions(opts), fn: f.fn}
+}
+
+// Remote starts the function on the runtime and returns its NumReturns
+// refs at once. Errors, including bad options, surface on Get of any of them.
+func (f *RemoteFunc0xN[R]) Remote(ctx context.Context) []Ref[R] {
+	n := f.numReturns()
+	hs := make([]*refHandle, n)
+	if encodeAllFor(&f.spec) {
+		launchByNameN(ctx, &f.spec, []any{}, hs)
+		return refsOf[R](hs)
+	}
+	fn, name := f.fn, f.name
+	launchN(ctx, &f.spec, nil, hs, func(ctx context.Context) (any, error) {
+		rs, err := fn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return spread(rs, n, name)
+	})
+	return refsOf[R](hs)
+}
+
+// RemoteFunc1xN is a remote function of 1 argument(s) whose []R result
+// is split into NumReturns refs, one per value (Ray's num_returns=n), made
+// by Func1xN.
+type RemoteFunc1xN[A, R any] struct {
+	spec
+	fn func(ctx context.Context, a A) ([]R, error)
+}
+
+// Func1xN registers fn under name and returns its remote handle; set the
+// count of returns with NumReturns (default 1), at registration or per call
+// with Options. fn must return exactly that many values. Registration is as
+// for Func1.
+func Func1xN[A, R any](name string, fn func(ctx context.Context, a A) ([]R, error), opts ...Option) *RemoteFunc1xN[A, R] {
+	f := &RemoteFunc1xN[A, R]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
+	f.opts.apply(opts)
+	registerFuncN(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A]()}, nil, reflect.TypeFor[R](),
+		func(ctx context.Context, args []any) (any, error) {
+			a, ok := args[0].(A)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 0, args[0], reflect.TypeFor[A]())
+			}
+			rs, err := fn(ctx, a)
+			if err != nil {
+				return nil, err
+			}
+			return spread(rs, len(rs), name)
+		})
+	return f
+}
+
+// Name is the name the function was registered under.
+func (f *RemoteFunc1xN[A, R]) Name() string { return f.name }
+
+// Options returns a copy of f whose calls use opts on top of f's defaults.
+func (f *RemoteFunc1xN[A, R]) Options(opts ...Option) *RemoteFunc1xN[A, R] {
+	return &RemoteFunc1xN[A, R]{spec: f.withOptions(opts), fn: f.fn}
+}
+
+// Remote starts the function on the runtime and returns its NumReturns
+// refs at once. Errors, including bad options, surface on Get of any of them.
+func (f *RemoteFunc1xN[A, R]) Remote(ctx context.Context, a A) []Ref[R] {
+	n := f.numReturns()
+	hs := make([]*refHandle, n)
+	if encodeAllFor(&f.spec) {
+		launchByNameN(ctx, &f.spec, []any{a}, hs)
+		return refsOf[R](hs)
+	}
+	fn, name := f.fn, f.name
+	launchN(ctx, &f.spec, nil, hs, func(ctx context.Context) (any, error) {
+		rs, err := fn(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		return spread(rs, n, name)
+	})
+	return refsOf[R](hs)
+}
+
+// RemoteArgs is Remote with arguments that may be refs: the task waits for
+// every ref argument and runs on their values.
+func (f *RemoteFunc1xN[A, R]) RemoteArgs(ctx context.Context, a Arg[A]) []Ref[R] {
+	n := f.numReturns()
+	hs := make([]*refHandle, n)
+	fn, name := f.fn, f.name
+	launchN(ctx, &f.spec, []*object{argDep(a)}, hs, func(ctx context.Context) (any, error) {
+		rt := taskRuntime(ctx)
+		av, err := resolve(rt, a, 0, name)
+		if err != nil {
+			return nil, err
+		}
+		rs, err := fn(ctx, av)
+		if err != nil {
+			return nil, err
+		}
+		return spread(rs, n, name)
+	})
+	return refsOf[R](hs)
+}
+
+// RemoteFunc2xN is a remote function of 2 argument(s) whose []R result
+// is split into NumReturns refs, one per value (Ray's num_returns=n), made
+// by Func2xN.
+type RemoteFunc2xN[A, B, R any] struct {
+	spec
+	fn func(ctx context.Context, a A, b B) ([]R, error)
+}
+
+// Func2xN registers fn under name and returns its remote handle; set the
+// count of returns with NumReturns (default 1), at registration or per call
+// with Options. fn must return exactly that many values. Registration is as
+// for Func2.
+func Func2xN[A, B, R any](name string, fn func(ctx context.Context, a A, b B) ([]R, error), opts ...Option) *RemoteFunc2xN[A, B, R] {
+	f := &RemoteFunc2xN[A, B, R]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
+	f.opts.apply(opts)
+	registerFuncN(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B]()}, nil, reflect.TypeFor[R](),
+		func(ctx context.Context, args []any) (any, error) {
+			a, ok := args[0].(A)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 0, args[0], reflect.TypeFor[A]())
+			}
+			b, ok := args[1].(B)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 1, args[1], reflect.TypeFor[B]())
+			}
+			rs, err := fn(ctx, a, b)
+			if err != nil {
+				return nil, err
+			}
+			return spread(rs, len(rs), name)
+		})
+	return f
+}
+
+// Name is the name the function was registered under.
+func (f *RemoteFunc2xN[A, B, R]) Name() string { return f.name }
+
+// Options returns a copy of f whose calls use opts on top of f's defaults.
+func (f *RemoteFunc2xN[A, B, R]) Options(opts ...Option) *RemoteFunc2xN[A, B, R] {
+	return &RemoteFunc2xN[A, B, R]{spec: f.withOptions(opts), fn: f.fn}
+}
+
+// Remote starts the function on the runtime and returns its NumReturns
+// refs at once. Errors, including bad options, surface on Get of any of them.
+func (f *RemoteFunc2xN[A, B, R]) Remote(ctx context.Context, a A, b B) []Ref[R] {
+	n := f.numReturns()
+	hs := make([]*refHandle, n)
+	if encodeAllFor(&f.spec) {
+		launchByNameN(ctx, &f.spec, []any{a, b}, hs)
+		return refsOf[R](hs)
+	}
+	fn, name := f.fn, f.name
+	launchN(ctx, &f.spec, nil, hs, func(ctx context.Context) (any, error) {
+		rs, err := fn(ctx, a, b)
+		if err != nil {
+			return nil, err
+		}
+		return spread(rs, n, name)
+	})
+	return refsOf[R](hs)
+}
+
+// RemoteArgs is Remote with arguments that may be refs: the task waits for
+// every ref argument and runs on their values.
+func (f *RemoteFunc2xN[A, B, R]) RemoteArgs(ctx context.Context, a Arg[A], b Arg[B]) []Ref[R] {
+	n := f.numReturns()
+	hs := make([]*refHandle, n)
+	fn, name := f.fn, f.name
+	launchN(ctx, &f.spec, []*object{argDep(a), argDep(b)}, hs, func(ctx context.Context) (any, error) {
+		rt := taskRuntime(ctx)
+		av, err := resolve(rt, a, 0, name)
+		if err != nil {
+			return nil, err
+		}
+		bv, err := resolve(rt, b, 1, name)
+		if err != nil {
+			return nil, err
+		}
+		rs, err := fn(ctx, av, bv)
+		if err != nil {
+			return nil, err
+		}
+		return spread(rs, n, name)
+	})
+	return refsOf[R](hs)
+}
+
+// RemoteFunc3xN is a remote function of 3 argument(s) whose []R result
+// is split into NumReturns refs, one per value (Ray's num_returns=n), made
+// by Func3xN.
+type RemoteFunc3xN[A, B, C, R any] struct {
+	spec
+	fn func(ctx context.Context, a A, b B, c C) ([]R, error)
+}
+
+// Func3xN registers fn under name and returns its remote handle; set the
+// count of returns with NumReturns (default 1), at registration or per call
+// with Options. fn must return exactly that many values. Registration is as
+// for Func3.
+func Func3xN[A, B, C, R any](name string, fn func(ctx context.Context, a A, b B, c C) ([]R, error), opts ...Option) *RemoteFunc3xN[A, B, C, R] {
+	f := &RemoteFunc3xN[A, B, C, R]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
+	f.opts.apply(opts)
+	registerFuncN(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B](), reflect.TypeFor[C]()}, nil, reflect.TypeFor[R](),
+		func(ctx context.Context, args []any) (any, error) {
+			a, ok := args[0].(A)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 0, args[0], reflect.TypeFor[A]())
+			}
+			b, ok := args[1].(B)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 1, args[1], reflect.TypeFor[B]())
+			}
+			c, ok := args[2].(C)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 2, args[2], reflect.TypeFor[C]())
+			}
+			rs, err := fn(ctx, a, b, c)
+			if err != nil {
+				return nil, err
+			}
+			return spread(rs, len(rs), name)
+		})
+	return f
+}
+
+// Name is the name the function was registered under.
+func (f *RemoteFunc3xN[A, B, C, R]) Name() string { return f.name }
+
+// Options returns a copy of f whose calls use opts on top of f's defaults.
+func (f *RemoteFunc3xN[A, B, C, R]) Options(opts ...Option) *RemoteFunc3xN[A, B, C, R] {
+	return &RemoteFunc3xN[A, B, C, R]{spec: f.withOptions(opts), fn: f.fn}
+}
+
+// Remote starts the function on the runtime and returns its NumReturns
+// refs at once. Errors, including bad options, surface on Get of any of them.
+func (f *RemoteFunc3xN[A, B, C, R]) Remote(ctx context.Context, a A, b B, c C) []Ref[R] {
+	n := f.numReturns()
+	hs := make([]*refHandle, n)
+	if encodeAllFor(&f.spec) {
+		launchByNameN(ctx, &f.spec, []any{a, b, c}, hs)
+		return refsOf[R](hs)
+	}
+	fn, name := f.fn, f.name
+	launchN(ctx, &f.spec, nil, hs, func(ctx context.Context) (any, error) {
+		rs, err := fn(ctx, a, b, c)
+		if err != nil {
+			return nil, err
+		}
+		return spread(rs, n, name)
+	})
+	return refsOf[R](hs)
+}
+
+// RemoteArgs is Remote with arguments that may be refs: the task waits for
+// every ref argument and runs on their values.
+func (f *RemoteFunc3xN[A, B, C, R]) RemoteArgs(ctx context.Context, a Arg[A], b Arg[B], c Arg[C]) []Ref[R] {
+	n := f.numReturns()
+	hs := make([]*refHandle, n)
+	fn, name := f.fn, f.name
+	launchN(ctx, &f.spec, []*object{argDep(a), argDep(b), argDep(c)}, hs, func(ctx context.Context) (any, error) {
+		rt := taskRuntime(ctx)
+		av, err := resolve(rt, a, 0, name)
+		if err != nil {
+			return nil, err
+		}
+		bv, err := resolve(rt, b, 1, name)
+		if err != nil {
+			return nil, err
+		}
+		cv, err := resolve(rt, c, 2, name)
+		if err != nil {
+			return nil, err
+		}
+		rs, err := fn(ctx, av, bv, cv)
+		if err != nil {
+			return nil, err
+		}
+		return spread(rs, n, name)
+	})
+	return refsOf[R](hs)
+}
+
+// RemoteFunc4xN is a remote function of 4 argument(s) whose []R result
+// is split into NumReturns refs, one per value (Ray's num_returns=n), made
+// by Func4xN.
+type RemoteFunc4xN[A, B, C, D, R any] struct {
+	spec
+	fn func(ctx context.Context, a A, b B, c C, d D) ([]R, error)
+}
+
+// Func4xN registers fn under name and returns its remote handle; set the
+// count of returns with NumReturns (default 1), at registration or per call
+// with Options. fn must return exactly that many values. Registration is as
+// for Func4.
+func Func4xN[A, B, C, D, R any](name string, fn func(ctx context.Context, a A, b B, c C, d D) ([]R, error), opts ...Option) *RemoteFunc4xN[A, B, C, D, R] {
+	f := &RemoteFunc4xN[A, B, C, D, R]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
+	f.opts.apply(opts)
+	registerFuncN(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B](), reflect.TypeFor[C](), reflect.TypeFor[D]()}, nil, reflect.TypeFor[R](),
+		func(ctx context.Context, args []any) (any, error) {
+			a, ok := args[0].(A)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 0, args[0], reflect.TypeFor[A]())
+			}
+			b, ok := args[1].(B)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 1, args[1], reflect.TypeFor[B]())
+			}
+			c, ok := args[2].(C)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 2, args[2], reflect.TypeFor[C]())
+			}
+			d, ok := args[3].(D)
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 3, args[3], reflect.TypeFor[D]())
+			}
+			rs, err := fn(ctx, a, b, c, d)
+			if err != nil {
+				return nil, err
+			}
+			return spread(rs, len(rs), name)
+		})
+	return f
+}
+
+// Name is the name the function was registered under.
+func (f *RemoteFunc4xN[A, B, C, D, R]) Name() string { return f.name }
+
+// Options returns a copy of f whose calls use opts on top of f's defaults.
+func (f *RemoteFunc4xN[A, B, C, D, R]) Options(opts ...Option) *RemoteFunc4xN[A, B, C, D, R] {
+	return &RemoteFunc4xN[A, B, C, D, R]{spec: f.withOptions(opts), fn: f.fn}
+}
+
+// Remote starts the function on the runtime and returns its NumReturns
+// refs at once. Errors, including bad options, surface on Get of any of them.
+func (f *RemoteFunc4xN[A, B, C, D, R]) Remote(ctx context.Context, a A, b B, c C, d D) []Ref[R] {
+	n := f.numReturns()
+	hs := make([]*refHandle, n)
+	if encodeAllFor(&f.spec) {
+		launchByNameN(ctx, &f.spec, []any{a, b, c, d}, hs)
+		return refsOf[R](hs)
+	}
+	fn, name := f.fn, f.name
+	launchN(ctx, &f.spec, nil, hs, func(ctx context.Context) (any, error) {
+		rs, err := fn(ctx, a, b, c, d)
+		if err != nil {
+			return nil, err
+		}
+		return spread(rs, n, name)
+	})
+	return refsOf[R](hs)
+}
+
+// RemoteArgs is Remote with arguments that may be refs: the task waits for
+// every ref argument and runs on their values.
+func (f *RemoteFunc4xN[A, B, C, D, R]) RemoteArgs(ctx context.Context, a Arg[A], b Arg[B], c Arg[C], d Arg[D]) []Ref[R] {
+	n := f.numReturns()
+	hs := make([]*refHandle, n)
+	fn, name := f.fn, f.name
+	launchN(ctx, &f.spec, []*object{argDep(a), argDep(b), argDep(c), argDep(d)}, hs, func(ctx context.Context) (any, error) {
+		rt := taskRuntime(ctx)
+		av, err := resolve(rt, a, 0, name)
+		if err != nil {
+			return nil, err
+		}
+		bv, err := resolve(rt, b, 1, name)
+		if err != nil {
+			return nil, err
+		}
+		cv, err := resolve(rt, c, 2, name)
+		if err != nil {
+			return nil, err
+		}
+		dv, err := resolve(rt, d, 3, name)
+		if err != nil {
+			return nil, err
+		}
+		rs, err := fn(ctx, av, bv, cv, dv)
+		if err != nil {
+			return nil, err
+		}
+		return spread(rs, n, name)
+	})
+	return refsOf[R](hs)
+}
+
+// RemoteGen0 is a generator function of 0 argument(s): its task yields
+// values of type T one at a time, each its own ref as soon as it is
+// yielded (Ray's num_returns="streaming"), made by Gen0.
+type RemoteGen0[T any] struct {
+	spec
+	fn func(ctx context.Context, yield func(T) error) error
+}
+
+// Gen0 registers fn, a generator, under name and returns its remote handle.
+// fn calls yield for each value, in order; yield returns an error once the
+// caller stopped reading or the task was cancelled, and fn should then
+// return it. With GeneratorBackpressure(n), yield waits while n values are
+// not taken yet. Registration is as for Func0, T being the result type.
+func Gen0[T any](name string, fn func(ctx context.Context, yield func(T) error) error, opts ...Option) *RemoteGen0[T] {
+	f := &RemoteGen0[T]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
+	f.opts.apply(opts)
+	registerGen(name, f.opts.localOnly, []reflect.Type{}, reflect.TypeFor[T](),
+		func(ctx context.Context, args []any, yield func(any) error) error {
+			return fn(ctx, func(v T) error { return yield(v) })
+		})
+	return f
+}
+
+// Name is the name the generator was registered under.
+func (f *RemoteGen0[T]) Name() string { return f.name }
+
+// Options returns a copy of f whose calls use opts on top of f's defaults.
+func (f *RemoteGen0[T]) Options(opts ...Option) *RemoteGen0[T] {
+	return &RemoteGen0[T]{spec: f.withOptions(opts), fn: f.fn}
+}
+
+// Remote starts the generator task and returns its Generator at once.
+// Errors, including bad options, surface on Next.
+func (f *RemoteGen0[T]) Remote(ctx context.Context) *Generator[T] {
+	if encodeAllFor(&f.spec) {
+		return launchGenByName[T](ctx, &f.spec, []any{})
+	}
+	fn := f.fn
+	return launchGen[T](ctx, &f.spec, nil, func(ctx context.Context, yield func(any) error) error {
+		return fn(ctx, func(v T) error { return yield(v) })
+	})
+}
+
+// RemoteGen1 is a generator function of 1 argument(s): its task yields
+// values of type T one at a time, each its own ref as soon as it is
+// yielded (Ray's num_returns="streaming"), made by Gen1.
+type RemoteGen1[A, T any] struct {
+	spec
+	fn func(ctx context.Context, a A, yield func(T) error) error
+}
+
+// Gen1 registers fn, a generator, under name and returns its remote handle.
+// fn calls yield for each value, in order; yield returns an error once the
+// caller stopped reading or the task was cancelled, and fn should then
+// return it. With GeneratorBackpressure(n), yield waits while n values are
+// not taken yet. Registration is as for Func1, T being the result type.
+func Gen1[A, T any](name string, fn func(ctx context.Context, a A, yield func(T) error) error, opts ...Option) *RemoteGen1[A, T] {
+	f := &RemoteGen1[A, T]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
+	f.opts.apply(opts)
+	registerGen(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A]()}, reflect.TypeFor[T](),
+		func(ctx context.Context, args []any, yield func(any) error) error {
+			a, ok := args[0].(A)
+			if !ok {
+				return fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 0, args[0], reflect.TypeFor[A]())
+			}
+			return fn(ctx, a, func(v T) error { return yield(v) })
+		})
+	return f
+}
+
+// Name is the name the generator was registered under.
+func (f *RemoteGen1[A, T]) Name() string { return f.name }
+
+// Options returns a copy of f whose calls use opts on top of f's defaults.
+func (f *RemoteGen1[A, T]) Options(opts ...Option) *RemoteGen1[A, T] {
+	return &RemoteGen1[A, T]{spec: f.withOptions(opts), fn: f.fn}
+}
+
+// Remote starts the generator task and returns its Generator at once.
+// Errors, including bad options, surface on Next.
+func (f *RemoteGen1[A, T]) Remote(ctx context.Context, a A) *Generator[T] {
+	if encodeAllFor(&f.spec) {
+		return launchGenByName[T](ctx, &f.spec, []any{a})
+	}
+	fn := f.fn
+	return launchGen[T](ctx, &f.spec, nil, func(ctx context.Context, yield func(any) error) error {
+		return fn(ctx, a, func(v T) error { return yield(v) })
+	})
+}
+
+// RemoteArgs is Remote with arguments that may be refs: the task waits for
+// every ref argument and runs on their values.
+func (f *RemoteGen1[A, T]) RemoteArgs(ctx context.Context, a Arg[A]) *Generator[T] {
+	fn, name := f.fn, f.name
+	return launchGen[T](ctx, &f.spec, []*object{argDep(a)}, func(ctx context.Context, yield func(any) error) error {
+		rt := taskRuntime(ctx)
+		av, err := resolve(rt, a, 0, name)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, av, func(v T) error { return yield(v) })
+	})
+}
+
+// RemoteGen2 is a generator function of 2 argument(s): its task yields
+// values of type T one at a time, each its own ref as soon as it is
+// yielded (Ray's num_returns="streaming"), made by Gen2.
+type RemoteGen2[A, B, T any] struct {
+	spec
+	fn func(ctx context.Context, a A, b B, yield func(T) error) error
+}
+
+// Gen2 registers fn, a generator, under name and returns its remote handle.
+// fn calls yield for each value, in order; yield returns an error once the
+// caller stopped reading or the task was cancelled, and fn should then
+// return it. With GeneratorBackpressure(n), yield waits while n values are
+// not taken yet. Registration is as for Func2, T being the result type.
+func Gen2[A, B, T any](name string, fn func(ctx context.Context, a A, b B, yield func(T) error) error, opts ...Option) *RemoteGen2[A, B, T] {
+	f := &RemoteGen2[A, B, T]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
+	f.opts.apply(opts)
+	registerGen(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B]()}, reflect.TypeFor[T](),
+		func(ctx context.Context, args []any, yield func(any) error) error {
+			a, ok := args[0].(A)
+			if !ok {
+				return fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 0, args[0], reflect.TypeFor[A]())
+			}
+			b, ok := args[1].(B)
+			if !ok {
+				return fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 1, args[1], reflect.TypeFor[B]())
+			}
+			return fn(ctx, a, b, func(v T) error { return yield(v) })
+		})
+	return f
+}
+
+// Name is the name the generator was registered under.
+func (f *RemoteGen2[A, B, T]) Name() string { return f.name }
+
+// Options returns a copy of f whose calls use opts on top of f's defaults.
+func (f *RemoteGen2[A, B, T]) Options(opts ...Option) *RemoteGen2[A, B, T] {
+	return &RemoteGen2[A, B, T]{spec: f.withOptions(opts), fn: f.fn}
+}
+
+// Remote starts the generator task and returns its Generator at once.
+// Errors, including bad options, surface on Next.
+func (f *RemoteGen2[A, B, T]) Remote(ctx context.Context, a A, b B) *Generator[T] {
+	if encodeAllFor(&f.spec) {
+		return launchGenByName[T](ctx, &f.spec, []any{a, b})
+	}
+	fn := f.fn
+	return launchGen[T](ctx, &f.spec, nil, func(ctx context.Context, yield func(any) error) error {
+		return fn(ctx, a, b, func(v T) error { return yield(v) })
+	})
+}
+
+// RemoteArgs is Remote with arguments that may be refs: the task waits for
+// every ref argument and runs on their values.
+func (f *RemoteGen2[A, B, T]) RemoteArgs(ctx context.Context, a Arg[A], b Arg[B]) *Generator[T] {
+	fn, name := f.fn, f.name
+	return launchGen[T](ctx, &f.spec, []*object{argDep(a), argDep(b)}, func(ctx context.Context, yield func(any) error) error {
+		rt := taskRuntime(ctx)
+		av, err := resolve(rt, a, 0, name)
+		if err != nil {
+			return err
+		}
+		bv, err := resolve(rt, b, 1, name)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, av, bv, func(v T) error { return yield(v) })
+	})
+}
+
+// RemoteGen3 is a generator function of 3 argument(s): its task yields
+// values of type T one at a time, each its own ref as soon as it is
+// yielded (Ray's num_returns="streaming"), made by Gen3.
+type RemoteGen3[A, B, C, T any] struct {
+	spec
+	fn func(ctx context.Context, a A, b B, c C, yield func(T) error) error
+}
+
+// Gen3 registers fn, a generator, under name and returns its remote handle.
+// fn calls yield for each value, in order; yield returns an error once the
+// caller stopped reading or the task was cancelled, and fn should then
+// return it. With GeneratorBackpressure(n), yield waits while n values are
+// not taken yet. Registration is as for Func3, T being the result type.
+func Gen3[A, B, C, T any](name string, fn func(ctx context.Context, a A, b B, c C, yield func(T) error) error, opts ...Option) *RemoteGen3[A, B, C, T] {
+	f := &RemoteGen3[A, B, C, T]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
+	f.opts.apply(opts)
+	registerGen(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B](), reflect.TypeFor[C]()}, reflect.TypeFor[T](),
+		func(ctx context.Context, args []any, yield func(any) error) error {
+			a, ok := args[0].(A)
+			if !ok {
+				return fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 0, args[0], reflect.TypeFor[A]())
+			}
+			b, ok := args[1].(B)
+			if !ok {
+				return fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 1, args[1], reflect.TypeFor[B]())
+			}
+			c, ok := args[2].(C)
+			if !ok {
+				return fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 2, args[2], reflect.TypeFor[C]())
+			}
+			return fn(ctx, a, b, c, func(v T) error { return yield(v) })
+		})
+	return f
+}
+
+// Name is the name the generator was registered under.
+func (f *RemoteGen3[A, B, C, T]) Name() string { return f.name }
+
+// Options returns a copy of f whose calls use opts on top of f's defaults.
+func (f *RemoteGen3[A, B, C, T]) Options(opts ...Option) *RemoteGen3[A, B, C, T] {
+	return &RemoteGen3[A, B, C, T]{spec: f.withOptions(opts), fn: f.fn}
+}
+
+// Remote starts the generator task and returns its Generator at once.
+// Errors, including bad options, surface on Next.
+func (f *RemoteGen3[A, B, C, T]) Remote(ctx context.Context, a A, b B, c C) *Generator[T] {
+	if encodeAllFor(&f.spec) {
+		return launchGenByName[T](ctx, &f.spec, []any{a, b, c})
+	}
+	fn := f.fn
+	return launchGen[T](ctx, &f.spec, nil, func(ctx context.Context, yield func(any) error) error {
+		return fn(ctx, a, b, c, func(v T) error { return yield(v) })
+	})
+}
+
+// RemoteArgs is Remote with arguments that may be refs: the task waits for
+// every ref argument and runs on their values.
+func (f *RemoteGen3[A, B, C, T]) RemoteArgs(ctx context.Context, a Arg[A], b Arg[B], c Arg[C]) *Generator[T] {
+	fn, name := f.fn, f.name
+	return launchGen[T](ctx, &f.spec, []*object{argDep(a), argDep(b), argDep(c)}, func(ctx context.Context, yield func(any) error) error {
+		rt := taskRuntime(ctx)
+		av, err := resolve(rt, a, 0, name)
+		if err != nil {
+			return err
+		}
+		bv, err := resolve(rt, b, 1, name)
+		if err != nil {
+			return err
+		}
+		cv, err := resolve(rt, c, 2, name)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, av, bv, cv, func(v T) error { return yield(v) })
+	})
+}
+
+// RemoteGen4 is a generator function of 4 argument(s): its task yields
+// values of type T one at a time, each its own ref as soon as it is
+// yielded (Ray's num_returns="streaming"), made by Gen4.
+type RemoteGen4[A, B, C, D, T any] struct {
+	spec
+	fn func(ctx context.Context, a A, b B, c C, d D, yield func(T) error) error
+}
+
+// Gen4 registers fn, a generator, under name and returns its remote handle.
+// fn calls yield for each value, in order; yield returns an error once the
+// caller stopped reading or the task was cancelled, and fn should then
+// return it. With GeneratorBackpressure(n), yield waits while n values are
+// not taken yet. Registration is as for Func4, T being the result type.
+func Gen4[A, B, C, D, T any](name string, fn func(ctx context.Context, a A, b B, c C, d D, yield func(T) error) error, opts ...Option) *RemoteGen4[A, B, C, D, T] {
+	f := &RemoteGen4[A, B, C, D, T]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
+	f.opts.apply(opts)
+	registerGen(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B](), reflect.TypeFor[C](), reflect.TypeFor[D]()}, reflect.TypeFor[T](),
+		func(ctx context.Context, args []any, yield func(any) error) error {
+			a, ok := args[0].(A)
+			if !ok {
+				return fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 0, args[0], reflect.TypeFor[A]())
+			}
+			b, ok := args[1].(B)
+			if !ok {
+				return fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 1, args[1], reflect.TypeFor[B]())
+			}
+			c, ok := args[2].(C)
+			if !ok {
+				return fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 2, args[2], reflect.TypeFor[C]())
+			}
+			d, ok := args[3].(D)
+			if !ok {
+				return fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, 3, args[3], reflect.TypeFor[D]())
+			}
+			return fn(ctx, a, b, c, d, func(v T) error { return yield(v) })
+		})
+	return f
+}
+
+// Name is the name the generator was registered under.
+func (f *RemoteGen4[A, B, C, D, T]) Name() string { return f.name }
+
+// Options returns a copy of f whose calls use opts on top of f's defaults.
+func (f *RemoteGen4[A, B, C, D, T]) Options(opts ...Option) *RemoteGen4[A, B, C, D, T] {
+	return &RemoteGen4[A, B, C, D, T]{spec: f.withOptions(opts), fn: f.fn}
+}
+
+// Remote starts the generator task and returns its Generator at once.
+// Errors, including bad options, surface on Next.
+func (f *RemoteGen4[A, B, C, D, T]) Remote(ctx context.Context, a A, b B, c C, d D) *Generator[T] {
+	if encodeAllFor(&f.spec) {
+		return launchGenByName[T](ctx, &f.spec, []any{a, b, c, d})
+	}
+	fn := f.fn
+	return launchGen[T](ctx, &f.spec, nil, func(ctx context.Context, yield func(any) error) error {
+		return fn(ctx, a, b, c, d, func(v T) error { return yield(v) })
+	})
+}
+
+// RemoteArgs is Remote with arguments that may be refs: the task waits for
+// every ref argument and runs on their values.
+func (f *RemoteGen4[A, B, C, D, T]) RemoteArgs(ctx context.Context, a Arg[A], b Arg[B], c Arg[C], d Arg[D]) *Generator[T] {
+	fn, name := f.fn, f.name
+	return launchGen[T](ctx, &f.spec, []*object{argDep(a), argDep(b), argDep(c), argDep(d)}, func(ctx context.Context, yield func(any) error) error {
+		rt := taskRuntime(ctx)
+		av, err := resolve(rt, a, 0, name)
+		if err != nil {
+			return err
+		}
+		bv, err := resolve(rt, b, 1, name)
+		if err != nil {
+			return err
+		}
+		cv, err := resolve(rt, c, 2, name)
+		if err != nil {
+			return err
+		}
+		dv, err := resolve(rt, d, 3, name)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, av, bv, cv, dv, func(v T) error { return yield(v) })
+	})
+}

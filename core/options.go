@@ -20,6 +20,7 @@ type options struct {
 	maxTaskRetries  int
 	maxConcurrency  int
 	name            string
+	task            taskOptions
 	err             error // first invalid option, reported when the call is made
 	cpuSet          bool
 	localOnly       bool // registration only: see LocalOnly

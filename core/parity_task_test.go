@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -332,5 +334,558 @@ func TestStarvedRequestDoesNotDeadlockBlockedParent(t *testing.T) {
 	}
 	if _, err := core.GetAll(promptly(t), append(small, big)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+var divmod = core.Func2x2("test.parity.divmod", func(ctx context.Context, a, b int) (int, int, error) {
+	if b == 0 {
+		return 0, 0, fmt.Errorf("%w: divide %d by zero", core.ErrInvalidInput, a)
+	}
+	return a / b, a % b, nil
+})
+
+var stats3 = core.Func1x3("test.parity.stats3", func(ctx context.Context, xs []float64) (float64, float64, int, error) {
+	lo, hi := xs[0], xs[0]
+	for _, x := range xs {
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	return lo, hi, len(xs), nil
+})
+
+// Ray's num_returns: a task's results are separate objects, each its own
+// ref, passed on and waited on alone; their IDs are the task's ID and the
+// return index.
+func TestSeveralReturnsAreSeparateRefs(t *testing.T) {
+	ctx := setup(t, core.WithNumCPUs(2))
+	q, r := divmod.Remote(ctx, 17, 5)
+	if ready, _, err := core.Wait(ctx, []core.Ref[int]{r}, core.WaitOptions{}); err != nil || len(ready) != 1 {
+		t.Fatalf("Wait on the second return alone: %d ready, %v", len(ready), err)
+	}
+	if v, err := core.Get(ctx, square.RemoteArgs(ctx, r)); err != nil || v != 4 {
+		t.Errorf("second return passed on: %v, %v", v, err)
+	}
+	if v, err := core.Get(ctx, q); err != nil || v != 3 {
+		t.Errorf("first return: %v, %v", v, err)
+	}
+	qid, err1 := core.ParseObjectID(q.ID())
+	rid, err2 := core.ParseObjectID(r.ID())
+	if err1 != nil || err2 != nil || qid.Task() != rid.Task() || qid.Index() != 1 || rid.Index() != 2 || qid.IsPut() {
+		t.Errorf("IDs %s and %s (%v, %v): want one task's returns 1 and 2", q.ID(), r.ID(), err1, err2)
+	}
+	q2, _ := divmod.Remote(ctx, 1, 2)
+	if id, err := core.ParseObjectID(q2.ID()); err != nil || id.Task() == qid.Task() {
+		t.Errorf("another call's ID %s: want another task", q2.ID())
+	}
+
+	lo, hi, n := stats3.Remote(ctx, []float64{3, -1, 7})
+	if a, err := core.Get(ctx, lo); err != nil || a != -1 {
+		t.Errorf("min: %v, %v", a, err)
+	}
+	if b, err := core.Get(ctx, hi); err != nil || b != 7 {
+		t.Errorf("max: %v, %v", b, err)
+	}
+	if c, err := core.Get(ctx, n); err != nil || c != 3 {
+		t.Errorf("count: %v, %v", c, err)
+	}
+
+	// An error fails every return.
+	eq, er := divmod.Remote(ctx, 1, 0)
+	for i, ref := range []core.Ref[int]{eq, er} {
+		if _, err := core.Get(ctx, ref); !errors.Is(err, core.ErrTaskFailed) || !errors.Is(err, core.ErrInvalidInput) {
+			t.Errorf("return %d of a failed task: %v", i+1, err)
+		}
+	}
+	// A count that is not the function's is refused.
+	for _, o := range []core.Option{core.NumReturns(3), core.NumReturns(0)} {
+		a, b := divmod.Options(o).Remote(ctx, 7, 2)
+		if _, err := core.Get(ctx, b); !errors.Is(err, core.ErrInvalidInput) {
+			t.Errorf("divmod with a bad NumReturns: %v", err)
+		}
+		a.Release()
+	}
+	if _, err := core.Get(ctx, core.Call(ctx, "test.parity.divmod", 9, 4)); err != nil {
+		t.Errorf("by name: %v", err)
+	}
+}
+
+var halves = core.Func0x2("test.parity.halves", func(ctx context.Context) ([]byte, []byte, error) {
+	return make([]byte, 300<<10), make([]byte, 200<<10), nil
+})
+
+// Freeing one return does not free the other.
+func TestReleasingOneReturnKeepsTheOther(t *testing.T) {
+	ctx := setup(t, core.WithNumCPUs(1))
+	a, b := halves.Remote(ctx)
+	if _, err := core.GetAll(ctx, []core.Ref[[]byte]{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	before := core.ObjectStoreStats()
+	if before.Objects != 2 || before.MemoryBytes != 500<<10 {
+		t.Fatalf("store holds %d objects, %d bytes; want both returns, %d bytes", before.Objects, before.MemoryBytes, 500<<10)
+	}
+	a.Release()
+	after := core.ObjectStoreStats()
+	if after.Objects != 1 || after.MemoryBytes != 200<<10 {
+		t.Errorf("after releasing the first: %d objects, %d bytes; want the second's %d", after.Objects, after.MemoryBytes, 200<<10)
+	}
+	if v, err := core.Get(ctx, b); err != nil || len(v) != 200<<10 {
+		t.Errorf("second return after the first was released: %d bytes, %v", len(v), err)
+	}
+	if _, err := core.Get(ctx, a); !errors.Is(err, core.ErrObjectFreed) {
+		t.Errorf("released return: %v", err)
+	}
+}
+
+var split = core.Func1xN("test.parity.split", func(ctx context.Context, n int) ([]int, error) {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i * 10
+	}
+	return out, nil
+})
+
+// Ray's num_returns set per call: the function's list becomes that many refs.
+func TestNumReturnsSplitsAList(t *testing.T) {
+	ctx := setup(t, core.WithNumCPUs(2))
+	refs := split.Options(core.NumReturns(4)).Remote(ctx, 4)
+	got, err := core.GetAll(ctx, refs)
+	if err != nil || !slices.Equal(got, []int{0, 10, 20, 30}) {
+		t.Fatalf("4 returns: %v, %v", got, err)
+	}
+	first, _ := core.ParseObjectID(refs[0].ID())
+	last, _ := core.ParseObjectID(refs[3].ID())
+	if first.Task() != last.Task() || last.Index() != 4 {
+		t.Errorf("IDs %s, %s", refs[0].ID(), refs[3].ID())
+	}
+	if refs := split.Remote(ctx, 1); len(refs) != 1 {
+		t.Errorf("default NumReturns: %d refs, want 1", len(refs))
+	}
+	bad := split.Options(core.NumReturns(3)).Remote(ctx, 4)
+	if len(bad) != 3 {
+		t.Fatalf("%d refs for NumReturns(3)", len(bad))
+	}
+	for i, r := range bad {
+		if _, err := core.Get(ctx, r); !errors.Is(err, core.ErrTaskFailed) || !errors.Is(err, core.ErrInvalidInput) || !strings.Contains(err.Error(), "returned 4 values") {
+			t.Errorf("ref %d of a call returning 4 values for 3: %v", i, err)
+		}
+	}
+	x, _ := core.Put(ctx, 2)
+	if got, err := core.GetAll(ctx, split.Options(core.NumReturns(2)).RemoteArgs(ctx, x)); err != nil || !slices.Equal(got, []int{0, 10}) {
+		t.Errorf("RemoteArgs: %v, %v", got, err)
+	}
+}
+
+var held2 = core.Func1x2("test.parity.held2", func(ctx context.Context, key string) (int, int, error) {
+	open(key + "/entered")
+	<-ctx.Done()
+	return 0, 0, ctx.Err()
+})
+
+// Cancelling the task through one of its refs cancels every return.
+func TestCancelThroughOneReturn(t *testing.T) {
+	ctx := setup(t, core.WithNumCPUs(1))
+	key := fmt.Sprintf("%s/%d", t.Name(), runSeq.Add(1))
+	a, b := held2.Remote(ctx, key)
+	entered(t, ctx, key)
+	if err := core.Cancel(b); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range []core.Ref[int]{a, b} {
+		if _, err := core.Get(ctx, r); !errors.Is(err, core.ErrTaskCancelled) {
+			t.Errorf("return %d: %v", i+1, err)
+		}
+	}
+}
+
+var twoPoints = core.Func1x2("test.parity.twoPoints", func(ctx context.Context, p *Point) (*Point, *Point, error) {
+	p.X++ // a copy in encode-all mode
+	return sharedPoint, sharedPoint, nil
+})
+
+// In encode-all mode each return crosses the codec on its own.
+func TestSeveralReturnsCrossTheCodec(t *testing.T) {
+	ctx := setup(t, core.WithEncodeAll())
+	in := &Point{X: 1}
+	a, b := twoPoints.Remote(ctx, in)
+	pa, err1 := core.Get(ctx, a)
+	pb, err2 := core.Get(ctx, b)
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	if in.X != 1 || pa == sharedPoint || pb == sharedPoint || pa == pb || *pa != *sharedPoint {
+		t.Errorf("argument %+v, returns %p %p of %p: want copies", in, pa, pb, sharedPoint)
+	}
+}
+
+// squares yields 0, 1, 4, ... (n values); after the first it waits for
+// key's gate, unless key is empty.
+var squares = core.Gen2("test.parity.squares", func(ctx context.Context, key string, n int, yield func(int) error) error {
+	for i := range n {
+		if err := yield(i * i); err != nil {
+			return err
+		}
+		if i == 0 && key != "" {
+			select {
+			case <-gate(key):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	return nil
+})
+
+// Ray's streaming generator: the caller gets each value's ref as soon as
+// it is yielded, while the task runs on; the refs are the task's returns
+// 1, 2, ... in order.
+func TestGeneratorStreamsRefsAsYielded(t *testing.T) {
+	ctx := setup(t, core.WithNumCPUs(2))
+	key := fmt.Sprintf("%s/%d", t.Name(), runSeq.Add(1))
+	gen := squares.Remote(ctx, key, 5)
+	first, err := gen.Next(promptly(t))
+	if err != nil {
+		t.Fatalf("first value while the task still runs: %v", err)
+	}
+	if v, err := core.Get(ctx, first); err != nil || v != 0 {
+		t.Fatalf("first value: %v, %v", v, err)
+	}
+	if ready, _, _ := core.Wait(ctx, []core.Ref[struct{}]{gen.Completed()}, core.WaitOptions{Timeout: 20 * time.Millisecond}); len(ready) != 0 {
+		t.Fatal("the task is over before its gate opened")
+	}
+	open(key)
+	got := []int{0}
+	ids := []string{first.ID()}
+	for ref, err := range gen.All(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := core.Get(ctx, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, v)
+		ids = append(ids, ref.ID())
+	}
+	if !slices.Equal(got, []int{0, 1, 4, 9, 16}) {
+		t.Fatalf("values %v", got)
+	}
+	task0, _ := core.ParseObjectID(ids[0])
+	for i, s := range ids {
+		id, err := core.ParseObjectID(s)
+		if err != nil || id.Task() != task0.Task() || id.Index() != uint32(i+1) {
+			t.Errorf("ref %d ID %s: want return %d of task %s", i, s, i+1, task0.Task())
+		}
+	}
+	if _, err := gen.Next(ctx); err != io.EOF {
+		t.Errorf("Next after the last value: %v, want io.EOF", err)
+	}
+	if _, err := core.Get(ctx, gen.Completed()); err != nil {
+		t.Errorf("Completed: %v", err)
+	}
+	// Ref arguments work as for functions.
+	n, _ := core.Put(ctx, 3)
+	var vals []int
+	for ref, err := range squares.RemoteArgs(ctx, core.Val(""), n).All(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := core.Get(ctx, ref)
+		vals = append(vals, v)
+	}
+	if !slices.Equal(vals, []int{0, 1, 4}) {
+		t.Errorf("RemoteArgs: %v", vals)
+	}
+}
+
+var failAfter = core.Gen1("test.parity.failAfter", func(ctx context.Context, k int, yield func(int) error) error {
+	for i := range k {
+		if err := yield(i); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("%w: after %d values", errTransient, k)
+})
+
+// A generator that fails after k yields gives k refs, then its error.
+func TestGeneratorErrorAfterKYields(t *testing.T) {
+	ctx := setup(t, core.WithNumCPUs(2))
+	gen := failAfter.Remote(ctx, 3)
+	var got []int
+	var last error
+	for ref, err := range gen.All(ctx) {
+		if err != nil {
+			last = err
+			break
+		}
+		v, err := core.Get(ctx, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, v)
+	}
+	if !slices.Equal(got, []int{0, 1, 2}) || !errors.Is(last, core.ErrTaskFailed) || !errors.Is(last, errTransient) {
+		t.Fatalf("values %v then %v; want [0 1 2] then the generator's error", got, last)
+	}
+	if _, err := core.Get(ctx, gen.Completed()); !errors.Is(err, errTransient) {
+		t.Errorf("Completed: %v", err)
+	}
+	if _, err := gen.Next(ctx); !errors.Is(err, errTransient) {
+		t.Errorf("Next after the error: %v", err)
+	}
+}
+
+// yields counts, per key, the values a generator's yield accepted.
+var yields struct {
+	sync.Mutex
+	n map[string]int
+}
+
+func yielded(key string) int {
+	yields.Lock()
+	defer yields.Unlock()
+	return yields.n[key]
+}
+
+var produce = core.Gen2("test.parity.produce", func(ctx context.Context, key string, n int, yield func(int) error) error {
+	for i := range n {
+		if err := yield(i); err != nil {
+			return err
+		}
+		yields.Lock()
+		if yields.n == nil {
+			yields.n = map[string]int{}
+		}
+		yields.n[key]++
+		yields.Unlock()
+	}
+	return nil
+})
+
+func eventually(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	ctx := promptly(t)
+	for !ok() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s: %v", what, ctx.Err())
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+// Ray's _generator_backpressure_num_objects: the producer waits while n
+// values are not taken by the caller, and gives its CPU back meanwhile.
+func TestGeneratorBackpressure(t *testing.T) {
+	ctx := setup(t, core.WithNumCPUs(1))
+	key := fmt.Sprintf("%s/%d", t.Name(), runSeq.Add(1))
+	gen := produce.Options(core.GeneratorBackpressure(2)).Remote(ctx, key, 50)
+	eventually(t, "2 values yielded", func() bool { return yielded(key) >= 2 })
+	if v, err := core.Get(promptly(t), square.Remote(ctx, 3)); err != nil || v != 9 {
+		t.Fatalf("a task while the only CPU's producer waits: %v, %v", v, err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := yielded(key); n != 2 {
+		t.Fatalf("%d values yielded with none taken; backpressure is 2", n)
+	}
+	if _, err := gen.Next(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a third value once one was taken", func() bool { return yielded(key) >= 3 })
+	time.Sleep(50 * time.Millisecond)
+	if n := yielded(key); n != 3 {
+		t.Fatalf("%d values yielded with one taken; backpressure is 2", n)
+	}
+	got := []int{0}
+	for ref, err := range gen.All(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := core.Get(ctx, ref)
+		got = append(got, v)
+	}
+	if len(got) != 50 || got[49] != 49 {
+		t.Fatalf("%d values, last %d", len(got), got[len(got)-1])
+	}
+}
+
+// forever yields until yield fails, then marks key's gate "returned".
+var forever = core.Gen1("test.parity.forever", func(ctx context.Context, key string, yield func(int) error) error {
+	defer open(key + "/returned")
+	for i := 0; ; i++ {
+		if err := yield(i); err != nil {
+			return err
+		}
+	}
+})
+
+func returned(t *testing.T, key string) {
+	t.Helper()
+	select {
+	case <-gate(key + "/returned"):
+	case <-promptly(t).Done():
+		t.Fatalf("generator %s still runs", key)
+	}
+}
+
+// Leaving the loop early stops the producer: nothing outlives the loop.
+func TestGeneratorStopsWhenTheLoopBreaks(t *testing.T) {
+	ctx := setup(t, core.WithNumCPUs(2))
+	for _, bp := range []int{0, 1} {
+		key := fmt.Sprintf("%s/%d", t.Name(), runSeq.Add(1))
+		before := runtime.NumGoroutine()
+		gen := forever.Options(core.GeneratorBackpressure(bp)).Remote(ctx, key)
+		done := gen.Completed()
+		n := 0
+		for ref, err := range gen.All(ctx) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v, err := core.Get(ctx, ref); err != nil || v != n {
+				t.Fatalf("value %d: %v, %v", n, v, err)
+			}
+			if n++; n == 3 {
+				break
+			}
+		}
+		returned(t, key)
+		if _, err := core.Get(promptly(t), done); !errors.Is(err, core.ErrTaskCancelled) {
+			t.Errorf("backpressure %d: task after the loop broke: %v", bp, err)
+		}
+		eventually(t, "goroutines back to where they were", func() bool { return runtime.NumGoroutine() <= before })
+	}
+}
+
+// Cancelling the caller's context, or Cancel, stops the producer; Next
+// then ends with ErrTaskCancelled.
+func TestGeneratorCancel(t *testing.T) {
+	ctx := setup(t, core.WithNumCPUs(2))
+	for _, how := range []string{"context", "Cancel"} {
+		key := fmt.Sprintf("%s/%d", t.Name(), runSeq.Add(1))
+		cctx, cancel := context.WithCancel(ctx)
+		gen := forever.Options(core.GeneratorBackpressure(1)).Remote(cctx, key)
+		if _, err := gen.Next(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if how == "context" {
+			cancel()
+		} else if err := gen.Cancel(); err != nil {
+			t.Fatal(err)
+		}
+		returned(t, key)
+		var err error
+		for range 10 {
+			if _, err = gen.Next(ctx); err != nil {
+				break
+			}
+		}
+		if !errors.Is(err, core.ErrTaskCancelled) {
+			t.Errorf("%s: Next after the cancel: %v", how, err)
+		}
+		cancel()
+	}
+}
+
+var crashyGen = core.Gen1("test.parity.crashyGen", func(ctx context.Context, key string, yield func(int) error) error {
+	first := attempt(key) == 1
+	for i := range 5 {
+		if first && i == 2 {
+			panic("worker lost")
+		}
+		if err := yield(i); err != nil {
+			return err
+		}
+	}
+	return nil
+})
+
+// A retried generator (Ray's max_retries) does not deliver the values its
+// failed attempt delivered twice.
+func TestGeneratorRetryDeliversEachValueOnce(t *testing.T) {
+	ctx := setup(t, core.WithNumCPUs(2))
+	key := fmt.Sprintf("%s/%d", t.Name(), runSeq.Add(1))
+	var got []int
+	for ref, err := range crashyGen.Remote(ctx, key).All(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := core.Get(ctx, ref)
+		got = append(got, v)
+	}
+	if !slices.Equal(got, []int{0, 1, 2, 3, 4}) {
+		t.Fatalf("values %v, want each of 0..4 once", got)
+	}
+}
+
+// A generator dropped unread stops its task once it is garbage collected.
+func TestGeneratorDroppedUnreadStops(t *testing.T) {
+	ctx := setup(t, core.WithNumCPUs(1))
+	key := fmt.Sprintf("%s/%d", t.Name(), runSeq.Add(1))
+	done := func() core.Ref[struct{}] {
+		return forever.Options(core.GeneratorBackpressure(1)).Remote(ctx, key).Completed()
+	}()
+	for i := 0; i < 200; i++ {
+		runtime.GC()
+		if ready, _, _ := core.Wait(ctx, []core.Ref[struct{}]{done}, core.WaitOptions{Timeout: 5 * time.Millisecond}); len(ready) == 1 {
+			break
+		}
+	}
+	if _, err := core.Get(promptly(t), done); !errors.Is(err, core.ErrTaskCancelled) {
+		t.Fatalf("task of a dropped generator: %v", err)
+	}
+	returned(t, key)
+}
+
+var sumSquares = core.Func1("test.parity.sumSquares", func(ctx context.Context, n int) (int, error) {
+	s := 0
+	for ref, err := range squares.Remote(ctx, "", n).All(ctx) {
+		if err != nil {
+			return 0, err
+		}
+		v, err := core.Get(ctx, ref)
+		if err != nil {
+			return 0, err
+		}
+		s += v
+	}
+	return s, nil
+})
+
+// A task reading a generator gives its CPU back while it waits, so the
+// generator task can run on a runtime of one CPU.
+func TestGeneratorReadInsideATask(t *testing.T) {
+	ctx := setup(t, core.WithNumCPUs(1))
+	if v, err := core.Get(promptly(t), sumSquares.Remote(ctx, 4)); err != nil || v != 14 {
+		t.Fatalf("got %v, %v; want 0+1+4+9 = 14", v, err)
+	}
+}
+
+var pointGen = core.Gen1("test.parity.pointGen", func(ctx context.Context, n int, yield func(*Point) error) error {
+	for range n {
+		if err := yield(sharedPoint); err != nil {
+			return err
+		}
+	}
+	return nil
+})
+
+// In encode-all mode each yielded value crosses the codec.
+func TestGeneratorValuesCrossTheCodec(t *testing.T) {
+	ctx := setup(t, core.WithEncodeAll())
+	var got []*Point
+	for ref, err := range pointGen.Remote(ctx, 2).All(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := core.Get(ctx, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, p)
+	}
+	if len(got) != 2 || got[0] == sharedPoint || got[0] == got[1] || *got[1] != *sharedPoint {
+		t.Fatalf("values %v of %p: want 2 copies", got, sharedPoint)
+	}
+	if v, err := core.Get(ctx, core.Call(ctx, "test.parity.pointGen", 3)); err != nil || len(v.([]any)) != 3 {
+		t.Errorf("by name: %v, %v", v, err)
 	}
 }

@@ -23,6 +23,7 @@ type Ref[T any] struct {
 type refHandle struct {
 	rt       *Runtime
 	obj      *object
+	oid      *ObjectID // the ObjectID of a return of a multi-return or generator task
 	released atomic.Bool
 	cleanup  runtime.Cleanup
 }
@@ -40,10 +41,17 @@ func adoptHandle(rt *Runtime, obj *object) *refHandle {
 	return h
 }
 
-// ID identifies the object the ref points to.
+// ID identifies the object the ref points to. A return of a task with
+// several returns (FuncAxB, FuncAxN) or a value of a generator (GenA) is
+// named by its ObjectID, which ParseObjectID reads: the TaskID of the task
+// that made it and the return's index, from 1, as in Ray, so the refs of
+// one call share their Task().
 func (r Ref[T]) ID() string {
 	if r.h == nil {
 		return "nil"
+	}
+	if r.h.oid != nil {
+		return r.h.oid.String()
 	}
 	return fmt.Sprintf("obj-%016x", r.h.obj.id)
 }
@@ -57,11 +65,18 @@ func (r Ref[T]) Valid() bool { return r.h != nil }
 // same handle). Other holders (other handles, tasks, outer objects) keep
 // the object.
 func (r Ref[T]) Release() {
-	if r.h == nil || !r.h.released.CompareAndSwap(false, true) {
+	if r.h != nil {
+		r.h.release()
+	}
+}
+
+// release drops the handle's reference now.
+func (h *refHandle) release() {
+	if !h.released.CompareAndSwap(false, true) {
 		return
 	}
-	r.h.cleanup.Stop()
-	r.h.rt.store.decRef(r.h.obj)
+	h.cleanup.Stop()
+	h.rt.store.decRef(h.obj)
 }
 
 func (r Ref[T]) check() error {

@@ -58,6 +58,10 @@ type taskExtra struct {
 
 	caller context.Context // the context Remote was called with, if it can end; set before submit
 	retry  *time.Timer     // the pending retry; guarded by rt.retryMu
+
+	// Set before submit, for a task with several returns: the objects of
+	// returns 2..n (the first is the task's out).
+	rest []*object
 }
 
 // extra returns t.x, making it. Caller holds t.mu.
@@ -210,10 +214,20 @@ func (t *task) addDepCancel(c func()) {
 	c()
 }
 
-// fail completes t's object with err and settles t.
+// fail completes t's objects with err and settles t.
 func (t *task) fail(err error) {
-	t.out.complete(nil, err)
+	t.abandon(err)
 	t.settle()
+}
+
+// abandon completes t's objects with err.
+func (t *task) abandon(err error) {
+	t.out.complete(nil, err)
+	if x := t.x.Load(); x != nil {
+		for _, o := range x.rest {
+			o.complete(nil, err)
+		}
+	}
 }
 
 // holder is what runs user code while holding resources: a task, or an
@@ -316,7 +330,11 @@ func (rt *Runtime) execute(t *task, w *worker) {
 	if err == nil && !panicked {
 		t.state.Store(taskDone)
 		t.run = nil
-		rt.finish(t.out, v)
+		if x := t.x.Load(); x != nil && x.rest != nil {
+			rt.finishAll(t, x.rest, v)
+		} else {
+			rt.finish(t.out, v)
+		}
 		t.settle()
 		return
 	}
@@ -458,6 +476,20 @@ func (rt *Runtime) finish(obj *object, v any) {
 	obj.completeErr(rt.store.admit(obj))
 }
 
+// finishAll stores the results of a task with several returns: v holds
+// one value per return, the first for t.out and the others for rest.
+func (rt *Runtime) finishAll(t *task, rest []*object, v any) {
+	vs, ok := v.([]any)
+	if !ok || len(vs) != len(rest)+1 {
+		t.abandon(fmt.Errorf("%w: task %q gave %T for %d returns", ErrInvalidInput, t.name, v, len(rest)+1))
+		return
+	}
+	rt.finish(t.out, vs[0])
+	for i, o := range rest {
+		rt.finish(o, vs[i+1])
+	}
+}
+
 // submit sends a task to the scheduler once its ref arguments are ready.
 // A task cancelled before it was submitted is already complete.
 func (rt *Runtime) submit(t *task, deps []*object) {
@@ -529,7 +561,7 @@ loop:
 			break loop
 		case taskCancelled:
 			if c.force { // a plain Cancel asked it to stop; stop waiting for it
-				t.out.complete(nil, err)
+				t.abandon(err)
 			}
 			break loop
 		case taskNew, taskWaiting, taskQueued:
@@ -556,7 +588,7 @@ loop:
 				}
 				t.mu.Unlock()
 				if c.force {
-					t.out.complete(nil, err)
+					t.abandon(err)
 				}
 				break loop
 			}
@@ -628,19 +660,42 @@ func (s *spec) withOptions(opts []Option) spec {
 
 // launch builds and submits a task for a typed call.
 func launch[R any](ctx context.Context, s *spec, deps []*object, run func(ctx context.Context) (any, error)) Ref[R] {
-	rt, parent, err := runtimeFor(ctx)
+	rt, parent, err := prepare(ctx, s, 1)
 	if err != nil {
 		return failedRef[R](rt, err)
 	}
+	t, live := rt.newTask(s, deps, run)
+	ref := Ref[R]{h: newHandle(rt, t.out)}
+	rt.start(ctx, parent, t, live)
+	return ref
+}
+
+// prepare checks a call of s with n returns: the runtime it goes to, the
+// task it is submitted from (if any), or the error its refs get.
+func prepare(ctx context.Context, s *spec, n int) (*Runtime, *task, error) {
+	rt, parent, err := runtimeFor(ctx)
+	if err != nil {
+		return rt, nil, err
+	}
 	if s.opts.err != nil {
-		return failedRef[R](rt, fmt.Errorf("task %q: %w", s.name, s.opts.err))
+		return rt, nil, fmt.Errorf("task %q: %w", s.name, s.opts.err)
+	}
+	if k := s.opts.task.numReturns; k != 0 && k != n {
+		return rt, nil, fmt.Errorf("%w: task %q: option NumReturns(%d) on a function with %d return(s); a variable number needs a FuncAxN registration",
+			ErrInvalidInput, s.name, k, n)
 	}
 	if err := rt.sched.feasible("task", s.name, &s.opts.res); err != nil {
-		return failedRef[R](rt, err)
+		return rt, nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return failedRef[R](rt, err)
+		return rt, nil, err
 	}
+	return rt, parent, nil
+}
+
+// newTask builds the task of a call of s; it returns the ref arguments the
+// task must wait for.
+func (rt *Runtime) newTask(s *spec, deps []*object, run func(ctx context.Context) (any, error)) (*task, []*object) {
 	var live []*object
 	var argIDs *[maxArgs]uint64
 	for i, d := range deps {
@@ -658,7 +713,12 @@ func launch[R any](ctx context.Context, s *spec, deps []*object, run func(ctx co
 	t := &task{rt: rt, name: s.name, opts: &s.opts, run: run, out: rt.store.newObject()}
 	t.out.producer = t
 	t.out.fn, t.out.argIDs = s, argIDs
-	ref := Ref[R]{h: newHandle(rt, t.out)}
+	return t, live
+}
+
+// start submits t, called from ctx (in parent's context if parent is not
+// nil), once the ref arguments in live are ready.
+func (rt *Runtime) start(ctx context.Context, parent, t *task, live []*object) {
 	if parent != nil {
 		parent.addChild(t)
 	}
@@ -671,7 +731,6 @@ func launch[R any](ctx context.Context, s *spec, deps []*object, run func(ctx co
 		}
 	}
 	rt.submit(t, live)
-	return ref
 }
 
 // argError marks a failure to read an argument: the task does not run and

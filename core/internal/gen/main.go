@@ -1,6 +1,7 @@
-// Command gen writes core's arity variants, funcs.go (Func0..Func4) and
-// actors_gen.go (Actor0..Actor3, Method0..Method3), from the templates
-// below. core/generate.go runs it: go generate ./core.
+// Command gen writes core's arity variants, funcs.go (Func0..Func4, the
+// several-result Func0x2..Func4x3 and Func0xN..Func4xN, the generators
+// Gen0..Gen4) and actors_gen.go
+// (Actor0..Actor3, Method0..Method3), from the templates below. core/generate.go runs it: go generate ./core.
 //
 // Usage (from the core directory): go run ./internal/gen [-dir .] [-check]
 package main
@@ -115,6 +116,54 @@ func (a arity) Unpack() []unpack {
 	return out
 }
 
+// maxFuncReturns is the most results of a FuncAxB variant.
+const maxFuncReturns = 3
+
+// returns is what the template of a FuncAxB variant sees: the arity of
+// its arguments and K results.
+type returns struct {
+	arity
+	K int
+}
+
+// Multi lists the variants of several results for this arity.
+func (a arity) Multi() []returns {
+	var out []returns
+	for k := 2; k <= maxFuncReturns; k++ {
+		out = append(out, returns{a, k})
+	}
+	return out
+}
+
+// RP is the result type parameters: "R1, R2".
+func (r returns) RP() string { return r.join("R%d", ", ") }
+
+// RetVars is "r1, r2".
+func (r returns) RetVars() string { return r.join("r%d", ", ") }
+
+// RetTypes is "reflect.TypeFor[R1](), reflect.TypeFor[R2]()".
+func (r returns) RetTypes() string { return r.join("reflect.TypeFor[R%d]()", ", ") }
+
+// Refs is "Ref[R1], Ref[R2]".
+func (r returns) Refs() string { return r.join("Ref[R%d]", ", ") }
+
+// Typed is "Ref[R1]{h: hs[0]}, Ref[R2]{h: hs[1]}".
+func (r returns) Typed() string {
+	parts := make([]string, r.K)
+	for i := range r.K {
+		parts[i] = fmt.Sprintf("Ref[R%d]{h: hs[%d]}", i+1, i)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (r returns) join(format, sep string) string {
+	parts := make([]string, r.K)
+	for i := range r.K {
+		parts[i] = fmt.Sprintf(format, i+1)
+	}
+	return strings.Join(parts, sep)
+}
+
 func arities(n int) []arity {
 	var out []arity
 	for i := 0; i <= n; i++ {
@@ -195,6 +244,242 @@ func (f *RemoteFunc{{.N}}[{{.TP}}R]) RemoteArgs(ctx context.Context{{.ArgParams}
 		}
 {{- end}}
 		return fn(ctx{{.ResolvedArgs}})
+	})
+}
+{{- end}}
+{{end}}
+{{- range .}}{{range .Multi}}
+// RemoteFunc{{.N}}x{{.K}} is a remote function of {{.N}} argument(s) and {{.K}} results,
+// each its own ref (Ray's num_returns={{.K}}), made by Func{{.N}}x{{.K}}.
+type RemoteFunc{{.N}}x{{.K}}[{{.TP}}{{.RP}} any] struct {
+	spec
+	fn func(ctx context.Context{{.Params}}) ({{.RP}}, error)
+}
+
+// Func{{.N}}x{{.K}} registers fn, a function of {{.K}} results, under name and
+// returns its remote handle. Registration is as for Func{{.N}}.
+func Func{{.N}}x{{.K}}[{{.TP}}{{.RP}} any](name string, fn func(ctx context.Context{{.Params}}) ({{.RP}}, error), opts ...Option) *RemoteFunc{{.N}}x{{.K}}[{{.TP}}{{.RP}}] {
+	f := &RemoteFunc{{.N}}x{{.K}}[{{.TP}}{{.RP}}]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
+	f.opts.apply(opts)
+	registerFuncN(name, f.opts.localOnly, []reflect.Type{ {{- .ArgTypes -}} }, []reflect.Type{ {{- .RetTypes -}} }, nil,
+		func(ctx context.Context, args []any) (any, error) {
+{{- range .Unpack}}
+			{{.Var}}, ok := args[{{.I}}].({{.Type}})
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, {{.I}}, args[{{.I}}], reflect.TypeFor[{{.Type}}]())
+			}
+{{- end}}
+			{{.RetVars}}, err := fn(ctx{{.Args}})
+			if err != nil {
+				return nil, err
+			}
+			return []any{ {{- .RetVars -}} }, nil
+		})
+	return f
+}
+
+// Name is the name the function was registered under.
+func (f *RemoteFunc{{.N}}x{{.K}}[{{.TP}}{{.RP}}]) Name() string { return f.name }
+
+// Options returns a copy of f whose calls use opts on top of f's defaults.
+func (f *RemoteFunc{{.N}}x{{.K}}[{{.TP}}{{.RP}}]) Options(opts ...Option) *RemoteFunc{{.N}}x{{.K}}[{{.TP}}{{.RP}}] {
+	return &RemoteFunc{{.N}}x{{.K}}[{{.TP}}{{.RP}}]{spec: f.withOptions(opts), fn: f.fn}
+}
+
+// Remote starts the function on the runtime and returns a ref to each of
+// its results at once. Errors, including bad options, surface on Get of
+// any of them.
+func (f *RemoteFunc{{.N}}x{{.K}}[{{.TP}}{{.RP}}]) Remote(ctx context.Context{{.Params}}) ({{.Refs}}) {
+	var hs [{{.K}}]*refHandle
+	if encodeAllFor(&f.spec) {
+		launchByNameN(ctx, &f.spec, []any{ {{- range $i, $v := .Vars}}{{if $i}}, {{end}}{{$v}}{{end -}} }, hs[:])
+		return {{.Typed}}
+	}
+	fn := f.fn
+	launchN(ctx, &f.spec, nil, hs[:], func(ctx context.Context) (any, error) {
+		{{.RetVars}}, err := fn(ctx{{.Args}})
+		if err != nil {
+			return nil, err
+		}
+		return []any{ {{- .RetVars -}} }, nil
+	})
+	return {{.Typed}}
+}
+{{- if .N}}
+
+// RemoteArgs is Remote with arguments that may be refs: the task waits for
+// every ref argument and runs on their values.
+func (f *RemoteFunc{{.N}}x{{.K}}[{{.TP}}{{.RP}}]) RemoteArgs(ctx context.Context{{.ArgParams}}) ({{.Refs}}) {
+	var hs [{{.K}}]*refHandle
+	fn, name := f.fn, f.name
+	launchN(ctx, &f.spec, []*object{ {{- .Deps -}} }, hs[:], func(ctx context.Context) (any, error) {
+		rt := taskRuntime(ctx)
+{{- range .Unpack}}
+		{{.Var}}v, err := resolve(rt, {{.Var}}, {{.I}}, name)
+		if err != nil {
+			return nil, err
+		}
+{{- end}}
+		{{.RetVars}}, err := fn(ctx{{.ResolvedArgs}})
+		if err != nil {
+			return nil, err
+		}
+		return []any{ {{- .RetVars -}} }, nil
+	})
+	return {{.Typed}}
+}
+{{- end}}
+{{end}}{{end}}
+{{- range .}}
+// RemoteFunc{{.N}}xN is a remote function of {{.N}} argument(s) whose []R result
+// is split into NumReturns refs, one per value (Ray's num_returns=n), made
+// by Func{{.N}}xN.
+type RemoteFunc{{.N}}xN[{{.TP}}R any] struct {
+	spec
+	fn func(ctx context.Context{{.Params}}) ([]R, error)
+}
+
+// Func{{.N}}xN registers fn under name and returns its remote handle; set the
+// count of returns with NumReturns (default 1), at registration or per call
+// with Options. fn must return exactly that many values. Registration is as
+// for Func{{.N}}.
+func Func{{.N}}xN[{{.TP}}R any](name string, fn func(ctx context.Context{{.Params}}) ([]R, error), opts ...Option) *RemoteFunc{{.N}}xN[{{.TP}}R] {
+	f := &RemoteFunc{{.N}}xN[{{.TP}}R]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
+	f.opts.apply(opts)
+	registerFuncN(name, f.opts.localOnly, []reflect.Type{ {{- .ArgTypes -}} }, nil, reflect.TypeFor[R](),
+		func(ctx context.Context, args []any) (any, error) {
+{{- range .Unpack}}
+			{{.Var}}, ok := args[{{.I}}].({{.Type}})
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, {{.I}}, args[{{.I}}], reflect.TypeFor[{{.Type}}]())
+			}
+{{- end}}
+			rs, err := fn(ctx{{.Args}})
+			if err != nil {
+				return nil, err
+			}
+			return spread(rs, len(rs), name)
+		})
+	return f
+}
+
+// Name is the name the function was registered under.
+func (f *RemoteFunc{{.N}}xN[{{.TP}}R]) Name() string { return f.name }
+
+// Options returns a copy of f whose calls use opts on top of f's defaults.
+func (f *RemoteFunc{{.N}}xN[{{.TP}}R]) Options(opts ...Option) *RemoteFunc{{.N}}xN[{{.TP}}R] {
+	return &RemoteFunc{{.N}}xN[{{.TP}}R]{spec: f.withOptions(opts), fn: f.fn}
+}
+
+// Remote starts the function on the runtime and returns its NumReturns
+// refs at once. Errors, including bad options, surface on Get of any of them.
+func (f *RemoteFunc{{.N}}xN[{{.TP}}R]) Remote(ctx context.Context{{.Params}}) []Ref[R] {
+	n := f.numReturns()
+	hs := make([]*refHandle, n)
+	if encodeAllFor(&f.spec) {
+		launchByNameN(ctx, &f.spec, []any{ {{- range $i, $v := .Vars}}{{if $i}}, {{end}}{{$v}}{{end -}} }, hs)
+		return refsOf[R](hs)
+	}
+	fn, name := f.fn, f.name
+	launchN(ctx, &f.spec, nil, hs, func(ctx context.Context) (any, error) {
+		rs, err := fn(ctx{{.Args}})
+		if err != nil {
+			return nil, err
+		}
+		return spread(rs, n, name)
+	})
+	return refsOf[R](hs)
+}
+{{- if .N}}
+
+// RemoteArgs is Remote with arguments that may be refs: the task waits for
+// every ref argument and runs on their values.
+func (f *RemoteFunc{{.N}}xN[{{.TP}}R]) RemoteArgs(ctx context.Context{{.ArgParams}}) []Ref[R] {
+	n := f.numReturns()
+	hs := make([]*refHandle, n)
+	fn, name := f.fn, f.name
+	launchN(ctx, &f.spec, []*object{ {{- .Deps -}} }, hs, func(ctx context.Context) (any, error) {
+		rt := taskRuntime(ctx)
+{{- range .Unpack}}
+		{{.Var}}v, err := resolve(rt, {{.Var}}, {{.I}}, name)
+		if err != nil {
+			return nil, err
+		}
+{{- end}}
+		rs, err := fn(ctx{{.ResolvedArgs}})
+		if err != nil {
+			return nil, err
+		}
+		return spread(rs, n, name)
+	})
+	return refsOf[R](hs)
+}
+{{- end}}
+{{end}}
+{{- range .}}
+// RemoteGen{{.N}} is a generator function of {{.N}} argument(s): its task yields
+// values of type T one at a time, each its own ref as soon as it is
+// yielded (Ray's num_returns="streaming"), made by Gen{{.N}}.
+type RemoteGen{{.N}}[{{.TP}}T any] struct {
+	spec
+	fn func(ctx context.Context{{.Params}}, yield func(T) error) error
+}
+
+// Gen{{.N}} registers fn, a generator, under name and returns its remote handle.
+// fn calls yield for each value, in order; yield returns an error once the
+// caller stopped reading or the task was cancelled, and fn should then
+// return it. With GeneratorBackpressure(n), yield waits while n values are
+// not taken yet. Registration is as for Func{{.N}}, T being the result type.
+func Gen{{.N}}[{{.TP}}T any](name string, fn func(ctx context.Context{{.Params}}, yield func(T) error) error, opts ...Option) *RemoteGen{{.N}}[{{.TP}}T] {
+	f := &RemoteGen{{.N}}[{{.TP}}T]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
+	f.opts.apply(opts)
+	registerGen(name, f.opts.localOnly, []reflect.Type{ {{- .ArgTypes -}} }, reflect.TypeFor[T](),
+		func(ctx context.Context, args []any, yield func(any) error) error {
+{{- range .Unpack}}
+			{{.Var}}, ok := args[{{.I}}].({{.Type}})
+			if !ok {
+				return fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, {{.I}}, args[{{.I}}], reflect.TypeFor[{{.Type}}]())
+			}
+{{- end}}
+			return fn(ctx{{.Args}}, func(v T) error { return yield(v) })
+		})
+	return f
+}
+
+// Name is the name the generator was registered under.
+func (f *RemoteGen{{.N}}[{{.TP}}T]) Name() string { return f.name }
+
+// Options returns a copy of f whose calls use opts on top of f's defaults.
+func (f *RemoteGen{{.N}}[{{.TP}}T]) Options(opts ...Option) *RemoteGen{{.N}}[{{.TP}}T] {
+	return &RemoteGen{{.N}}[{{.TP}}T]{spec: f.withOptions(opts), fn: f.fn}
+}
+
+// Remote starts the generator task and returns its Generator at once.
+// Errors, including bad options, surface on Next.
+func (f *RemoteGen{{.N}}[{{.TP}}T]) Remote(ctx context.Context{{.Params}}) *Generator[T] {
+	if encodeAllFor(&f.spec) {
+		return launchGenByName[T](ctx, &f.spec, []any{ {{- range $i, $v := .Vars}}{{if $i}}, {{end}}{{$v}}{{end -}} })
+	}
+	fn := f.fn
+	return launchGen[T](ctx, &f.spec, nil, func(ctx context.Context, yield func(any) error) error {
+		return fn(ctx{{.Args}}, func(v T) error { return yield(v) })
+	})
+}
+{{- if .N}}
+
+// RemoteArgs is Remote with arguments that may be refs: the task waits for
+// every ref argument and runs on their values.
+func (f *RemoteGen{{.N}}[{{.TP}}T]) RemoteArgs(ctx context.Context{{.ArgParams}}) *Generator[T] {
+	fn, name := f.fn, f.name
+	return launchGen[T](ctx, &f.spec, []*object{ {{- .Deps -}} }, func(ctx context.Context, yield func(any) error) error {
+		rt := taskRuntime(ctx)
+{{- range .Unpack}}
+		{{.Var}}v, err := resolve(rt, {{.Var}}, {{.I}}, name)
+		if err != nil {
+			return err
+		}
+{{- end}}
+		return fn(ctx{{.ResolvedArgs}}, func(v T) error { return yield(v) })
 	})
 }
 {{- end}}
