@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -48,23 +49,48 @@ func (d *actorDirectory) Names() []string {
 }
 
 // add registers a and counts its loop in the runtime's wait group; after
-// shutdown began (killAll took this lock) it refuses.
-func (d *actorDirectory) add(a *actor) error {
+// shutdown began (killAll took this lock) it refuses. A name already taken
+// in a's namespace is an error, unless a asks for GetIfExists: then the
+// live actor of that name is returned (one more handle counted) and a is
+// not registered. Both happen under one lock, so of many concurrent
+// creations one starts and the others get it.
+func (d *actorDirectory) add(a *actor) (existing *actor, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
-		return fmt.Errorf("%w: cannot start actor %q", ErrShutdown, a.class)
+		return nil, fmt.Errorf("%w: cannot start actor %q", ErrShutdown, a.class)
 	}
 	if a.name != "" {
 		k := actorName{a.namespace, a.name}
-		if _, dup := d.byName[k]; dup {
-			return fmt.Errorf("%w: an actor named %q already exists in namespace %q", ErrInvalidInput, a.name, a.namespace)
+		if old := d.byName[k]; old != nil {
+			if !a.opts.actor.getIfExists {
+				return nil, fmt.Errorf("%w: an actor named %q already exists in namespace %q", ErrInvalidInput, a.name, a.namespace)
+			}
+			if old.typ != a.typ {
+				return nil, fmt.Errorf("%w: GetIfExists: actor %q in namespace %q is a %v (class %q), not a %v", ErrInvalidInput, a.name, a.namespace, old.typ, old.class, a.typ)
+			}
+			if old.addHandle() {
+				return old, nil
+			}
+			// It is dying; its name is free.
 		}
 		d.byName[k] = a
 	}
 	d.all[a] = struct{}{}
 	a.rt.wg.Add(1)
-	return nil
+	return nil, nil
+}
+
+// get finds the live actor named name in namespace ns, counting one more
+// handle to it.
+func (d *actorDirectory) get(ns, name string) *actor {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	a := d.byName[actorName{ns, name}]
+	if a == nil || !a.addHandle() {
+		return nil
+	}
+	return a
 }
 
 func (d *actorDirectory) remove(a *actor) {
@@ -75,12 +101,6 @@ func (d *actorDirectory) remove(a *actor) {
 		delete(d.byName, k)
 	}
 	delete(d.all, a)
-}
-
-func (d *actorDirectory) lookup(ns, name string) *actor {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.byName[actorName{ns, name}]
 }
 
 func (d *actorDirectory) killAll(err error) {
@@ -187,8 +207,14 @@ type actor struct {
 	// waits for its ref arguments, or, on an ordered actor, for an earlier
 	// call of the same submitter to enter first.
 	pending map[any][]*actorCall
+	// Lifetime (see handleLife): the handles reachable, and whether all of
+	// them went. An orphan dies once its outstanding calls are done.
+	handles   int
+	ownerStop func() bool // ends the watch on the incarnation that created it
 
-	liveGen atomic.Int64 // the incarnation while alive, else -1
+	liveGen     atomic.Int64 // the incarnation while alive, else -1
+	outstanding atomic.Int64 // calls submitted and not complete
+	orphan      atomic.Bool  // every handle went; set under mu
 }
 
 // actorCall is one method call: queued in the mailbox, running, or done.
@@ -203,6 +229,7 @@ type actorCall struct {
 	deps    []*object       // ref arguments it waits for, by position (nil: a value)
 	waiting atomic.Int32    // ref arguments not ready yet
 	ready   bool            // its arguments are ready; guarded by a.mu
+	counted bool            // counted in a.outstanding
 
 	cctx callContext // what the running attempt's code sees
 
@@ -213,6 +240,7 @@ type actorCall struct {
 	stopCtx   context.CancelFunc
 	stop      func() bool // ends the watch on caller
 	depStops  []func()    // drop its callbacks on the ref arguments
+	completed bool
 }
 
 const (
@@ -237,8 +265,11 @@ func (x *callContext) Done() <-chan struct{}       { return x.c.context(x.parent
 func (x *callContext) Err() error                  { return x.c.context(x.parent).Err() }
 
 func (x *callContext) Value(key any) any {
-	if key == (holderKey{}) {
+	switch key {
+	case holderKey{}:
 		return x.a
+	case incarnationKey{}:
+		return x.parent
 	}
 	x.c.mu.Lock()
 	ctx := x.c.ctx
@@ -308,13 +339,21 @@ func (c *actorCall) requeue() bool {
 func (c *actorCall) complete(rt *Runtime, v any, err error) {
 	c.mu.Lock()
 	c.state = callDone
+	first := !c.completed
+	c.completed = true
 	c.mu.Unlock()
+	if !first {
+		return
+	}
 	if err != nil {
 		c.out.complete(nil, err)
 	} else {
 		rt.finish(c.out, v)
 	}
 	c.stopWatch()
+	if c.counted && c.a.outstanding.Add(-1) == 0 {
+		c.a.retireIfOrphan()
+	}
 }
 
 // stopWatch ends the watch on the caller's context and drops the call's
@@ -371,8 +410,7 @@ func (a *actor) cancelCall(c *actorCall, err error) {
 			a.flushLocked(c.key) // it may hold back later calls of its submitter
 		}
 		a.mu.Unlock()
-		c.out.complete(nil, err)
-		c.stopWatch()
+		c.complete(a.rt, nil, err)
 	case callRunning:
 		if c.stopCtx != nil {
 			c.stopCtx()
@@ -405,6 +443,9 @@ func (a *actor) watchCaller(c *actorCall, caller context.Context) {
 	c.mu.Unlock()
 }
 
+// spawnActor starts an actor, or, with GetIfExists, finds the named one
+// that exists. The actor it returns counts one handle more, for the
+// caller to make (newActorHandle).
 func spawnActor(ctx context.Context, class string, typ reflect.Type, opts options, ctor func(context.Context) (any, error)) (*actor, error) {
 	rt, _, err := runtimeFor(ctx)
 	if err != nil {
@@ -413,6 +454,9 @@ func spawnActor(ctx context.Context, class string, typ reflect.Type, opts option
 	if opts.err != nil {
 		return nil, fmt.Errorf("actor %q: %w", class, opts.err)
 	}
+	if opts.actor.getIfExists && opts.name == "" {
+		return nil, fmt.Errorf("%w: actor %q: GetIfExists needs a Name", ErrInvalidInput, class)
+	}
 	if err := rt.sched.feasible("actor", class, &opts.res); err != nil {
 		return nil, err
 	}
@@ -420,15 +464,36 @@ func spawnActor(ctx context.Context, class string, typ reflect.Type, opts option
 		return nil, err
 	}
 	a := &actor{rt: rt, class: class, name: opts.name, namespace: namespaceOf(rt, &opts), typ: typ, opts: opts, ctor: ctor,
-		ready: make(chan struct{}), stopped: make(chan struct{})}
+		ready: make(chan struct{}), stopped: make(chan struct{}), handles: 1}
 	a.work.L, a.life.L = &a.mu, &a.mu
 	a.ctx, a.cancel = context.WithCancel(rt.ctx)
 	a.genCtx, a.genStop = context.WithCancel(a.ctx)
 	a.liveGen.Store(-1)
-	if err := rt.actors.add(a); err != nil {
+	existing, err := rt.actors.add(a)
+	if err != nil {
+		a.cancel()
 		return nil, err
 	}
+	if existing != nil {
+		a.cancel()
+		return existing, nil
+	}
 	go a.run()
+	// As in Ray, an actor is owned by the actor (the incarnation) that
+	// created it and dies with it, unless it is detached.
+	if owner, ok := ctx.Value(incarnationKey{}).(context.Context); ok && !opts.actor.detached {
+		stop := context.AfterFunc(owner, func() {
+			a.die(fmt.Errorf("%w: actor %q: the actor that created it died", ErrActorDied, class))
+		})
+		a.mu.Lock()
+		if a.state == actorDead {
+			a.mu.Unlock()
+			stop()
+		} else {
+			a.ownerStop = stop
+			a.mu.Unlock()
+		}
+	}
 	return a, nil
 }
 
@@ -440,11 +505,18 @@ type actorContext struct {
 }
 
 func (c actorContext) Value(key any) any {
-	if key == (holderKey{}) {
+	switch key {
+	case holderKey{}:
 		return c.a
+	case incarnationKey{}:
+		return c.Context
 	}
 	return c.Context.Value(key)
 }
+
+// incarnationKey finds, in an actor's context, the context of the
+// incarnation running the code: the actors it creates die with it.
+type incarnationKey struct{}
 
 func (a *actor) block() {
 	if a.blocked.Add(1) == 1 && a.opts.res.cpu > 0 {
@@ -776,7 +848,12 @@ func (a *actor) dieLocked(err error) []*actorCall {
 func (a *actor) die(err error) {
 	a.mu.Lock()
 	q := a.dieLocked(err)
+	stop := a.ownerStop
+	a.ownerStop = nil
 	a.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
 	a.failAll(q)
 	a.rt.actors.remove(a)
 }
@@ -852,6 +929,8 @@ func (a *actor) submit(ctx context.Context, c *actorCall, deps []*object) {
 		c.complete(a.rt, nil, fmt.Errorf("call %q: %w", c.method, err))
 		return
 	}
+	c.counted = true
+	a.outstanding.Add(1)
 	if live == 0 && len(a.pending) == 0 {
 		if err := argsError(c.method, deps); err != nil {
 			a.mu.Unlock()
@@ -966,9 +1045,64 @@ func (a *actor) flushLocked(key any) {
 	a.pending[key] = q[n:]
 }
 
-// ActorHandle points to a live (or dead) actor of type T.
+// ActorHandle points to a live (or dead) actor of type T. Copies of a
+// handle (of the pointer or of the struct) are one handle. As in Ray, an
+// actor whose every handle is gone (unreachable, garbage collected) is
+// stopped once its outstanding calls are done, and its resources go back;
+// a Detached actor stays until it is killed or the runtime shuts down.
 type ActorHandle[T any] struct {
-	a *actor
+	a    *actor
+	life *handleLife
+}
+
+// handleLife is what a handle's reachability is watched on. Nothing in the
+// runtime points to it (the directory and the mailbox point to the actor),
+// so it is collected once the user's handles are.
+type handleLife struct{ a *actor }
+
+// newActorHandle makes a handle to a, which already counts it (spawnActor,
+// actorDirectory.get).
+func newActorHandle[T any](a *actor) *ActorHandle[T] {
+	l := &handleLife{a: a}
+	runtime.AddCleanup(l, func(a *actor) { a.dropHandle() }, a)
+	return &ActorHandle[T]{a: a, life: l}
+}
+
+// addHandle counts one more handle; it reports false for a dead actor.
+func (a *actor) addHandle() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.state == actorDead {
+		return false
+	}
+	a.handles++
+	a.orphan.Store(false)
+	return true
+}
+
+// dropHandle runs when a handle went: with none left, a non-detached
+// actor is an orphan and stops once its outstanding calls are done.
+func (a *actor) dropHandle() {
+	a.mu.Lock()
+	a.handles--
+	if a.handles == 0 && !a.opts.actor.detached {
+		a.orphan.Store(true)
+	}
+	a.mu.Unlock()
+	a.retireIfOrphan()
+}
+
+// retireIfOrphan stops an orphan that has no outstanding call.
+func (a *actor) retireIfOrphan() {
+	if !a.orphan.Load() {
+		return
+	}
+	a.mu.Lock()
+	retire := a.orphan.Load() && a.handles == 0 && a.outstanding.Load() == 0 && a.state != actorDead
+	a.mu.Unlock()
+	if retire {
+		a.die(fmt.Errorf("%w: actor %q: no handle to it is left", ErrActorDied, a.class))
+	}
 }
 
 // Name is the actor's name, empty if it has none.
@@ -1017,14 +1151,15 @@ func GetActor[T any](ctx context.Context, name string, opts ...Option) (*ActorHa
 		return nil, fmt.Errorf("GetActor %q: %w", name, o.err)
 	}
 	ns := namespaceOf(rt, &o)
-	a := rt.actors.lookup(ns, name)
+	a := rt.actors.get(ns, name)
 	if a == nil {
 		return nil, fmt.Errorf("%w: no actor named %q in namespace %q", ErrNotRegistered, name, ns)
 	}
 	if want := reflect.TypeFor[T](); a.typ != want {
+		a.dropHandle()
 		return nil, fmt.Errorf("%w: actor %q is a %v (class %q), not a %v", ErrInvalidInput, name, a.typ, a.class, want)
 	}
-	return &ActorHandle[T]{a: a}, nil
+	return newActorHandle[T](a), nil
 }
 
 // Kill stops the actor, as Ray's ray.kill does: queued and future calls

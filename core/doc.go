@@ -31,7 +31,11 @@
 // waiting for its arguments holds back that caller's later calls, never
 // another caller's (AllowOutOfOrderExecution drops the order; a
 // MaxConcurrency actor keeps none). Named actors (Name) live in a
-// namespace (Namespace, WithNamespace) where GetActor finds them.
+// namespace (Namespace, WithNamespace) where GetActor finds them;
+// GetIfExists gets or creates one. Lifetimes are Ray's: an actor stops,
+// and gives its resources back, once no handle to it is reachable (after
+// the calls already made to it), named or not, and it dies with the actor
+// that created it; a Detached actor stays until Kill or Shutdown.
 //
 // Failures: a returned error is an application error (ErrTaskFailed),
 // retried only with RetryExceptions; a panic is a crashed worker
