@@ -457,7 +457,8 @@ func spawnActor(ctx context.Context, class string, typ reflect.Type, opts option
 	if opts.actor.getIfExists && opts.name == "" {
 		return nil, fmt.Errorf("%w: actor %q: GetIfExists needs a Name", ErrInvalidInput, class)
 	}
-	if err := rt.sched.feasible("actor", class, &opts.res); err != nil {
+	place := placement(&opts)
+	if err := rt.sched.feasible("actor", class, &place); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -552,12 +553,27 @@ func (a *actor) construct(ctx context.Context, ctor func(context.Context) (any, 
 	return v, nil, false
 }
 
+// placement is what placing an actor takes, as in Ray: its resources, and
+// one CPU when it asks for none explicitly (a default actor needs a free
+// CPU to be placed, and holds none while it runs).
+func placement(o *options) resources {
+	p := o.res.clone()
+	if !o.cpuSet {
+		p.cpu = 1
+	}
+	return p
+}
+
 func (a *actor) run() {
 	defer a.rt.wg.Done()
 	defer close(a.stopped)
-	if !a.rt.sched.acquire(a.ctx.Done(), &a.opts.res) {
+	place := placement(&a.opts)
+	if !a.rt.sched.acquire(a.ctx.Done(), &place) {
 		a.die(fmt.Errorf("%w: actor %q stopped before it started", ErrActorDied, a.class))
 		return
+	}
+	if extra := place.cpu - a.opts.res.cpu; extra > 0 {
+		a.rt.sched.giveBack(&resources{cpu: extra})
 	}
 	defer a.rt.sched.giveBack(&a.opts.res)
 	defer a.workers.Wait() // calls still running hold the resources
@@ -1115,8 +1131,18 @@ func (h *ActorHandle[T]) Class() string { return h.a.class }
 func (h *ActorHandle[T]) Ready(ctx context.Context) error {
 	select {
 	case <-h.a.ready:
-	case <-ctx.Done():
-		return ctx.Err()
+	default:
+		// Called inside a task or actor, wait as Get does: with its CPUs
+		// given back (the actor may need them to be placed).
+		if hl := holderFromContext(ctx); hl != nil {
+			hl.block()
+			defer hl.unblock()
+		}
+		select {
+		case <-h.a.ready:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	h.a.mu.Lock()
 	defer h.a.mu.Unlock()

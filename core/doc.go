@@ -57,6 +57,11 @@
 // not watch its context. After Shutdown every call fails with ErrShutdown
 // until Init starts a new runtime.
 //
+// Resources: a task holds its NumCPUs (default 1) while it runs; an actor
+// holds its resources for its whole life. An actor without NumCPUs is
+// placed, as in Ray, only where a CPU is free (so never on a 0-CPU
+// runtime) and then holds none, so any number of them run beside tasks.
+//
 // Values stored in the embedded object store are not copied. Treat them as
 // immutable: on a cluster they are copied, so code that relies on sharing
 // by pointer would behave differently there.

@@ -721,3 +721,66 @@ func TestParityNamedActorLifetime(t *testing.T) {
 		t.Fatalf("detached actor call: %v %v", v, err)
 	}
 }
+
+// Ray places an actor with default resources only where a CPU is free (1
+// CPU to schedule it) and then holds none (0 CPUs to run it): none fits a
+// 0-CPU node, any number run on a 1-CPU one. Explicit resources are held
+// for both.
+func TestParityDefaultActorNeedsACPUToBePlaced(t *testing.T) {
+	ctx := setup(t, core.WithNumCPUs(0))
+	if _, err := counterClass.Remote(ctx, 0); !errors.Is(err, core.ErrInfeasible) {
+		t.Fatalf("default actor on a 0-CPU runtime: %v, want ErrInfeasible", err)
+	}
+	h, err := counterClass.Options(core.NumCPUs(0)).Remote(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Ready(ctx); err != nil {
+		t.Fatalf("NumCPUs(0) actor on a 0-CPU runtime: %v", err)
+	}
+
+	ctx = setup(t, core.WithNumCPUs(1))
+	var hs []*core.ActorHandle[*Counter]
+	for range 10 {
+		h, err := counterClass.Remote(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs = append(hs, h)
+	}
+	for _, h := range hs {
+		if err := h.Ready(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := core.AvailableResources()["CPU"]; got != 1 {
+		t.Fatalf("available CPU %v with 10 default actors running, want 1", got)
+	}
+
+	// With the one CPU taken by a task, a new default actor waits for it.
+	gateOpenCh = make(chan struct{})
+	busy := gated.Remote(ctx, 1)
+	for i := 0; core.AvailableResources()["CPU"] != 0; i++ {
+		if i > 500 {
+			t.Fatal("the task never started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	late, err := counterClass.Remote(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := late.Ready(wait); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("default actor placed while no CPU is free: Ready %v", err)
+	}
+	close(gateOpenCh)
+	if _, err := core.Get(ctx, busy); err != nil {
+		t.Fatal(err)
+	}
+	if err := late.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	runtime.KeepAlive(hs)
+}
