@@ -784,3 +784,32 @@ func TestParityDefaultActorNeedsACPUToBePlaced(t *testing.T) {
 	}
 	runtime.KeepAlive(hs)
 }
+
+// A deliberate difference from Ray, which keeps an actor's resources held
+// while one of its calls blocks in ray.get: here an actor gives its CPUs
+// back while a call waits in Get (or Wait, or Ready), as a task does, and
+// takes them back after. An actor holding every CPU can then wait on the
+// tasks it submits (a data-parallel trainer's workers streaming a dataset,
+// gbdt workers on a 2-CPU runtime) instead of deadlocking the runtime.
+func TestParityActorGivesCPUsBackWhileBlockedInGet(t *testing.T) {
+	ctx := setup(t, core.WithNumCPUs(1))
+	h, err := driverClass.Options(core.NumCPUs(1)).Remote(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := core.AvailableResources()["CPU"]; got != 0 {
+		t.Fatalf("available CPU %v while the idle actor holds the only one", got)
+	}
+	short, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	// FanOut submits 1-CPU tasks and Gets them: they need the actor's CPU.
+	if v, err := core.Get(short, driverFanOut.Remote(ctx, h, 5)); err != nil || v != 30 {
+		t.Fatalf("actor holding the only CPU waiting on its tasks: %v %v", v, err)
+	}
+	if got := core.AvailableResources()["CPU"]; got != 0 {
+		t.Fatalf("available CPU %v after the call: the actor holds its CPU again", got)
+	}
+}
