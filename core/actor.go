@@ -202,7 +202,6 @@ type actor struct {
 	deathErr     error
 	restarts     int
 	readyClosed  bool
-	inflight     []*actorCall // the batch a one-at-a-time worker took
 	// pending holds, per submitter, the calls not in the mailbox yet: each
 	// waits for its ref arguments, or, on an ordered actor, for an earlier
 	// call of the same submitter to enter first.
@@ -635,16 +634,13 @@ func (a *actor) live() {
 	}
 }
 
-// serve is one worker of incarnation gen: it runs queued calls until the
-// incarnation ends. A worker of a one-at-a-time actor takes the whole
-// mailbox at once (one lock per batch, not per call); the batch stays in
-// a.inflight, where a Kill finds the calls it has not started.
+// serve is one worker of incarnation gen: it runs queued calls, oldest
+// first, until the incarnation ends. A call is always in one place: the
+// mailbox, or the worker running it, so Kill finds every call not started.
 func (a *actor) serve(gen int, ctx context.Context, inst any) {
 	defer a.workers.Done()
-	var one [1]*actorCall
 	for {
 		a.mu.Lock()
-		a.inflight = nil
 		for len(a.queue) == 0 && a.gen == gen && a.state == actorAlive {
 			a.work.Wait()
 		}
@@ -652,26 +648,15 @@ func (a *actor) serve(gen int, ctx context.Context, inst any) {
 			a.mu.Unlock()
 			return
 		}
-		var batch []*actorCall
-		if a.opts.maxConcurrency == 1 {
-			batch, a.queue = a.queue, nil
-			a.inflight = batch
-		} else {
-			one[0] = a.queue[0]
-			a.queue[0] = nil
-			a.queue = a.queue[1:]
-			batch = one[:]
-		}
+		c := a.queue[0]
+		a.queue[0] = nil
+		a.queue = a.queue[1:]
 		a.mu.Unlock()
-		for i, c := range batch {
-			if live, retry := a.invoke(c, gen, ctx, inst); !live {
-				rest := batch[i+1:]
-				if retry {
-					rest = batch[i:]
-				}
-				a.requeueFront(rest...)
-				return
+		if live, retry := a.invoke(c, gen, ctx, inst); !live {
+			if retry {
+				a.requeueFront(c)
 			}
+			return
 		}
 	}
 }
@@ -805,7 +790,6 @@ func (a *actor) newGenLocked(cause error, delay time.Duration) {
 // requeueFront puts calls back at the head of the mailbox, in order.
 func (a *actor) requeueFront(calls ...*actorCall) {
 	a.mu.Lock()
-	a.inflight = nil
 	if a.state == actorDead {
 		a.mu.Unlock()
 		a.failAll(calls)
@@ -847,11 +831,11 @@ func (a *actor) dieLocked(err error) []*actorCall {
 	a.state, a.deathErr = actorDead, err
 	a.liveGen.Store(-1)
 	a.inst, a.ctor = nil, nil
-	q := append(a.queue, a.inflight...)
+	q := a.queue
 	for _, p := range a.pending {
 		q = append(q, p...)
 	}
-	a.queue, a.inflight, a.pending = nil, nil, nil
+	a.queue, a.pending = nil, nil
 	a.genStop()
 	a.cancel()
 	a.markReadyLocked()
