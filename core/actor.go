@@ -209,7 +209,9 @@ type actor struct {
 	// Lifetime (see handleLife): the handles reachable, and whether all of
 	// them went. An orphan dies once its outstanding calls are done.
 	handles   int
-	ownerStop func() bool // ends the watch on the incarnation that created it
+	owner     *actor              // the actor whose incarnation created it; nil if detached
+	owned     map[*actor]struct{} // the actors the current incarnation created
+	reap      []*actor            // owned actors of ended incarnations, to kill (reapOwned)
 
 	liveGen     atomic.Int64 // the incarnation while alive, else -1
 	outstanding atomic.Int64 // calls submitted and not complete
@@ -469,6 +471,14 @@ func spawnActor(ctx context.Context, class string, typ reflect.Type, opts option
 	a.ctx, a.cancel = context.WithCancel(rt.ctx)
 	a.genCtx, a.genStop = context.WithCancel(a.ctx)
 	a.liveGen.Store(-1)
+	// As in Ray, an actor is owned by the actor (the incarnation) that
+	// created it and dies with it, unless it is detached.
+	var ownerGen context.Context
+	if !opts.actor.detached {
+		if g, ok := ctx.Value(incarnationKey{}).(context.Context); ok {
+			a.owner, ownerGen = ctx.Value(holderKey{}).(*actor), g
+		}
+	}
 	existing, err := rt.actors.add(a)
 	if err != nil {
 		a.cancel()
@@ -479,22 +489,49 @@ func spawnActor(ctx context.Context, class string, typ reflect.Type, opts option
 		return existing, nil
 	}
 	go a.run()
-	// As in Ray, an actor is owned by the actor (the incarnation) that
-	// created it and dies with it, unless it is detached.
-	if owner, ok := ctx.Value(incarnationKey{}).(context.Context); ok && !opts.actor.detached {
-		stop := context.AfterFunc(owner, func() {
-			a.die(fmt.Errorf("%w: actor %q: the actor that created it died", ErrActorDied, class))
-		})
-		a.mu.Lock()
-		if a.state == actorDead {
-			a.mu.Unlock()
-			stop()
-		} else {
-			a.ownerStop = stop
-			a.mu.Unlock()
-		}
+	if a.owner != nil {
+		a.owner.adopt(a, ownerGen)
 	}
 	return a, nil
+}
+
+// adopt records child as created by incarnation gen (its context) of a:
+// the child dies when that incarnation ends, at once if it has already.
+func (a *actor) adopt(child *actor, gen context.Context) {
+	a.mu.Lock()
+	if gen.Err() != nil { // cancelled under a.mu when the incarnation ended
+		a.mu.Unlock()
+		child.die(ownerDied(child))
+		return
+	}
+	if a.owned == nil {
+		a.owned = map[*actor]struct{}{}
+	}
+	a.owned[child] = struct{}{}
+	a.mu.Unlock()
+}
+
+// disown forgets a child that died.
+func (a *actor) disown(child *actor) {
+	a.mu.Lock()
+	delete(a.owned, child)
+	a.mu.Unlock()
+}
+
+// reapOwned kills the actors that ended incarnations created. Whoever
+// ends an incarnation (newGenLocked, dieLocked) calls it after unlocking.
+func (a *actor) reapOwned() {
+	a.mu.Lock()
+	r := a.reap
+	a.reap = nil
+	a.mu.Unlock()
+	for _, c := range r {
+		c.die(ownerDied(c))
+	}
+}
+
+func ownerDied(a *actor) error {
+	return fmt.Errorf("%w: actor %q: the actor that created it died", ErrActorDied, a.class)
 }
 
 // actorContext is the context a constructor runs with: the incarnation's
@@ -610,6 +647,7 @@ func (a *actor) live() {
 			delay, dead := a.restartDelay, a.state == actorDead
 			a.mu.Unlock()
 			a.failAll(q)
+			a.reapOwned()
 			if dead || !a.backoff(delay) {
 				return
 			}
@@ -715,6 +753,7 @@ func (a *actor) invoke(c *actorCall, gen int, ctx context.Context, inst any) (li
 	dead := a.state == actorDead
 	a.mu.Unlock()
 	a.failAll(failed)
+	a.reapOwned()
 
 	switch {
 	case cancelErr != nil:
@@ -779,6 +818,7 @@ func (a *actor) newGenLocked(cause error, delay time.Duration) {
 	// their context is cancelled: it must be stale before that.
 	a.liveGen.Store(-1)
 	a.genStop()
+	a.reapLocked()
 	a.gen++
 	a.genEnd, a.restartDelay = cause, delay
 	a.genCtx, a.genStop = context.WithCancel(a.ctx)
@@ -820,6 +860,14 @@ func (a *actor) markReadyLocked() {
 	}
 }
 
+// reapLocked moves the actors the ending incarnation owns to a.reap.
+func (a *actor) reapLocked() {
+	for c := range a.owned {
+		a.reap = append(a.reap, c)
+	}
+	a.owned = nil
+}
+
 // dieLocked marks the actor dead with err and drops its state: the
 // instance, the constructor and its arguments, the mailbox (returned, for
 // the caller to fail outside the lock). Running calls see their context
@@ -837,6 +885,7 @@ func (a *actor) dieLocked(err error) []*actorCall {
 	}
 	a.queue, a.pending = nil, nil
 	a.genStop()
+	a.reapLocked()
 	a.cancel()
 	a.markReadyLocked()
 	a.work.Broadcast()
@@ -848,14 +897,13 @@ func (a *actor) dieLocked(err error) []*actorCall {
 func (a *actor) die(err error) {
 	a.mu.Lock()
 	q := a.dieLocked(err)
-	stop := a.ownerStop
-	a.ownerStop = nil
 	a.mu.Unlock()
-	if stop != nil {
-		stop()
-	}
 	a.failAll(q)
+	a.reapOwned()
 	a.rt.actors.remove(a)
+	if a.owner != nil {
+		a.owner.disown(a)
+	}
 }
 
 // failAll fails calls of the dead actor that are still queued with its
@@ -1192,6 +1240,7 @@ func Kill[T any](h *ActorHandle[T], opts ...KillOption) error {
 			a.restarts++
 			a.newGenLocked(fmt.Errorf("%w: actor %q was killed (and restarted)", ErrActorDied, a.class), 0)
 			a.mu.Unlock()
+			a.reapOwned()
 			return nil
 		}
 		a.mu.Unlock()

@@ -809,7 +809,12 @@ func TestParityActorGivesCPUsBackWhileBlockedInGet(t *testing.T) {
 	if v, err := core.Get(short, driverFanOut.Remote(ctx, h, 5)); err != nil || v != 30 {
 		t.Fatalf("actor holding the only CPU waiting on its tasks: %v %v", v, err)
 	}
-	if got := core.AvailableResources()["CPU"]; got != 0 {
-		t.Fatalf("available CPU %v after the call: the actor holds its CPU again", got)
+	// The tasks' workers give their CPU back just after their results are
+	// stored, so the count settles shortly after the call returns.
+	for i := 0; core.AvailableResources()["CPU"] != 0; i++ {
+		if i > 500 {
+			t.Fatalf("available CPU %v after the call: want 0, the actor holding its CPU again", core.AvailableResources()["CPU"])
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
