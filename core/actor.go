@@ -208,10 +208,10 @@ type actor struct {
 	pending map[any][]*actorCall
 	// Lifetime (see handleLife): the handles reachable, and whether all of
 	// them went. An orphan dies once its outstanding calls are done.
-	handles   int
-	owner     *actor              // the actor whose incarnation created it; nil if detached
-	owned     map[*actor]struct{} // the actors the current incarnation created
-	reap      []*actor            // owned actors of ended incarnations, to kill (reapOwned)
+	handles int
+	owner   *actor              // the actor whose incarnation created it; nil if detached
+	owned   map[*actor]struct{} // the actors the current incarnation created
+	reap    []*actor            // owned actors of ended incarnations, to kill (reapOwned)
 
 	liveGen     atomic.Int64 // the incarnation while alive, else -1
 	outstanding atomic.Int64 // calls submitted and not complete
