@@ -218,52 +218,72 @@ type actor struct {
 	orphan      atomic.Bool  // every handle went; set under mu
 }
 
-// actorCall is one method call: queued in the mailbox, running, or done.
+// actorCall is one method call: waiting for its arguments, queued in the
+// mailbox, running, or done. What only some calls need lives in x, made on
+// first use, so a plain call stays small.
 type actorCall struct {
 	a       *actor
 	method  string
 	fn      func(ctx context.Context, inst any) (any, error)
 	out     *object
+	key     any             // its submitter's queue in a.pending, while it is there; guarded by a.mu
+	deps    []*object       // ref arguments by position (nil: a value); set before it is submitted
+	parent  context.Context // the incarnation's context, while it runs
 	attempt int
-	caller  context.Context // the context it was called with, nil if it cannot end
-	key     any             // its submitter's queue in a.pending, while it is there
-	deps    []*object       // ref arguments it waits for, by position (nil: a value)
-	waiting atomic.Int32    // ref arguments not ready yet
-	ready   bool            // its arguments are ready; guarded by a.mu
-	counted bool            // counted in a.outstanding
-
-	cctx callContext // what the running attempt's code sees
+	waiting atomic.Int32 // ref arguments not ready yet
+	ready   bool         // its arguments are ready; guarded by a.mu
+	counted bool         // counted in a.outstanding; set before it is queued
 
 	mu        sync.Mutex
-	state     int   // callQueued, callRunning, callDone
-	cancelErr error // set once the call was cancelled
-	ctx       context.Context
-	stopCtx   context.CancelFunc
-	stop      func() bool // ends the watch on caller
-	depStops  []func()    // drop its callbacks on the ref arguments
+	state     int32 // callQueued, callRunning, callDone
 	completed bool
+	x         *callExtra
+}
+
+// callExtra is the rarely used part of a call; guarded by its mu.
+type callExtra struct {
+	caller    context.Context // the context it was called with, if it can end
+	stop      func() bool     // ends the watch on caller
+	depStops  []func()        // drop its callbacks on the ref arguments
+	cancelErr error           // set once the call was cancelled
+	ctx       context.Context // the running attempt's cancellable context, made on demand
+	stopCtx   context.CancelFunc
+}
+
+// extra returns c.x, making it. Caller holds c.mu.
+func (c *actorCall) extra() *callExtra {
+	if c.x == nil {
+		c.x = &callExtra{}
+	}
+	return c.x
+}
+
+// cancelled is the call's cancellation error, if any. Caller holds c.mu.
+func (c *actorCall) cancelled() error {
+	if c.x == nil {
+		return nil
+	}
+	return c.x.cancelErr
 }
 
 const (
-	callQueued = iota
+	callQueued int32 = iota
 	callRunning
 	callDone
 )
 
-// callContext is the context a call's code runs with: the incarnation's
-// context, plus the actor as a resource holder (a call blocked in Get gives
-// the actor's CPUs back), plus the call's own cancellation. Like a task's
-// context it makes its cancellable context only when code asks for Done or
-// Err, so a call that never looks costs no context.WithCancel.
-type callContext struct {
-	parent context.Context
-	a      *actor
-	c      *actorCall
-}
+// callContext is the context a call's code runs with (the call itself):
+// the incarnation's context, plus the actor as a resource holder (a call
+// blocked in Get gives the actor's CPUs back), plus the call's own
+// cancellation. Like a task's context it makes its cancellable context
+// only when code asks for Done or Err, so a call that never looks costs no
+// context.WithCancel.
+type callContext actorCall
 
+func (x *callContext) call() *actorCall            { return (*actorCall)(x) }
 func (x *callContext) Deadline() (time.Time, bool) { return x.parent.Deadline() }
-func (x *callContext) Done() <-chan struct{}       { return x.c.context(x.parent).Done() }
-func (x *callContext) Err() error                  { return x.c.context(x.parent).Err() }
+func (x *callContext) Done() <-chan struct{}       { return x.call().context().Done() }
+func (x *callContext) Err() error                  { return x.call().context().Err() }
 
 func (x *callContext) Value(key any) any {
 	switch key {
@@ -272,9 +292,13 @@ func (x *callContext) Value(key any) any {
 	case incarnationKey{}:
 		return x.parent
 	}
-	x.c.mu.Lock()
-	ctx := x.c.ctx
-	x.c.mu.Unlock()
+	c := x.call()
+	c.mu.Lock()
+	var ctx context.Context
+	if c.x != nil {
+		ctx = c.x.ctx
+	}
+	c.mu.Unlock()
 	if ctx != nil {
 		return ctx.Value(key)
 	}
@@ -282,16 +306,17 @@ func (x *callContext) Value(key any) any {
 }
 
 // context returns the running attempt's cancellable context, made on first use.
-func (c *actorCall) context(parent context.Context) context.Context {
+func (c *actorCall) context() context.Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.ctx == nil {
-		c.ctx, c.stopCtx = context.WithCancel(parent)
-		if c.cancelErr != nil {
-			c.stopCtx()
+	x := c.extra()
+	if x.ctx == nil {
+		x.ctx, x.stopCtx = context.WithCancel(c.parent)
+		if x.cancelErr != nil {
+			x.stopCtx()
 		}
 	}
-	return c.ctx
+	return x.ctx
 }
 
 // start moves a queued call to running; it reports false for a call that
@@ -302,10 +327,10 @@ func (c *actorCall) start() bool {
 	if c.state != callQueued {
 		return false
 	}
-	if c.caller != nil && c.caller.Err() != nil && c.cancelErr == nil { // its watch may not have run yet
-		c.cancelErr = c.callerErr()
+	if x := c.x; x != nil && x.caller != nil && x.caller.Err() != nil && x.cancelErr == nil { // its watch may not have run yet
+		x.cancelErr = callerErr(c.method, x.caller)
 	}
-	if c.cancelErr != nil {
+	if c.cancelled() != nil {
 		c.state = callDone
 		return false
 	}
@@ -317,11 +342,15 @@ func (c *actorCall) start() bool {
 func (c *actorCall) endAttempt() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.stopCtx != nil {
-		c.stopCtx()
+	x := c.x
+	if x == nil {
+		return nil
 	}
-	c.ctx, c.stopCtx = nil, nil
-	return c.cancelErr
+	if x.stopCtx != nil {
+		x.stopCtx()
+	}
+	x.ctx, x.stopCtx = nil, nil
+	return x.cancelErr
 }
 
 // requeue moves a running call back to queued for another attempt; it
@@ -329,19 +358,28 @@ func (c *actorCall) endAttempt() error {
 func (c *actorCall) requeue() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.cancelErr != nil {
+	if c.cancelled() != nil {
 		return false
 	}
 	c.state = callQueued
 	return true
 }
 
-// complete stores the call's outcome and ends the watch on its caller.
+// complete stores the call's outcome (only the first time), ends the
+// watch on its caller and drops its callbacks on its ref arguments (a
+// finished call must not stay reachable from an argument still being
+// computed).
 func (c *actorCall) complete(rt *Runtime, v any, err error) {
 	c.mu.Lock()
 	c.state = callDone
 	first := !c.completed
 	c.completed = true
+	var stop func() bool
+	var deps []func()
+	if x := c.x; x != nil {
+		stop, deps = x.stop, x.depStops
+		x.stop, x.depStops = nil, nil
+	}
 	c.mu.Unlock()
 	if !first {
 		return
@@ -351,25 +389,14 @@ func (c *actorCall) complete(rt *Runtime, v any, err error) {
 	} else {
 		rt.finish(c.out, v)
 	}
-	c.stopWatch()
-	if c.counted && c.a.outstanding.Add(-1) == 0 {
-		c.a.retireIfOrphan()
-	}
-}
-
-// stopWatch ends the watch on the caller's context and drops the call's
-// callbacks on its ref arguments (a finished call must not stay reachable
-// from an argument still being computed).
-func (c *actorCall) stopWatch() {
-	c.mu.Lock()
-	stop, deps := c.stop, c.depStops
-	c.stop, c.depStops = nil, nil
-	c.mu.Unlock()
 	if stop != nil {
 		stop()
 	}
 	for _, d := range deps {
 		d()
+	}
+	if c.counted && c.a.outstanding.Add(-1) == 0 {
+		c.a.retireIfOrphan()
 	}
 }
 
@@ -378,7 +405,8 @@ func (c *actorCall) stopWatch() {
 func (c *actorCall) addDepStop(stop func()) {
 	c.mu.Lock()
 	if c.state != callDone {
-		c.depStops = append(c.depStops, stop)
+		x := c.extra()
+		x.depStops = append(x.depStops, stop)
 		c.mu.Unlock()
 		return
 	}
@@ -386,8 +414,8 @@ func (c *actorCall) addDepStop(stop func()) {
 	stop()
 }
 
-func (c *actorCall) callerErr() error {
-	return fmt.Errorf("%w: call %q: the context it was called with ended: %w", ErrTaskCancelled, c.method, context.Cause(c.caller))
+func callerErr(method string, caller context.Context) error {
+	return fmt.Errorf("%w: call %q: the context it was called with ended: %w", ErrTaskCancelled, method, context.Cause(caller))
 }
 
 // cancelCall cancels c with err: a queued call leaves the mailbox and fails
@@ -395,11 +423,12 @@ func (c *actorCall) callerErr() error {
 // fails with err once it returns.
 func (a *actor) cancelCall(c *actorCall, err error) {
 	c.mu.Lock()
-	if c.state == callDone || c.cancelErr != nil {
+	if c.state == callDone || c.cancelled() != nil {
 		c.mu.Unlock()
 		return
 	}
-	c.cancelErr = err
+	x := c.extra()
+	x.cancelErr = err
 	switch c.state {
 	case callQueued:
 		c.state = callDone
@@ -413,8 +442,8 @@ func (a *actor) cancelCall(c *actorCall, err error) {
 		a.mu.Unlock()
 		c.complete(a.rt, nil, err)
 	case callRunning:
-		if c.stopCtx != nil {
-			c.stopCtx()
+		if x.stopCtx != nil {
+			x.stopCtx()
 		}
 		c.mu.Unlock()
 	}
@@ -432,15 +461,17 @@ func cancelActorCall(c *actorCall, cfg cancelConfig) error {
 // watchCaller makes the end of caller's context cancel the call. It runs
 // before the call is sent.
 func (a *actor) watchCaller(c *actorCall, caller context.Context) {
-	c.caller = caller
-	stop := context.AfterFunc(caller, func() { a.cancelCall(c, c.callerErr()) })
+	c.mu.Lock()
+	c.extra().caller = caller
+	c.mu.Unlock()
+	stop := context.AfterFunc(caller, func() { a.cancelCall(c, callerErr(c.method, caller)) })
 	c.mu.Lock()
 	if c.state == callDone {
 		c.mu.Unlock()
 		stop()
 		return
 	}
-	c.stop = stop
+	c.x.stop = stop
 	c.mu.Unlock()
 }
 
@@ -713,12 +744,12 @@ func (a *actor) invoke(c *actorCall, gen int, ctx context.Context, inst any) (li
 	var stack string
 	for {
 		c.attempt++
-		c.cctx = callContext{parent: ctx, a: a, c: c}
-		v, err, panicked, stack = callSafely(&c.cctx, func(ctx context.Context) (any, error) { return c.fn(ctx, inst) })
+		c.parent = ctx
+		v, err, panicked, stack = callSafely((*callContext)(c), func(ctx context.Context) (any, error) { return c.fn(ctx, inst) })
 		// A returned error of a kind RetryOn lists runs again on the same
 		// instance, after the backoff retries take.
 		if panicked || err == nil || !a.opts.retriesErr(err) || !a.retriesLeft(c) ||
-			a.liveGen.Load() != int64(gen) || !a.pause(c, ctx, retryDelay(c.attempt)) {
+			a.liveGen.Load() != int64(gen) || !a.pause(c, retryDelay(c.attempt)) {
 			break
 		}
 		c.endAttempt()
@@ -784,8 +815,8 @@ func (a *actor) retriesLeft(c *actorCall) bool {
 
 // pause waits d before c's next attempt; it reports false if the call was
 // cancelled or its incarnation ended meanwhile.
-func (a *actor) pause(c *actorCall, ctx context.Context, d time.Duration) bool {
-	done := c.context(ctx).Done()
+func (a *actor) pause(c *actorCall, d time.Duration) bool {
+	done := c.context().Done()
 	tm := time.NewTimer(d)
 	defer tm.Stop()
 	select {
@@ -921,7 +952,7 @@ func (a *actor) failAll(q []*actorCall) {
 		if queued {
 			c.state = callDone
 		}
-		cerr := c.cancelErr
+		cerr := c.cancelled()
 		c.mu.Unlock()
 		switch {
 		case !queued:
