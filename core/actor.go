@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -48,23 +49,48 @@ func (d *actorDirectory) Names() []string {
 }
 
 // add registers a and counts its loop in the runtime's wait group; after
-// shutdown began (killAll took this lock) it refuses.
-func (d *actorDirectory) add(a *actor) error {
+// shutdown began (killAll took this lock) it refuses. A name already taken
+// in a's namespace is an error, unless a asks for GetIfExists: then the
+// live actor of that name is returned (one more handle counted) and a is
+// not registered. Both happen under one lock, so of many concurrent
+// creations one starts and the others get it.
+func (d *actorDirectory) add(a *actor) (existing *actor, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
-		return fmt.Errorf("%w: cannot start actor %q", ErrShutdown, a.class)
+		return nil, fmt.Errorf("%w: cannot start actor %q", ErrShutdown, a.class)
 	}
 	if a.name != "" {
 		k := actorName{a.namespace, a.name}
-		if _, dup := d.byName[k]; dup {
-			return fmt.Errorf("%w: an actor named %q already exists in namespace %q", ErrInvalidInput, a.name, a.namespace)
+		if old := d.byName[k]; old != nil {
+			if !a.opts.actor.getIfExists {
+				return nil, fmt.Errorf("%w: an actor named %q already exists in namespace %q", ErrInvalidInput, a.name, a.namespace)
+			}
+			if old.typ != a.typ {
+				return nil, fmt.Errorf("%w: GetIfExists: actor %q in namespace %q is a %v (class %q), not a %v", ErrInvalidInput, a.name, a.namespace, old.typ, old.class, a.typ)
+			}
+			if old.addHandle() {
+				return old, nil
+			}
+			// It is dying; its name is free.
 		}
 		d.byName[k] = a
 	}
 	d.all[a] = struct{}{}
 	a.rt.wg.Add(1)
-	return nil
+	return nil, nil
+}
+
+// get finds the live actor named name in namespace ns, counting one more
+// handle to it.
+func (d *actorDirectory) get(ns, name string) *actor {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	a := d.byName[actorName{ns, name}]
+	if a == nil || !a.addHandle() {
+		return nil
+	}
+	return a
 }
 
 func (d *actorDirectory) remove(a *actor) {
@@ -75,12 +101,6 @@ func (d *actorDirectory) remove(a *actor) {
 		delete(d.byName, k)
 	}
 	delete(d.all, a)
-}
-
-func (d *actorDirectory) lookup(ns, name string) *actor {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.byName[actorName{ns, name}]
 }
 
 func (d *actorDirectory) killAll(err error) {
@@ -182,67 +202,103 @@ type actor struct {
 	deathErr     error
 	restarts     int
 	readyClosed  bool
-	inflight     []*actorCall // the batch a one-at-a-time worker took
 	// pending holds, per submitter, the calls not in the mailbox yet: each
 	// waits for its ref arguments, or, on an ordered actor, for an earlier
 	// call of the same submitter to enter first.
 	pending map[any][]*actorCall
+	// Lifetime (see handleLife): the handles reachable, and whether all of
+	// them went. An orphan dies once its outstanding calls are done.
+	handles int
+	owner   *actor              // the actor whose incarnation created it; nil if detached
+	owned   map[*actor]struct{} // the actors the current incarnation created
+	reap    []*actor            // owned actors of ended incarnations, to kill (reapOwned)
 
-	liveGen atomic.Int64 // the incarnation while alive, else -1
+	liveGen     atomic.Int64 // the incarnation while alive, else -1
+	outstanding atomic.Int64 // calls submitted and not complete
+	orphan      atomic.Bool  // every handle went; set under mu
 }
 
-// actorCall is one method call: queued in the mailbox, running, or done.
+// actorCall is one method call: waiting for its arguments, queued in the
+// mailbox, running, or done. What only some calls need lives in x, made on
+// first use, so a plain call stays small.
 type actorCall struct {
 	a       *actor
 	method  string
 	fn      func(ctx context.Context, inst any) (any, error)
 	out     *object
+	key     any             // its submitter's queue in a.pending, while it is there; guarded by a.mu
+	deps    []*object       // ref arguments by position (nil: a value); set before it is submitted
+	parent  context.Context // the incarnation's context, while it runs
 	attempt int
-	caller  context.Context // the context it was called with, nil if it cannot end
-	key     any             // its submitter's queue in a.pending, while it is there
-	deps    []*object       // ref arguments it waits for, by position (nil: a value)
-	waiting atomic.Int32    // ref arguments not ready yet
-	ready   bool            // its arguments are ready; guarded by a.mu
-
-	cctx callContext // what the running attempt's code sees
+	waiting atomic.Int32 // ref arguments not ready yet
+	ready   bool         // its arguments are ready; guarded by a.mu
+	counted bool         // counted in a.outstanding; set before it is queued
 
 	mu        sync.Mutex
-	state     int   // callQueued, callRunning, callDone
-	cancelErr error // set once the call was cancelled
-	ctx       context.Context
+	state     int32 // callQueued, callRunning, callDone
+	completed bool
+	x         *callExtra
+}
+
+// callExtra is the rarely used part of a call; guarded by its mu.
+type callExtra struct {
+	caller    context.Context // the context it was called with, if it can end
+	stop      func() bool     // ends the watch on caller
+	depStops  []func()        // drop its callbacks on the ref arguments
+	cancelErr error           // set once the call was cancelled
+	ctx       context.Context // the running attempt's cancellable context, made on demand
 	stopCtx   context.CancelFunc
-	stop      func() bool // ends the watch on caller
-	depStops  []func()    // drop its callbacks on the ref arguments
+}
+
+// extra returns c.x, making it. Caller holds c.mu.
+func (c *actorCall) extra() *callExtra {
+	if c.x == nil {
+		c.x = &callExtra{}
+	}
+	return c.x
+}
+
+// cancelled is the call's cancellation error, if any. Caller holds c.mu.
+func (c *actorCall) cancelled() error {
+	if c.x == nil {
+		return nil
+	}
+	return c.x.cancelErr
 }
 
 const (
-	callQueued = iota
+	callQueued int32 = iota
 	callRunning
 	callDone
 )
 
-// callContext is the context a call's code runs with: the incarnation's
-// context, plus the actor as a resource holder (a call blocked in Get gives
-// the actor's CPUs back), plus the call's own cancellation. Like a task's
-// context it makes its cancellable context only when code asks for Done or
-// Err, so a call that never looks costs no context.WithCancel.
-type callContext struct {
-	parent context.Context
-	a      *actor
-	c      *actorCall
-}
+// callContext is the context a call's code runs with (the call itself):
+// the incarnation's context, plus the actor as a resource holder (a call
+// blocked in Get gives the actor's CPUs back), plus the call's own
+// cancellation. Like a task's context it makes its cancellable context
+// only when code asks for Done or Err, so a call that never looks costs no
+// context.WithCancel.
+type callContext actorCall
 
+func (x *callContext) call() *actorCall            { return (*actorCall)(x) }
 func (x *callContext) Deadline() (time.Time, bool) { return x.parent.Deadline() }
-func (x *callContext) Done() <-chan struct{}       { return x.c.context(x.parent).Done() }
-func (x *callContext) Err() error                  { return x.c.context(x.parent).Err() }
+func (x *callContext) Done() <-chan struct{}       { return x.call().context().Done() }
+func (x *callContext) Err() error                  { return x.call().context().Err() }
 
 func (x *callContext) Value(key any) any {
-	if key == (holderKey{}) {
+	switch key {
+	case holderKey{}:
 		return x.a
+	case incarnationKey{}:
+		return x.parent
 	}
-	x.c.mu.Lock()
-	ctx := x.c.ctx
-	x.c.mu.Unlock()
+	c := x.call()
+	c.mu.Lock()
+	var ctx context.Context
+	if c.x != nil {
+		ctx = c.x.ctx
+	}
+	c.mu.Unlock()
 	if ctx != nil {
 		return ctx.Value(key)
 	}
@@ -250,16 +306,17 @@ func (x *callContext) Value(key any) any {
 }
 
 // context returns the running attempt's cancellable context, made on first use.
-func (c *actorCall) context(parent context.Context) context.Context {
+func (c *actorCall) context() context.Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.ctx == nil {
-		c.ctx, c.stopCtx = context.WithCancel(parent)
-		if c.cancelErr != nil {
-			c.stopCtx()
+	x := c.extra()
+	if x.ctx == nil {
+		x.ctx, x.stopCtx = context.WithCancel(c.parent)
+		if x.cancelErr != nil {
+			x.stopCtx()
 		}
 	}
-	return c.ctx
+	return x.ctx
 }
 
 // start moves a queued call to running; it reports false for a call that
@@ -270,10 +327,10 @@ func (c *actorCall) start() bool {
 	if c.state != callQueued {
 		return false
 	}
-	if c.caller != nil && c.caller.Err() != nil && c.cancelErr == nil { // its watch may not have run yet
-		c.cancelErr = c.callerErr()
+	if x := c.x; x != nil && x.caller != nil && x.caller.Err() != nil && x.cancelErr == nil { // its watch may not have run yet
+		x.cancelErr = callerErr(c.method, x.caller)
 	}
-	if c.cancelErr != nil {
+	if c.cancelled() != nil {
 		c.state = callDone
 		return false
 	}
@@ -285,11 +342,15 @@ func (c *actorCall) start() bool {
 func (c *actorCall) endAttempt() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.stopCtx != nil {
-		c.stopCtx()
+	x := c.x
+	if x == nil {
+		return nil
 	}
-	c.ctx, c.stopCtx = nil, nil
-	return c.cancelErr
+	if x.stopCtx != nil {
+		x.stopCtx()
+	}
+	x.ctx, x.stopCtx = nil, nil
+	return x.cancelErr
 }
 
 // requeue moves a running call back to queued for another attempt; it
@@ -297,39 +358,45 @@ func (c *actorCall) endAttempt() error {
 func (c *actorCall) requeue() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.cancelErr != nil {
+	if c.cancelled() != nil {
 		return false
 	}
 	c.state = callQueued
 	return true
 }
 
-// complete stores the call's outcome and ends the watch on its caller.
+// complete stores the call's outcome (only the first time), ends the
+// watch on its caller and drops its callbacks on its ref arguments (a
+// finished call must not stay reachable from an argument still being
+// computed).
 func (c *actorCall) complete(rt *Runtime, v any, err error) {
 	c.mu.Lock()
 	c.state = callDone
+	first := !c.completed
+	c.completed = true
+	var stop func() bool
+	var deps []func()
+	if x := c.x; x != nil {
+		stop, deps = x.stop, x.depStops
+		x.stop, x.depStops = nil, nil
+	}
 	c.mu.Unlock()
+	if !first {
+		return
+	}
 	if err != nil {
 		c.out.complete(nil, err)
 	} else {
 		rt.finish(c.out, v)
 	}
-	c.stopWatch()
-}
-
-// stopWatch ends the watch on the caller's context and drops the call's
-// callbacks on its ref arguments (a finished call must not stay reachable
-// from an argument still being computed).
-func (c *actorCall) stopWatch() {
-	c.mu.Lock()
-	stop, deps := c.stop, c.depStops
-	c.stop, c.depStops = nil, nil
-	c.mu.Unlock()
 	if stop != nil {
 		stop()
 	}
 	for _, d := range deps {
 		d()
+	}
+	if c.counted && c.a.outstanding.Add(-1) == 0 {
+		c.a.retireIfOrphan()
 	}
 }
 
@@ -338,7 +405,8 @@ func (c *actorCall) stopWatch() {
 func (c *actorCall) addDepStop(stop func()) {
 	c.mu.Lock()
 	if c.state != callDone {
-		c.depStops = append(c.depStops, stop)
+		x := c.extra()
+		x.depStops = append(x.depStops, stop)
 		c.mu.Unlock()
 		return
 	}
@@ -346,8 +414,8 @@ func (c *actorCall) addDepStop(stop func()) {
 	stop()
 }
 
-func (c *actorCall) callerErr() error {
-	return fmt.Errorf("%w: call %q: the context it was called with ended: %w", ErrTaskCancelled, c.method, context.Cause(c.caller))
+func callerErr(method string, caller context.Context) error {
+	return fmt.Errorf("%w: call %q: the context it was called with ended: %w", ErrTaskCancelled, method, context.Cause(caller))
 }
 
 // cancelCall cancels c with err: a queued call leaves the mailbox and fails
@@ -355,11 +423,12 @@ func (c *actorCall) callerErr() error {
 // fails with err once it returns.
 func (a *actor) cancelCall(c *actorCall, err error) {
 	c.mu.Lock()
-	if c.state == callDone || c.cancelErr != nil {
+	if c.state == callDone || c.cancelled() != nil {
 		c.mu.Unlock()
 		return
 	}
-	c.cancelErr = err
+	x := c.extra()
+	x.cancelErr = err
 	switch c.state {
 	case callQueued:
 		c.state = callDone
@@ -371,11 +440,10 @@ func (a *actor) cancelCall(c *actorCall, err error) {
 			a.flushLocked(c.key) // it may hold back later calls of its submitter
 		}
 		a.mu.Unlock()
-		c.out.complete(nil, err)
-		c.stopWatch()
+		c.complete(a.rt, nil, err)
 	case callRunning:
-		if c.stopCtx != nil {
-			c.stopCtx()
+		if x.stopCtx != nil {
+			x.stopCtx()
 		}
 		c.mu.Unlock()
 	}
@@ -393,18 +461,23 @@ func cancelActorCall(c *actorCall, cfg cancelConfig) error {
 // watchCaller makes the end of caller's context cancel the call. It runs
 // before the call is sent.
 func (a *actor) watchCaller(c *actorCall, caller context.Context) {
-	c.caller = caller
-	stop := context.AfterFunc(caller, func() { a.cancelCall(c, c.callerErr()) })
+	c.mu.Lock()
+	c.extra().caller = caller
+	c.mu.Unlock()
+	stop := context.AfterFunc(caller, func() { a.cancelCall(c, callerErr(c.method, caller)) })
 	c.mu.Lock()
 	if c.state == callDone {
 		c.mu.Unlock()
 		stop()
 		return
 	}
-	c.stop = stop
+	c.x.stop = stop
 	c.mu.Unlock()
 }
 
+// spawnActor starts an actor, or, with GetIfExists, finds the named one
+// that exists. The actor it returns counts one handle more, for the
+// caller to make (newActorHandle).
 func spawnActor(ctx context.Context, class string, typ reflect.Type, opts options, ctor func(context.Context) (any, error)) (*actor, error) {
 	rt, _, err := runtimeFor(ctx)
 	if err != nil {
@@ -413,23 +486,83 @@ func spawnActor(ctx context.Context, class string, typ reflect.Type, opts option
 	if opts.err != nil {
 		return nil, fmt.Errorf("actor %q: %w", class, opts.err)
 	}
-	if err := rt.sched.feasible("actor", class, &opts.res); err != nil {
+	if opts.actor.getIfExists && opts.name == "" {
+		return nil, fmt.Errorf("%w: actor %q: GetIfExists needs a Name", ErrInvalidInput, class)
+	}
+	place := placement(&opts)
+	if err := rt.sched.feasible("actor", class, &place); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	a := &actor{rt: rt, class: class, name: opts.name, namespace: namespaceOf(rt, &opts), typ: typ, opts: opts, ctor: ctor,
-		ready: make(chan struct{}), stopped: make(chan struct{})}
+		ready: make(chan struct{}), stopped: make(chan struct{}), handles: 1}
 	a.work.L, a.life.L = &a.mu, &a.mu
 	a.ctx, a.cancel = context.WithCancel(rt.ctx)
 	a.genCtx, a.genStop = context.WithCancel(a.ctx)
 	a.liveGen.Store(-1)
-	if err := rt.actors.add(a); err != nil {
+	// As in Ray, an actor is owned by the actor (the incarnation) that
+	// created it and dies with it, unless it is detached.
+	var ownerGen context.Context
+	if !opts.actor.detached {
+		if g, ok := ctx.Value(incarnationKey{}).(context.Context); ok {
+			a.owner, ownerGen = ctx.Value(holderKey{}).(*actor), g
+		}
+	}
+	existing, err := rt.actors.add(a)
+	if err != nil {
+		a.cancel()
 		return nil, err
 	}
+	if existing != nil {
+		a.cancel()
+		return existing, nil
+	}
 	go a.run()
+	if a.owner != nil {
+		a.owner.adopt(a, ownerGen)
+	}
 	return a, nil
+}
+
+// adopt records child as created by incarnation gen (its context) of a:
+// the child dies when that incarnation ends, at once if it has already.
+func (a *actor) adopt(child *actor, gen context.Context) {
+	a.mu.Lock()
+	if gen.Err() != nil { // cancelled under a.mu when the incarnation ended
+		a.mu.Unlock()
+		child.die(ownerDied(child))
+		return
+	}
+	if a.owned == nil {
+		a.owned = map[*actor]struct{}{}
+	}
+	a.owned[child] = struct{}{}
+	a.mu.Unlock()
+}
+
+// disown forgets a child that died.
+func (a *actor) disown(child *actor) {
+	a.mu.Lock()
+	delete(a.owned, child)
+	a.mu.Unlock()
+}
+
+// reapOwned kills the actors that ended incarnations created. Whoever
+// ends an incarnation (newGenLocked, dieLocked) calls it after unlocking.
+func (a *actor) reapOwned() {
+	a.mu.Lock()
+	r := a.reap
+	a.reap = nil
+	a.mu.Unlock()
+	for _, c := range r {
+		c.die(ownerDied(c))
+	}
+}
+
+func ownerDied(a *actor) error {
+	return fmt.Errorf("%w: actor %q: the actor that created it died", ErrActorDied, a.class)
 }
 
 // actorContext is the context a constructor runs with: the incarnation's
@@ -440,11 +573,18 @@ type actorContext struct {
 }
 
 func (c actorContext) Value(key any) any {
-	if key == (holderKey{}) {
+	switch key {
+	case holderKey{}:
 		return c.a
+	case incarnationKey{}:
+		return c.Context
 	}
 	return c.Context.Value(key)
 }
+
+// incarnationKey finds, in an actor's context, the context of the
+// incarnation running the code: the actors it creates die with it.
+type incarnationKey struct{}
 
 func (a *actor) block() {
 	if a.blocked.Add(1) == 1 && a.opts.res.cpu > 0 {
@@ -480,12 +620,27 @@ func (a *actor) construct(ctx context.Context, ctor func(context.Context) (any, 
 	return v, nil, false
 }
 
+// placement is what placing an actor takes, as in Ray: its resources, and
+// one CPU when it asks for none explicitly (a default actor needs a free
+// CPU to be placed, and holds none while it runs).
+func placement(o *options) resources {
+	p := o.res.clone()
+	if !o.cpuSet {
+		p.cpu = 1
+	}
+	return p
+}
+
 func (a *actor) run() {
 	defer a.rt.wg.Done()
 	defer close(a.stopped)
-	if !a.rt.sched.acquire(a.ctx.Done(), &a.opts.res) {
+	place := placement(&a.opts)
+	if !a.rt.sched.acquire(a.ctx.Done(), &place) {
 		a.die(fmt.Errorf("%w: actor %q stopped before it started", ErrActorDied, a.class))
 		return
+	}
+	if extra := place.cpu - a.opts.res.cpu; extra > 0 {
+		a.rt.sched.giveBack(&resources{cpu: extra})
 	}
 	defer a.rt.sched.giveBack(&a.opts.res)
 	defer a.workers.Wait() // calls still running hold the resources
@@ -523,6 +678,7 @@ func (a *actor) live() {
 			delay, dead := a.restartDelay, a.state == actorDead
 			a.mu.Unlock()
 			a.failAll(q)
+			a.reapOwned()
 			if dead || !a.backoff(delay) {
 				return
 			}
@@ -547,16 +703,13 @@ func (a *actor) live() {
 	}
 }
 
-// serve is one worker of incarnation gen: it runs queued calls until the
-// incarnation ends. A worker of a one-at-a-time actor takes the whole
-// mailbox at once (one lock per batch, not per call); the batch stays in
-// a.inflight, where a Kill finds the calls it has not started.
+// serve is one worker of incarnation gen: it runs queued calls, oldest
+// first, until the incarnation ends. A call is always in one place: the
+// mailbox, or the worker running it, so Kill finds every call not started.
 func (a *actor) serve(gen int, ctx context.Context, inst any) {
 	defer a.workers.Done()
-	var one [1]*actorCall
 	for {
 		a.mu.Lock()
-		a.inflight = nil
 		for len(a.queue) == 0 && a.gen == gen && a.state == actorAlive {
 			a.work.Wait()
 		}
@@ -564,26 +717,15 @@ func (a *actor) serve(gen int, ctx context.Context, inst any) {
 			a.mu.Unlock()
 			return
 		}
-		var batch []*actorCall
-		if a.opts.maxConcurrency == 1 {
-			batch, a.queue = a.queue, nil
-			a.inflight = batch
-		} else {
-			one[0] = a.queue[0]
-			a.queue[0] = nil
-			a.queue = a.queue[1:]
-			batch = one[:]
-		}
+		c := a.queue[0]
+		a.queue[0] = nil
+		a.queue = a.queue[1:]
 		a.mu.Unlock()
-		for i, c := range batch {
-			if live, retry := a.invoke(c, gen, ctx, inst); !live {
-				rest := batch[i+1:]
-				if retry {
-					rest = batch[i:]
-				}
-				a.requeueFront(rest...)
-				return
+		if live, retry := a.invoke(c, gen, ctx, inst); !live {
+			if retry {
+				a.requeueFront(c)
 			}
+			return
 		}
 	}
 }
@@ -602,12 +744,12 @@ func (a *actor) invoke(c *actorCall, gen int, ctx context.Context, inst any) (li
 	var stack string
 	for {
 		c.attempt++
-		c.cctx = callContext{parent: ctx, a: a, c: c}
-		v, err, panicked, stack = callSafely(&c.cctx, func(ctx context.Context) (any, error) { return c.fn(ctx, inst) })
+		c.parent = ctx
+		v, err, panicked, stack = callSafely((*callContext)(c), func(ctx context.Context) (any, error) { return c.fn(ctx, inst) })
 		// A returned error of a kind RetryOn lists runs again on the same
 		// instance, after the backoff retries take.
 		if panicked || err == nil || !a.opts.retriesErr(err) || !a.retriesLeft(c) ||
-			a.liveGen.Load() != int64(gen) || !a.pause(c, ctx, retryDelay(c.attempt)) {
+			a.liveGen.Load() != int64(gen) || !a.pause(c, retryDelay(c.attempt)) {
 			break
 		}
 		c.endAttempt()
@@ -642,6 +784,7 @@ func (a *actor) invoke(c *actorCall, gen int, ctx context.Context, inst any) (li
 	dead := a.state == actorDead
 	a.mu.Unlock()
 	a.failAll(failed)
+	a.reapOwned()
 
 	switch {
 	case cancelErr != nil:
@@ -672,8 +815,8 @@ func (a *actor) retriesLeft(c *actorCall) bool {
 
 // pause waits d before c's next attempt; it reports false if the call was
 // cancelled or its incarnation ended meanwhile.
-func (a *actor) pause(c *actorCall, ctx context.Context, d time.Duration) bool {
-	done := c.context(ctx).Done()
+func (a *actor) pause(c *actorCall, d time.Duration) bool {
+	done := c.context().Done()
 	tm := time.NewTimer(d)
 	defer tm.Stop()
 	select {
@@ -706,6 +849,7 @@ func (a *actor) newGenLocked(cause error, delay time.Duration) {
 	// their context is cancelled: it must be stale before that.
 	a.liveGen.Store(-1)
 	a.genStop()
+	a.reapLocked()
 	a.gen++
 	a.genEnd, a.restartDelay = cause, delay
 	a.genCtx, a.genStop = context.WithCancel(a.ctx)
@@ -717,7 +861,6 @@ func (a *actor) newGenLocked(cause error, delay time.Duration) {
 // requeueFront puts calls back at the head of the mailbox, in order.
 func (a *actor) requeueFront(calls ...*actorCall) {
 	a.mu.Lock()
-	a.inflight = nil
 	if a.state == actorDead {
 		a.mu.Unlock()
 		a.failAll(calls)
@@ -748,6 +891,14 @@ func (a *actor) markReadyLocked() {
 	}
 }
 
+// reapLocked moves the actors the ending incarnation owns to a.reap.
+func (a *actor) reapLocked() {
+	for c := range a.owned {
+		a.reap = append(a.reap, c)
+	}
+	a.owned = nil
+}
+
 // dieLocked marks the actor dead with err and drops its state: the
 // instance, the constructor and its arguments, the mailbox (returned, for
 // the caller to fail outside the lock). Running calls see their context
@@ -759,12 +910,13 @@ func (a *actor) dieLocked(err error) []*actorCall {
 	a.state, a.deathErr = actorDead, err
 	a.liveGen.Store(-1)
 	a.inst, a.ctor = nil, nil
-	q := append(a.queue, a.inflight...)
+	q := a.queue
 	for _, p := range a.pending {
 		q = append(q, p...)
 	}
-	a.queue, a.inflight, a.pending = nil, nil, nil
+	a.queue, a.pending = nil, nil
 	a.genStop()
+	a.reapLocked()
 	a.cancel()
 	a.markReadyLocked()
 	a.work.Broadcast()
@@ -778,7 +930,11 @@ func (a *actor) die(err error) {
 	q := a.dieLocked(err)
 	a.mu.Unlock()
 	a.failAll(q)
+	a.reapOwned()
 	a.rt.actors.remove(a)
+	if a.owner != nil {
+		a.owner.disown(a)
+	}
 }
 
 // failAll fails calls of the dead actor that are still queued with its
@@ -796,7 +952,7 @@ func (a *actor) failAll(q []*actorCall) {
 		if queued {
 			c.state = callDone
 		}
-		cerr := c.cancelErr
+		cerr := c.cancelled()
 		c.mu.Unlock()
 		switch {
 		case !queued:
@@ -852,6 +1008,8 @@ func (a *actor) submit(ctx context.Context, c *actorCall, deps []*object) {
 		c.complete(a.rt, nil, fmt.Errorf("call %q: %w", c.method, err))
 		return
 	}
+	c.counted = true
+	a.outstanding.Add(1)
 	if live == 0 && len(a.pending) == 0 {
 		if err := argsError(c.method, deps); err != nil {
 			a.mu.Unlock()
@@ -966,9 +1124,64 @@ func (a *actor) flushLocked(key any) {
 	a.pending[key] = q[n:]
 }
 
-// ActorHandle points to a live (or dead) actor of type T.
+// ActorHandle points to a live (or dead) actor of type T. Copies of a
+// handle (of the pointer or of the struct) are one handle. As in Ray, an
+// actor whose every handle is gone (unreachable, garbage collected) is
+// stopped once its outstanding calls are done, and its resources go back;
+// a Detached actor stays until it is killed or the runtime shuts down.
 type ActorHandle[T any] struct {
-	a *actor
+	a    *actor
+	life *handleLife
+}
+
+// handleLife is what a handle's reachability is watched on. Nothing in the
+// runtime points to it (the directory and the mailbox point to the actor),
+// so it is collected once the user's handles are.
+type handleLife struct{ a *actor }
+
+// newActorHandle makes a handle to a, which already counts it (spawnActor,
+// actorDirectory.get).
+func newActorHandle[T any](a *actor) *ActorHandle[T] {
+	l := &handleLife{a: a}
+	runtime.AddCleanup(l, func(a *actor) { a.dropHandle() }, a)
+	return &ActorHandle[T]{a: a, life: l}
+}
+
+// addHandle counts one more handle; it reports false for a dead actor.
+func (a *actor) addHandle() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.state == actorDead {
+		return false
+	}
+	a.handles++
+	a.orphan.Store(false)
+	return true
+}
+
+// dropHandle runs when a handle went: with none left, a non-detached
+// actor is an orphan and stops once its outstanding calls are done.
+func (a *actor) dropHandle() {
+	a.mu.Lock()
+	a.handles--
+	if a.handles == 0 && !a.opts.actor.detached {
+		a.orphan.Store(true)
+	}
+	a.mu.Unlock()
+	a.retireIfOrphan()
+}
+
+// retireIfOrphan stops an orphan that has no outstanding call.
+func (a *actor) retireIfOrphan() {
+	if !a.orphan.Load() {
+		return
+	}
+	a.mu.Lock()
+	retire := a.orphan.Load() && a.handles == 0 && a.outstanding.Load() == 0 && a.state != actorDead
+	a.mu.Unlock()
+	if retire {
+		a.die(fmt.Errorf("%w: actor %q: no handle to it is left", ErrActorDied, a.class))
+	}
 }
 
 // Name is the actor's name, empty if it has none.
@@ -981,8 +1194,18 @@ func (h *ActorHandle[T]) Class() string { return h.a.class }
 func (h *ActorHandle[T]) Ready(ctx context.Context) error {
 	select {
 	case <-h.a.ready:
-	case <-ctx.Done():
-		return ctx.Err()
+	default:
+		// Called inside a task or actor, wait as Get does: with its CPUs
+		// given back (the actor may need them to be placed).
+		if hl := holderFromContext(ctx); hl != nil {
+			hl.block()
+			defer hl.unblock()
+		}
+		select {
+		case <-h.a.ready:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	h.a.mu.Lock()
 	defer h.a.mu.Unlock()
@@ -1017,14 +1240,15 @@ func GetActor[T any](ctx context.Context, name string, opts ...Option) (*ActorHa
 		return nil, fmt.Errorf("GetActor %q: %w", name, o.err)
 	}
 	ns := namespaceOf(rt, &o)
-	a := rt.actors.lookup(ns, name)
+	a := rt.actors.get(ns, name)
 	if a == nil {
 		return nil, fmt.Errorf("%w: no actor named %q in namespace %q", ErrNotRegistered, name, ns)
 	}
 	if want := reflect.TypeFor[T](); a.typ != want {
+		a.dropHandle()
 		return nil, fmt.Errorf("%w: actor %q is a %v (class %q), not a %v", ErrInvalidInput, name, a.typ, a.class, want)
 	}
-	return &ActorHandle[T]{a: a}, nil
+	return newActorHandle[T](a), nil
 }
 
 // Kill stops the actor, as Ray's ray.kill does: queued and future calls
@@ -1047,6 +1271,7 @@ func Kill[T any](h *ActorHandle[T], opts ...KillOption) error {
 			a.restarts++
 			a.newGenLocked(fmt.Errorf("%w: actor %q was killed (and restarted)", ErrActorDied, a.class), 0)
 			a.mu.Unlock()
+			a.reapOwned()
 			return nil
 		}
 		a.mu.Unlock()

@@ -56,7 +56,7 @@ func (cls *ActorClass0[T]) Remote(ctx context.Context) (*ActorHandle[T], error) 
 	if err != nil {
 		return nil, err
 	}
-	return &ActorHandle[T]{a: act}, nil
+	return newActorHandle[T](act), nil
 }
 
 // ActorClass1 is an actor type whose constructor takes 1 argument(s).
@@ -111,7 +111,7 @@ func (cls *ActorClass1[A, T]) Remote(ctx context.Context, a A) (*ActorHandle[T],
 	if err != nil {
 		return nil, err
 	}
-	return &ActorHandle[T]{a: act}, nil
+	return newActorHandle[T](act), nil
 }
 
 // ActorClass2 is an actor type whose constructor takes 2 argument(s).
@@ -170,7 +170,7 @@ func (cls *ActorClass2[A, B, T]) Remote(ctx context.Context, a A, b B) (*ActorHa
 	if err != nil {
 		return nil, err
 	}
-	return &ActorHandle[T]{a: act}, nil
+	return newActorHandle[T](act), nil
 }
 
 // ActorClass3 is an actor type whose constructor takes 3 argument(s).
@@ -233,7 +233,7 @@ func (cls *ActorClass3[A, B, C, T]) Remote(ctx context.Context, a A, b B, c C) (
 	if err != nil {
 		return nil, err
 	}
-	return &ActorHandle[T]{a: act}, nil
+	return newActorHandle[T](act), nil
 }
 
 // ActorMethod0 is an actor method of 0 argument(s), made by Method0.

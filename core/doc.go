@@ -31,7 +31,11 @@
 // waiting for its arguments holds back that caller's later calls, never
 // another caller's (AllowOutOfOrderExecution drops the order; a
 // MaxConcurrency actor keeps none). Named actors (Name) live in a
-// namespace (Namespace, WithNamespace) where GetActor finds them.
+// namespace (Namespace, WithNamespace) where GetActor finds them;
+// GetIfExists gets or creates one. Lifetimes are Ray's: an actor stops,
+// and gives its resources back, once no handle to it is reachable (after
+// the calls already made to it), named or not, and it dies with the actor
+// that created it; a Detached actor stays until Kill or Shutdown.
 //
 // Several returns (Ray's num_returns): FuncAxB registers a function of A
 // arguments and B = 2 or 3 results, whose Remote returns one ref per
@@ -90,7 +94,9 @@
 // the last panic; a constructor that returns an error kills the actor at
 // once, as an exception in a Ray actor's __init__ does. Calls running when
 // their actor crashes or is killed fail with ErrActorDied (or run again on
-// the restarted actor, MaxTaskRetries). A killed actor drops its instance
+// the restarted actor, MaxTaskRetries); one that returns an error runs
+// again, within MaxTaskRetries, only if the error is of a kind RetryOn
+// lists (any, with RetryExceptions). A killed actor drops its instance
 // at once, so what it held (refs included) is freed even while handles to
 // it remain; Kill(h, NoRestart(false)) restarts it instead, within
 // MaxRestarts. A panic never brings the process down.
@@ -98,7 +104,9 @@
 // Cancellation: the ctx given to Remote or to an actor call cancels the
 // task or call when it ends; Cancel stops a task and, unless
 // Recursive(false), the tasks it submitted; Force abandons a task that does
-// not watch its context. After Shutdown every call fails with ErrShutdown
+// not watch its context. Cancel on an actor call's ref takes a queued call
+// out of the mailbox, or cancels a running one's context; Force is refused
+// for actor calls, as in Ray. After Shutdown every call fails with ErrShutdown
 // until Init starts a new runtime.
 //
 // Refs and actor handles are values that travel: a Ref[T] or an
@@ -119,6 +127,16 @@
 // a ref a task returns as long as the task's result), no borrower in
 // another process. ObjectStoreStats.OwnedRefs counts the objects whose
 // refs left their handles and are tracked by the owner's table.
+//
+// Resources: a task holds its NumCPUs (default 1) while it runs; an actor
+// holds its resources for its whole life. An actor without NumCPUs is
+// placed, as in Ray, only where a CPU is free (so never on a 0-CPU
+// runtime) and then holds none, so any number of them run beside tasks.
+// Unlike Ray, which keeps an actor's resources while it blocks in ray.get,
+// an actor call blocked in Get, Wait or Ready gives the actor's CPUs back
+// until it wakes, as a task does: actors holding every CPU (a trainer's
+// workers) can then wait on the tasks they submit (the dataset they
+// stream) instead of deadlocking the runtime.
 //
 // Values stored in the embedded object store are not copied. Treat them as
 // immutable: on a cluster they are copied, so code that relies on sharing

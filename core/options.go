@@ -55,7 +55,9 @@ func checkAmount(o *options, what string, v float64) bool {
 }
 
 // NumCPUs is how many CPUs the task or actor holds while it runs (default 1
-// for tasks, 0 for actors).
+// for tasks, 0 for actors). As in Ray, an actor without NumCPUs needs one
+// free CPU to be placed (none fits a 0-CPU runtime) and then holds none;
+// with NumCPUs(n) it needs and holds n.
 func NumCPUs(n float64) Option {
 	return func(o *options) {
 		if checkAmount(o, "NumCPUs", n) {

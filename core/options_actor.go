@@ -4,9 +4,11 @@ import "fmt"
 
 // actorOptions are the options only an actor class takes.
 type actorOptions struct {
-	outOfOrder bool   // AllowOutOfOrderExecution
-	namespace  string // Namespace, when nsSet
-	nsSet      bool
+	outOfOrder  bool   // AllowOutOfOrderExecution
+	namespace   string // Namespace, when nsSet
+	nsSet       bool
+	detached    bool // Detached
+	getIfExists bool // GetIfExists
 }
 
 // AllowOutOfOrderExecution lets a one-at-a-time actor run a call as soon
@@ -64,3 +66,16 @@ func namespaceOf(rt *Runtime, o *options) string {
 	}
 	return rt.cfg.namespace
 }
+
+// Detached makes an actor's lifetime its own, as Ray's lifetime="detached"
+// does: it outlives the actor that created it and stays when every handle
+// to it is gone, until Kill or Shutdown. Name it to find it again
+// (GetActor). Without it an actor dies with the actor that created it, and
+// once no handle to it is left.
+func Detached() Option { return func(o *options) { o.actor.detached = true } }
+
+// GetIfExists makes the creation of a named actor return the live actor
+// of that name and type in its namespace if there is one (its constructor
+// does not run, the new options are ignored), as Ray's get_if_exists=True
+// does. Of many concurrent creations exactly one constructs it.
+func GetIfExists() Option { return func(o *options) { o.actor.getIfExists = true } }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -550,5 +551,270 @@ func TestParityNamespaces(t *testing.T) {
 	core.Shutdown()
 	if err := core.Init(core.WithNamespace("")); !errors.Is(err, core.ErrInvalidInput) {
 		t.Fatalf("Init with an empty namespace: %v", err)
+	}
+}
+
+// Parent makes two named actors from its constructor and keeps their
+// handles: one detached, one it owns.
+type Parent struct{ kept, owned *core.ActorHandle[*Counter] }
+
+var parentClass = core.Actor0("parity.Parent", func(ctx context.Context) (*Parent, error) {
+	kept, err := counterClass.Options(core.Name("parity-kept"), core.Detached()).Remote(ctx, 100)
+	if err != nil {
+		return nil, err
+	}
+	owned, err := counterClass.Options(core.Name("parity-owned")).Remote(ctx, 200)
+	if err != nil {
+		return nil, err
+	}
+	return &Parent{kept: kept, owned: owned}, nil
+})
+
+// Ray: an actor dies with the actor that created it (its owner), unless
+// it is detached (lifetime="detached"), which lives on, findable by name.
+func TestParityDetachedOutlivesItsCreator(t *testing.T) {
+	ctx := setup(t)
+	p, err := parentClass.Remote(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := core.KillAndWait(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := core.GetActor[*Counter](ctx, "parity-owned"); !errors.Is(err, core.ErrNotRegistered) {
+		t.Fatalf("the owned actor after its creator died: %v, want it gone", err)
+	}
+	runtime.GC()
+	runtime.GC()
+	kept, err := core.GetActor[*Counter](ctx, "parity-kept")
+	if err != nil {
+		t.Fatalf("the detached actor after its creator died: %v", err)
+	}
+	if v, err := core.Get(ctx, counterIncr.Remote(ctx, kept)); err != nil || v != 101 {
+		t.Fatalf("detached actor call: %v %v", v, err)
+	}
+}
+
+type Single struct{}
+
+var singleBuilt atomic.Int64
+var singleClass = core.Actor0("parity.Single", func(ctx context.Context) (*Single, error) {
+	singleBuilt.Add(1)
+	time.Sleep(10 * time.Millisecond) // widen the window a racy get-or-create would lose
+	return &Single{}, nil
+})
+
+// Ray's get_if_exists=True: creating a named actor that exists returns
+// it; many at once make exactly one.
+func TestParityGetIfExistsRaceFree(t *testing.T) {
+	ctx := setup(t)
+	singleBuilt.Store(0)
+	const n = 100
+	hs := make([]*core.ActorHandle[*Single], n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			hs[i], errs[i] = singleClass.Options(core.Name("parity-single"), core.GetIfExists()).Remote(ctx)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("creation %d: %v", i, err)
+		}
+	}
+	for _, h := range hs {
+		if err := h.Ready(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := singleBuilt.Load(); got != 1 {
+		t.Fatalf("%d constructor runs for %d get-or-create calls, want 1", got, n)
+	}
+	if _, err := singleClass.Options(core.Name("parity-single")).Remote(ctx); !errors.Is(err, core.ErrInvalidInput) {
+		t.Fatalf("a second creation without GetIfExists: %v", err)
+	}
+	if _, err := counterClass.Options(core.Name("parity-single"), core.GetIfExists()).Remote(ctx, 0); !errors.Is(err, core.ErrInvalidInput) {
+		t.Fatalf("GetIfExists of another type: %v", err)
+	}
+	if _, err := singleClass.Options(core.GetIfExists()).Remote(ctx); !errors.Is(err, core.ErrInvalidInput) {
+		t.Fatalf("GetIfExists without a name: %v", err)
+	}
+	core.Kill(hs[0])
+	// Killed, the name is free: get-or-create makes a new one.
+	h, err := singleClass.Options(core.Name("parity-single"), core.GetIfExists()).Remote(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Ready(ctx); err != nil || singleBuilt.Load() != 2 {
+		t.Fatalf("get-or-create after the kill: %v, %d constructor runs", err, singleBuilt.Load())
+	}
+}
+
+// Ray stops an actor once every handle to it is gone, after the calls
+// already submitted to it, and its resources go back to the node.
+func TestParityHandleGoneStopsActorAndFreesResources(t *testing.T) {
+	ctx := setup(t, core.WithNumCPUs(2))
+	h, err := counterClass.Options(core.NumCPUs(2)).Remote(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := core.AvailableResources()["CPU"]; got != 0 {
+		t.Fatalf("available CPU %v while the actor holds 2", got)
+	}
+	var refs []core.Ref[int]
+	for range 3 {
+		refs = append(refs, counterIncr.Remote(ctx, h))
+	}
+	h = nil
+	if !gcUntil(func() bool { return core.AvailableResources()["CPU"] == 2 }) {
+		t.Fatalf("available CPU %v after the last handle went", core.AvailableResources()["CPU"])
+	}
+	got, err := core.GetAll(ctx, refs)
+	if err != nil || !slices.Equal(got, []int{1, 2, 3}) {
+		t.Fatalf("calls submitted before the handle went: %v %v", got, err)
+	}
+	short, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if v, err := core.Get(short, work.Options(core.NumCPUs(2)).Remote(ctx, 7)); err != nil || v != 7 {
+		t.Fatalf("a 2-CPU task after the actor's handle went: %v %v", v, err)
+	}
+}
+
+// Ray: a named actor is still garbage collected once no handle to it is
+// left (the directory does not keep it); a detached one is not.
+func TestParityNamedActorLifetime(t *testing.T) {
+	ctx := setup(t)
+	if _, err := counterClass.Options(core.Name("parity-gc-named")).Remote(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !gcUntil(func() bool {
+		_, err := core.GetActor[*Counter](ctx, "parity-gc-named")
+		return errors.Is(err, core.ErrNotRegistered)
+	}) {
+		t.Fatal("a named actor without handles was never stopped")
+	}
+	if _, err := counterClass.Options(core.Name("parity-gc-detached"), core.Detached()).Remote(ctx, 5); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		runtime.GC()
+		time.Sleep(20 * time.Millisecond)
+	}
+	h, err := core.GetActor[*Counter](ctx, "parity-gc-detached")
+	if err != nil {
+		t.Fatalf("a detached actor without handles: %v", err)
+	}
+	if v, err := core.Get(ctx, counterIncr.Remote(ctx, h)); err != nil || v != 6 {
+		t.Fatalf("detached actor call: %v %v", v, err)
+	}
+}
+
+// Ray places an actor with default resources only where a CPU is free (1
+// CPU to schedule it) and then holds none (0 CPUs to run it): none fits a
+// 0-CPU node, any number run on a 1-CPU one. Explicit resources are held
+// for both.
+func TestParityDefaultActorNeedsACPUToBePlaced(t *testing.T) {
+	ctx := setup(t, core.WithNumCPUs(0))
+	if _, err := counterClass.Remote(ctx, 0); !errors.Is(err, core.ErrInfeasible) {
+		t.Fatalf("default actor on a 0-CPU runtime: %v, want ErrInfeasible", err)
+	}
+	h, err := counterClass.Options(core.NumCPUs(0)).Remote(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Ready(ctx); err != nil {
+		t.Fatalf("NumCPUs(0) actor on a 0-CPU runtime: %v", err)
+	}
+
+	ctx = setup(t, core.WithNumCPUs(1))
+	var hs []*core.ActorHandle[*Counter]
+	for range 10 {
+		h, err := counterClass.Remote(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs = append(hs, h)
+	}
+	for _, h := range hs {
+		if err := h.Ready(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := core.AvailableResources()["CPU"]; got != 1 {
+		t.Fatalf("available CPU %v with 10 default actors running, want 1", got)
+	}
+
+	// With the one CPU taken by a task, a new default actor waits for it.
+	gateOpenCh = make(chan struct{})
+	busy := gated.Remote(ctx, 1)
+	for i := 0; core.AvailableResources()["CPU"] != 0; i++ {
+		if i > 500 {
+			t.Fatal("the task never started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	late, err := counterClass.Remote(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := late.Ready(wait); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("default actor placed while no CPU is free: Ready %v", err)
+	}
+	close(gateOpenCh)
+	if _, err := core.Get(ctx, busy); err != nil {
+		t.Fatal(err)
+	}
+	if err := late.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	runtime.KeepAlive(hs)
+}
+
+// A deliberate difference from Ray, which keeps an actor's resources held
+// while one of its calls blocks in ray.get: here an actor gives its CPUs
+// back while a call waits in Get (or Wait, or Ready), as a task does, and
+// takes them back after. An actor holding every CPU can then wait on the
+// tasks it submits (a data-parallel trainer's workers streaming a dataset,
+// gbdt workers on a 2-CPU runtime) instead of deadlocking the runtime.
+func TestParityActorGivesCPUsBackWhileBlockedInGet(t *testing.T) {
+	ctx := setup(t, core.WithNumCPUs(1))
+	h, err := driverClass.Options(core.NumCPUs(1)).Remote(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := core.AvailableResources()["CPU"]; got != 0 {
+		t.Fatalf("available CPU %v while the idle actor holds the only one", got)
+	}
+	short, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	// FanOut submits 1-CPU tasks and Gets them: they need the actor's CPU.
+	if v, err := core.Get(short, driverFanOut.Remote(ctx, h, 5)); err != nil || v != 30 {
+		t.Fatalf("actor holding the only CPU waiting on its tasks: %v %v", v, err)
+	}
+	// The tasks' workers give their CPU back just after their results are
+	// stored, so the count settles shortly after the call returns.
+	for i := 0; core.AvailableResources()["CPU"] != 0; i++ {
+		if i > 500 {
+			t.Fatalf("available CPU %v after the call: want 0, the actor holding its CPU again", core.AvailableResources()["CPU"])
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

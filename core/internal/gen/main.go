@@ -545,7 +545,7 @@ func (cls *ActorClass{{.N}}[{{.TP}}T]) Remote(ctx context.Context{{.Params}}) (*
 	if err != nil {
 		return nil, err
 	}
-	return &ActorHandle[T]{a: act}, nil
+	return newActorHandle[T](act), nil
 }
 {{end}}
 {{- range .Methods}}
