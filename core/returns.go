@@ -120,7 +120,13 @@ func launchByNameN(ctx context.Context, s *spec, args []any, hs []*refHandle) {
 	}
 	// The arguments' objects stay pinned until the task is over (its
 	// results complete together).
-	defer pins.releaseWith(hs[0].obj)
+	defer func() {
+		if hs[0] != nil && hs[0].obj != nil {
+			pins.releaseWith(hs[0].obj)
+		} else {
+			pins.release()
+		}
+	}()
 	launchNWithID(ctx, s, nil, hs, id, func(ctx context.Context) (any, error) {
 		ts, args, err := readSpec(wire, fc.args)
 		if err != nil {
