@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"hash"
+	"sync"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -45,7 +46,15 @@ func newTensorNode(g *G.ExprGraph, dt tensor.Dtype, name string, shape ...int) *
 
 // newReplica builds the graph of m's architecture for batch examples. train
 // selects batch statistics, dropout and the backward pass.
+// buildMu serialises graph construction: gorgonia shares package-level
+// constant nodes between graphs (Grad seeds every graph with the same
+// one-valued node) and caches their hash codes lazily, so two graphs built
+// at once race on them. Graphs are built once per batch size and cached.
+var buildMu sync.Mutex
+
 func newReplica(spec Spec, batch int, dt tensor.Dtype, train bool) (r *replica, err error) {
+	buildMu.Lock()
+	defer buildMu.Unlock()
 	defer func() {
 		// Gorgonia panics on some malformed graphs; the spec is validated
 		// first, so a panic here is a bug, reported as an error.
