@@ -1229,13 +1229,15 @@ func (h *ActorHandle[T]) Namespace() string { return h.a.namespace }
 // GetActor finds a named actor of type T in the runtime's namespace, or in
 // the one a Namespace option names (the only option it takes), as Ray's
 // ray.get_actor(name, namespace=...) does.
-func GetActor[T any](ctx context.Context, name string, opts ...Option) (*ActorHandle[T], error) {
+func GetActor[T any](ctx context.Context, name string, opts ...GetActorOption) (*ActorHandle[T], error) {
 	rt, _, err := runtimeFor(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var o options
-	o.apply(opts)
+	for _, f := range opts {
+		f.getActorOpt(&o)
+	}
 	if o.err != nil {
 		return nil, fmt.Errorf("GetActor %q: %w", name, o.err)
 	}

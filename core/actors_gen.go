@@ -19,9 +19,9 @@ type ActorClass0[T any] struct {
 // package init: a second registration of one name panics, and so does a
 // constructor argument type that cannot be encoded (see CheckEncodable),
 // unless opts hold LocalOnly.
-func Actor0[T any](name string, ctor func(ctx context.Context) (T, error), opts ...Option) *ActorClass0[T] {
+func Actor0[T any](name string, ctor func(ctx context.Context) (T, error), opts ...ActorOption) *ActorClass0[T] {
 	c := &ActorClass0[T]{name: name, opts: defaultActorOptions(), ctor: ctor}
-	c.opts.apply(opts)
+	c.opts.applyActor(opts)
 	registerActorClass(name, reflect.TypeFor[T](), c.opts.localOnly, []reflect.Type{},
 		func(ctx context.Context, args []any) (any, error) {
 			return ctor(ctx)
@@ -30,10 +30,10 @@ func Actor0[T any](name string, ctor func(ctx context.Context) (T, error), opts 
 }
 
 // Options returns a copy of the class whose actors use opts on top of its defaults.
-func (c *ActorClass0[T]) Options(opts ...Option) *ActorClass0[T] {
+func (c *ActorClass0[T]) Options(opts ...ActorOption) *ActorClass0[T] {
 	o := c.opts
 	o.res = c.opts.res.clone()
-	o.apply(opts)
+	o.applyActor(opts)
 	return &ActorClass0[T]{name: c.name, opts: o, ctor: c.ctor}
 }
 
@@ -70,9 +70,9 @@ type ActorClass1[A, T any] struct {
 // package init: a second registration of one name panics, and so does a
 // constructor argument type that cannot be encoded (see CheckEncodable),
 // unless opts hold LocalOnly.
-func Actor1[A, T any](name string, ctor func(ctx context.Context, a A) (T, error), opts ...Option) *ActorClass1[A, T] {
+func Actor1[A, T any](name string, ctor func(ctx context.Context, a A) (T, error), opts ...ActorOption) *ActorClass1[A, T] {
 	c := &ActorClass1[A, T]{name: name, opts: defaultActorOptions(), ctor: ctor}
-	c.opts.apply(opts)
+	c.opts.applyActor(opts)
 	registerActorClass(name, reflect.TypeFor[T](), c.opts.localOnly, []reflect.Type{reflect.TypeFor[A]()},
 		func(ctx context.Context, args []any) (any, error) {
 			a, ok := args[0].(A)
@@ -85,10 +85,10 @@ func Actor1[A, T any](name string, ctor func(ctx context.Context, a A) (T, error
 }
 
 // Options returns a copy of the class whose actors use opts on top of its defaults.
-func (c *ActorClass1[A, T]) Options(opts ...Option) *ActorClass1[A, T] {
+func (c *ActorClass1[A, T]) Options(opts ...ActorOption) *ActorClass1[A, T] {
 	o := c.opts
 	o.res = c.opts.res.clone()
-	o.apply(opts)
+	o.applyActor(opts)
 	return &ActorClass1[A, T]{name: c.name, opts: o, ctor: c.ctor}
 }
 
@@ -125,9 +125,9 @@ type ActorClass2[A, B, T any] struct {
 // package init: a second registration of one name panics, and so does a
 // constructor argument type that cannot be encoded (see CheckEncodable),
 // unless opts hold LocalOnly.
-func Actor2[A, B, T any](name string, ctor func(ctx context.Context, a A, b B) (T, error), opts ...Option) *ActorClass2[A, B, T] {
+func Actor2[A, B, T any](name string, ctor func(ctx context.Context, a A, b B) (T, error), opts ...ActorOption) *ActorClass2[A, B, T] {
 	c := &ActorClass2[A, B, T]{name: name, opts: defaultActorOptions(), ctor: ctor}
-	c.opts.apply(opts)
+	c.opts.applyActor(opts)
 	registerActorClass(name, reflect.TypeFor[T](), c.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B]()},
 		func(ctx context.Context, args []any) (any, error) {
 			a, ok := args[0].(A)
@@ -144,10 +144,10 @@ func Actor2[A, B, T any](name string, ctor func(ctx context.Context, a A, b B) (
 }
 
 // Options returns a copy of the class whose actors use opts on top of its defaults.
-func (c *ActorClass2[A, B, T]) Options(opts ...Option) *ActorClass2[A, B, T] {
+func (c *ActorClass2[A, B, T]) Options(opts ...ActorOption) *ActorClass2[A, B, T] {
 	o := c.opts
 	o.res = c.opts.res.clone()
-	o.apply(opts)
+	o.applyActor(opts)
 	return &ActorClass2[A, B, T]{name: c.name, opts: o, ctor: c.ctor}
 }
 
@@ -184,9 +184,9 @@ type ActorClass3[A, B, C, T any] struct {
 // package init: a second registration of one name panics, and so does a
 // constructor argument type that cannot be encoded (see CheckEncodable),
 // unless opts hold LocalOnly.
-func Actor3[A, B, C, T any](name string, ctor func(ctx context.Context, a A, b B, c C) (T, error), opts ...Option) *ActorClass3[A, B, C, T] {
+func Actor3[A, B, C, T any](name string, ctor func(ctx context.Context, a A, b B, c C) (T, error), opts ...ActorOption) *ActorClass3[A, B, C, T] {
 	c := &ActorClass3[A, B, C, T]{name: name, opts: defaultActorOptions(), ctor: ctor}
-	c.opts.apply(opts)
+	c.opts.applyActor(opts)
 	registerActorClass(name, reflect.TypeFor[T](), c.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B](), reflect.TypeFor[C]()},
 		func(ctx context.Context, args []any) (any, error) {
 			a, ok := args[0].(A)
@@ -207,10 +207,10 @@ func Actor3[A, B, C, T any](name string, ctor func(ctx context.Context, a A, b B
 }
 
 // Options returns a copy of the class whose actors use opts on top of its defaults.
-func (c *ActorClass3[A, B, C, T]) Options(opts ...Option) *ActorClass3[A, B, C, T] {
+func (c *ActorClass3[A, B, C, T]) Options(opts ...ActorOption) *ActorClass3[A, B, C, T] {
 	o := c.opts
 	o.res = c.opts.res.clone()
-	o.apply(opts)
+	o.applyActor(opts)
 	return &ActorClass3[A, B, C, T]{name: c.name, opts: o, ctor: c.ctor}
 }
 
@@ -247,7 +247,7 @@ type ActorMethod0[T, R any] struct {
 // core.Method0("Counter.Incr", (*Counter).Incr). An argument or result
 // type that cannot be encoded panics unless opts hold LocalOnly, the only
 // option that applies to a method.
-func Method0[T, R any](name string, fn func(inst T, ctx context.Context) (R, error), opts ...Option) *ActorMethod0[T, R] {
+func Method0[T, R any](name string, fn func(inst T, ctx context.Context) (R, error), opts ...MethodOption) *ActorMethod0[T, R] {
 	localOnly := registrationLocalOnly(opts)
 	registerActorMethod(name, reflect.TypeFor[T](), localOnly, []reflect.Type{}, reflect.TypeFor[R](),
 		func(ctx context.Context, inst any, args []any) (any, error) {
@@ -278,7 +278,7 @@ type ActorMethod1[T, A, R any] struct {
 // core.Method1("Counter.Incr", (*Counter).Incr). An argument or result
 // type that cannot be encoded panics unless opts hold LocalOnly, the only
 // option that applies to a method.
-func Method1[T, A, R any](name string, fn func(inst T, ctx context.Context, a A) (R, error), opts ...Option) *ActorMethod1[T, A, R] {
+func Method1[T, A, R any](name string, fn func(inst T, ctx context.Context, a A) (R, error), opts ...MethodOption) *ActorMethod1[T, A, R] {
 	localOnly := registrationLocalOnly(opts)
 	registerActorMethod(name, reflect.TypeFor[T](), localOnly, []reflect.Type{reflect.TypeFor[A]()}, reflect.TypeFor[R](),
 		func(ctx context.Context, inst any, args []any) (any, error) {
@@ -334,7 +334,7 @@ type ActorMethod2[T, A, B, R any] struct {
 // core.Method2("Counter.Incr", (*Counter).Incr). An argument or result
 // type that cannot be encoded panics unless opts hold LocalOnly, the only
 // option that applies to a method.
-func Method2[T, A, B, R any](name string, fn func(inst T, ctx context.Context, a A, b B) (R, error), opts ...Option) *ActorMethod2[T, A, B, R] {
+func Method2[T, A, B, R any](name string, fn func(inst T, ctx context.Context, a A, b B) (R, error), opts ...MethodOption) *ActorMethod2[T, A, B, R] {
 	localOnly := registrationLocalOnly(opts)
 	registerActorMethod(name, reflect.TypeFor[T](), localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B]()}, reflect.TypeFor[R](),
 		func(ctx context.Context, inst any, args []any) (any, error) {
@@ -398,7 +398,7 @@ type ActorMethod3[T, A, B, C, R any] struct {
 // core.Method3("Counter.Incr", (*Counter).Incr). An argument or result
 // type that cannot be encoded panics unless opts hold LocalOnly, the only
 // option that applies to a method.
-func Method3[T, A, B, C, R any](name string, fn func(inst T, ctx context.Context, a A, b B, c C) (R, error), opts ...Option) *ActorMethod3[T, A, B, C, R] {
+func Method3[T, A, B, C, R any](name string, fn func(inst T, ctx context.Context, a A, b B, c C) (R, error), opts ...MethodOption) *ActorMethod3[T, A, B, C, R] {
 	localOnly := registrationLocalOnly(opts)
 	registerActorMethod(name, reflect.TypeFor[T](), localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B](), reflect.TypeFor[C]()}, reflect.TypeFor[R](),
 		func(ctx context.Context, inst any, args []any) (any, error) {

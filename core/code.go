@@ -14,12 +14,22 @@ import (
 // can never run on a cluster. Without it such a registration panics.
 // Every LocalOnly registration is listed by LocalOnlyRegistrations: it is
 // the to-do list for running the code on a cluster.
-func LocalOnly() Option { return func(o *options) { o.localOnly = true } }
+func LocalOnly() LocalOnlyOption { return LocalOnlyOption{} }
 
-// registrationLocalOnly applies opts (for a Method, only LocalOnly matters).
-func registrationLocalOnly(opts []Option) bool {
+// LocalOnlyOption is what LocalOnly returns: a FuncOption, an ActorOption
+// and a MethodOption.
+type LocalOnlyOption struct{}
+
+func (LocalOnlyOption) funcOpt(o *options)   { o.localOnly = true }
+func (LocalOnlyOption) actorOpt(o *options)  { o.localOnly = true }
+func (LocalOnlyOption) methodOpt(o *options) { o.localOnly = true }
+
+// registrationLocalOnly applies a method's registration options.
+func registrationLocalOnly(opts []MethodOption) bool {
 	var o options
-	o.apply(opts)
+	for _, f := range opts {
+		f.methodOpt(&o)
+	}
 	return o.localOnly
 }
 

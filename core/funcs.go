@@ -18,9 +18,9 @@ type RemoteFunc0[R any] struct {
 // package init: a second registration of one name panics, and so does an
 // argument or result type that cannot be encoded (see CheckEncodable),
 // unless opts hold LocalOnly.
-func Func0[R any](name string, fn func(ctx context.Context) (R, error), opts ...Option) *RemoteFunc0[R] {
+func Func0[R any](name string, fn func(ctx context.Context) (R, error), opts ...FuncOption) *RemoteFunc0[R] {
 	f := &RemoteFunc0[R]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
-	f.opts.apply(opts)
+	f.opts.applyFunc(opts)
 	registerFunc(name, f.opts.localOnly, []reflect.Type{}, reflect.TypeFor[R](),
 		func(ctx context.Context, args []any) (any, error) {
 			return fn(ctx)
@@ -32,7 +32,7 @@ func Func0[R any](name string, fn func(ctx context.Context) (R, error), opts ...
 func (f *RemoteFunc0[R]) Name() string { return f.name }
 
 // Options returns a copy of f whose calls use opts on top of f's defaults.
-func (f *RemoteFunc0[R]) Options(opts ...Option) *RemoteFunc0[R] {
+func (f *RemoteFunc0[R]) Options(opts ...FuncOption) *RemoteFunc0[R] {
 	return &RemoteFunc0[R]{spec: f.withOptions(opts), fn: f.fn}
 }
 
@@ -58,9 +58,9 @@ type RemoteFunc1[A, R any] struct {
 // package init: a second registration of one name panics, and so does an
 // argument or result type that cannot be encoded (see CheckEncodable),
 // unless opts hold LocalOnly.
-func Func1[A, R any](name string, fn func(ctx context.Context, a A) (R, error), opts ...Option) *RemoteFunc1[A, R] {
+func Func1[A, R any](name string, fn func(ctx context.Context, a A) (R, error), opts ...FuncOption) *RemoteFunc1[A, R] {
 	f := &RemoteFunc1[A, R]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
-	f.opts.apply(opts)
+	f.opts.applyFunc(opts)
 	registerFunc(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A]()}, reflect.TypeFor[R](),
 		func(ctx context.Context, args []any) (any, error) {
 			a, ok := args[0].(A)
@@ -76,7 +76,7 @@ func Func1[A, R any](name string, fn func(ctx context.Context, a A) (R, error), 
 func (f *RemoteFunc1[A, R]) Name() string { return f.name }
 
 // Options returns a copy of f whose calls use opts on top of f's defaults.
-func (f *RemoteFunc1[A, R]) Options(opts ...Option) *RemoteFunc1[A, R] {
+func (f *RemoteFunc1[A, R]) Options(opts ...FuncOption) *RemoteFunc1[A, R] {
 	return &RemoteFunc1[A, R]{spec: f.withOptions(opts), fn: f.fn}
 }
 
@@ -116,9 +116,9 @@ type RemoteFunc2[A, B, R any] struct {
 // package init: a second registration of one name panics, and so does an
 // argument or result type that cannot be encoded (see CheckEncodable),
 // unless opts hold LocalOnly.
-func Func2[A, B, R any](name string, fn func(ctx context.Context, a A, b B) (R, error), opts ...Option) *RemoteFunc2[A, B, R] {
+func Func2[A, B, R any](name string, fn func(ctx context.Context, a A, b B) (R, error), opts ...FuncOption) *RemoteFunc2[A, B, R] {
 	f := &RemoteFunc2[A, B, R]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
-	f.opts.apply(opts)
+	f.opts.applyFunc(opts)
 	registerFunc(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B]()}, reflect.TypeFor[R](),
 		func(ctx context.Context, args []any) (any, error) {
 			a, ok := args[0].(A)
@@ -138,7 +138,7 @@ func Func2[A, B, R any](name string, fn func(ctx context.Context, a A, b B) (R, 
 func (f *RemoteFunc2[A, B, R]) Name() string { return f.name }
 
 // Options returns a copy of f whose calls use opts on top of f's defaults.
-func (f *RemoteFunc2[A, B, R]) Options(opts ...Option) *RemoteFunc2[A, B, R] {
+func (f *RemoteFunc2[A, B, R]) Options(opts ...FuncOption) *RemoteFunc2[A, B, R] {
 	return &RemoteFunc2[A, B, R]{spec: f.withOptions(opts), fn: f.fn}
 }
 
@@ -182,9 +182,9 @@ type RemoteFunc3[A, B, C, R any] struct {
 // package init: a second registration of one name panics, and so does an
 // argument or result type that cannot be encoded (see CheckEncodable),
 // unless opts hold LocalOnly.
-func Func3[A, B, C, R any](name string, fn func(ctx context.Context, a A, b B, c C) (R, error), opts ...Option) *RemoteFunc3[A, B, C, R] {
+func Func3[A, B, C, R any](name string, fn func(ctx context.Context, a A, b B, c C) (R, error), opts ...FuncOption) *RemoteFunc3[A, B, C, R] {
 	f := &RemoteFunc3[A, B, C, R]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
-	f.opts.apply(opts)
+	f.opts.applyFunc(opts)
 	registerFunc(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B](), reflect.TypeFor[C]()}, reflect.TypeFor[R](),
 		func(ctx context.Context, args []any) (any, error) {
 			a, ok := args[0].(A)
@@ -208,7 +208,7 @@ func Func3[A, B, C, R any](name string, fn func(ctx context.Context, a A, b B, c
 func (f *RemoteFunc3[A, B, C, R]) Name() string { return f.name }
 
 // Options returns a copy of f whose calls use opts on top of f's defaults.
-func (f *RemoteFunc3[A, B, C, R]) Options(opts ...Option) *RemoteFunc3[A, B, C, R] {
+func (f *RemoteFunc3[A, B, C, R]) Options(opts ...FuncOption) *RemoteFunc3[A, B, C, R] {
 	return &RemoteFunc3[A, B, C, R]{spec: f.withOptions(opts), fn: f.fn}
 }
 
@@ -256,9 +256,9 @@ type RemoteFunc4[A, B, C, D, R any] struct {
 // package init: a second registration of one name panics, and so does an
 // argument or result type that cannot be encoded (see CheckEncodable),
 // unless opts hold LocalOnly.
-func Func4[A, B, C, D, R any](name string, fn func(ctx context.Context, a A, b B, c C, d D) (R, error), opts ...Option) *RemoteFunc4[A, B, C, D, R] {
+func Func4[A, B, C, D, R any](name string, fn func(ctx context.Context, a A, b B, c C, d D) (R, error), opts ...FuncOption) *RemoteFunc4[A, B, C, D, R] {
 	f := &RemoteFunc4[A, B, C, D, R]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
-	f.opts.apply(opts)
+	f.opts.applyFunc(opts)
 	registerFunc(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B](), reflect.TypeFor[C](), reflect.TypeFor[D]()}, reflect.TypeFor[R](),
 		func(ctx context.Context, args []any) (any, error) {
 			a, ok := args[0].(A)
@@ -286,7 +286,7 @@ func Func4[A, B, C, D, R any](name string, fn func(ctx context.Context, a A, b B
 func (f *RemoteFunc4[A, B, C, D, R]) Name() string { return f.name }
 
 // Options returns a copy of f whose calls use opts on top of f's defaults.
-func (f *RemoteFunc4[A, B, C, D, R]) Options(opts ...Option) *RemoteFunc4[A, B, C, D, R] {
+func (f *RemoteFunc4[A, B, C, D, R]) Options(opts ...FuncOption) *RemoteFunc4[A, B, C, D, R] {
 	return &RemoteFunc4[A, B, C, D, R]{spec: f.withOptions(opts), fn: f.fn}
 }
 
@@ -337,9 +337,9 @@ type RemoteFunc0x2[R1, R2 any] struct {
 
 // Func0x2 registers fn, a function of 2 results, under name and
 // returns its remote handle. Registration is as for Func0.
-func Func0x2[R1, R2 any](name string, fn func(ctx context.Context) (R1, R2, error), opts ...Option) *RemoteFunc0x2[R1, R2] {
+func Func0x2[R1, R2 any](name string, fn func(ctx context.Context) (R1, R2, error), opts ...FuncOption) *RemoteFunc0x2[R1, R2] {
 	f := &RemoteFunc0x2[R1, R2]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
-	f.opts.apply(opts)
+	f.opts.applyFunc(opts)
 	registerFuncN(name, f.opts.localOnly, []reflect.Type{}, []reflect.Type{reflect.TypeFor[R1](), reflect.TypeFor[R2]()}, nil,
 		func(ctx context.Context, args []any) (any, error) {
 			r1, r2, err := fn(ctx)
@@ -355,7 +355,7 @@ func Func0x2[R1, R2 any](name string, fn func(ctx context.Context) (R1, R2, erro
 func (f *RemoteFunc0x2[R1, R2]) Name() string { return f.name }
 
 // Options returns a copy of f whose calls use opts on top of f's defaults.
-func (f *RemoteFunc0x2[R1, R2]) Options(opts ...Option) *RemoteFunc0x2[R1, R2] {
+func (f *RemoteFunc0x2[R1, R2]) Options(opts ...FuncOption) *RemoteFunc0x2[R1, R2] {
 	return &RemoteFunc0x2[R1, R2]{spec: f.withOptions(opts), fn: f.fn}
 }
 
@@ -388,9 +388,9 @@ type RemoteFunc0x3[R1, R2, R3 any] struct {
 
 // Func0x3 registers fn, a function of 3 results, under name and
 // returns its remote handle. Registration is as for Func0.
-func Func0x3[R1, R2, R3 any](name string, fn func(ctx context.Context) (R1, R2, R3, error), opts ...Option) *RemoteFunc0x3[R1, R2, R3] {
+func Func0x3[R1, R2, R3 any](name string, fn func(ctx context.Context) (R1, R2, R3, error), opts ...FuncOption) *RemoteFunc0x3[R1, R2, R3] {
 	f := &RemoteFunc0x3[R1, R2, R3]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
-	f.opts.apply(opts)
+	f.opts.applyFunc(opts)
 	registerFuncN(name, f.opts.localOnly, []reflect.Type{}, []reflect.Type{reflect.TypeFor[R1](), reflect.TypeFor[R2](), reflect.TypeFor[R3]()}, nil,
 		func(ctx context.Context, args []any) (any, error) {
 			r1, r2, r3, err := fn(ctx)
@@ -406,7 +406,7 @@ func Func0x3[R1, R2, R3 any](name string, fn func(ctx context.Context) (R1, R2, 
 func (f *RemoteFunc0x3[R1, R2, R3]) Name() string { return f.name }
 
 // Options returns a copy of f whose calls use opts on top of f's defaults.
-func (f *RemoteFunc0x3[R1, R2, R3]) Options(opts ...Option) *RemoteFunc0x3[R1, R2, R3] {
+func (f *RemoteFunc0x3[R1, R2, R3]) Options(opts ...FuncOption) *RemoteFunc0x3[R1, R2, R3] {
 	return &RemoteFunc0x3[R1, R2, R3]{spec: f.withOptions(opts), fn: f.fn}
 }
 
@@ -439,9 +439,9 @@ type RemoteFunc1x2[A, R1, R2 any] struct {
 
 // Func1x2 registers fn, a function of 2 results, under name and
 // returns its remote handle. Registration is as for Func1.
-func Func1x2[A, R1, R2 any](name string, fn func(ctx context.Context, a A) (R1, R2, error), opts ...Option) *RemoteFunc1x2[A, R1, R2] {
+func Func1x2[A, R1, R2 any](name string, fn func(ctx context.Context, a A) (R1, R2, error), opts ...FuncOption) *RemoteFunc1x2[A, R1, R2] {
 	f := &RemoteFunc1x2[A, R1, R2]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
-	f.opts.apply(opts)
+	f.opts.applyFunc(opts)
 	registerFuncN(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A]()}, []reflect.Type{reflect.TypeFor[R1](), reflect.TypeFor[R2]()}, nil,
 		func(ctx context.Context, args []any) (any, error) {
 			a, ok := args[0].(A)
@@ -461,7 +461,7 @@ func Func1x2[A, R1, R2 any](name string, fn func(ctx context.Context, a A) (R1, 
 func (f *RemoteFunc1x2[A, R1, R2]) Name() string { return f.name }
 
 // Options returns a copy of f whose calls use opts on top of f's defaults.
-func (f *RemoteFunc1x2[A, R1, R2]) Options(opts ...Option) *RemoteFunc1x2[A, R1, R2] {
+func (f *RemoteFunc1x2[A, R1, R2]) Options(opts ...FuncOption) *RemoteFunc1x2[A, R1, R2] {
 	return &RemoteFunc1x2[A, R1, R2]{spec: f.withOptions(opts), fn: f.fn}
 }
 
@@ -514,9 +514,9 @@ type RemoteFunc1x3[A, R1, R2, R3 any] struct {
 
 // Func1x3 registers fn, a function of 3 results, under name and
 // returns its remote handle. Registration is as for Func1.
-func Func1x3[A, R1, R2, R3 any](name string, fn func(ctx context.Context, a A) (R1, R2, R3, error), opts ...Option) *RemoteFunc1x3[A, R1, R2, R3] {
+func Func1x3[A, R1, R2, R3 any](name string, fn func(ctx context.Context, a A) (R1, R2, R3, error), opts ...FuncOption) *RemoteFunc1x3[A, R1, R2, R3] {
 	f := &RemoteFunc1x3[A, R1, R2, R3]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
-	f.opts.apply(opts)
+	f.opts.applyFunc(opts)
 	registerFuncN(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A]()}, []reflect.Type{reflect.TypeFor[R1](), reflect.TypeFor[R2](), reflect.TypeFor[R3]()}, nil,
 		func(ctx context.Context, args []any) (any, error) {
 			a, ok := args[0].(A)
@@ -536,7 +536,7 @@ func Func1x3[A, R1, R2, R3 any](name string, fn func(ctx context.Context, a A) (
 func (f *RemoteFunc1x3[A, R1, R2, R3]) Name() string { return f.name }
 
 // Options returns a copy of f whose calls use opts on top of f's defaults.
-func (f *RemoteFunc1x3[A, R1, R2, R3]) Options(opts ...Option) *RemoteFunc1x3[A, R1, R2, R3] {
+func (f *RemoteFunc1x3[A, R1, R2, R3]) Options(opts ...FuncOption) *RemoteFunc1x3[A, R1, R2, R3] {
 	return &RemoteFunc1x3[A, R1, R2, R3]{spec: f.withOptions(opts), fn: f.fn}
 }
 
@@ -589,9 +589,9 @@ type RemoteFunc2x2[A, B, R1, R2 any] struct {
 
 // Func2x2 registers fn, a function of 2 results, under name and
 // returns its remote handle. Registration is as for Func2.
-func Func2x2[A, B, R1, R2 any](name string, fn func(ctx context.Context, a A, b B) (R1, R2, error), opts ...Option) *RemoteFunc2x2[A, B, R1, R2] {
+func Func2x2[A, B, R1, R2 any](name string, fn func(ctx context.Context, a A, b B) (R1, R2, error), opts ...FuncOption) *RemoteFunc2x2[A, B, R1, R2] {
 	f := &RemoteFunc2x2[A, B, R1, R2]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
-	f.opts.apply(opts)
+	f.opts.applyFunc(opts)
 	registerFuncN(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B]()}, []reflect.Type{reflect.TypeFor[R1](), reflect.TypeFor[R2]()}, nil,
 		func(ctx context.Context, args []any) (any, error) {
 			a, ok := args[0].(A)
@@ -615,7 +615,7 @@ func Func2x2[A, B, R1, R2 any](name string, fn func(ctx context.Context, a A, b 
 func (f *RemoteFunc2x2[A, B, R1, R2]) Name() string { return f.name }
 
 // Options returns a copy of f whose calls use opts on top of f's defaults.
-func (f *RemoteFunc2x2[A, B, R1, R2]) Options(opts ...Option) *RemoteFunc2x2[A, B, R1, R2] {
+func (f *RemoteFunc2x2[A, B, R1, R2]) Options(opts ...FuncOption) *RemoteFunc2x2[A, B, R1, R2] {
 	return &RemoteFunc2x2[A, B, R1, R2]{spec: f.withOptions(opts), fn: f.fn}
 }
 
@@ -672,9 +672,9 @@ type RemoteFunc2x3[A, B, R1, R2, R3 any] struct {
 
 // Func2x3 registers fn, a function of 3 results, under name and
 // returns its remote handle. Registration is as for Func2.
-func Func2x3[A, B, R1, R2, R3 any](name string, fn func(ctx context.Context, a A, b B) (R1, R2, R3, error), opts ...Option) *RemoteFunc2x3[A, B, R1, R2, R3] {
+func Func2x3[A, B, R1, R2, R3 any](name string, fn func(ctx context.Context, a A, b B) (R1, R2, R3, error), opts ...FuncOption) *RemoteFunc2x3[A, B, R1, R2, R3] {
 	f := &RemoteFunc2x3[A, B, R1, R2, R3]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
-	f.opts.apply(opts)
+	f.opts.applyFunc(opts)
 	registerFuncN(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B]()}, []reflect.Type{reflect.TypeFor[R1](), reflect.TypeFor[R2](), reflect.TypeFor[R3]()}, nil,
 		func(ctx context.Context, args []any) (any, error) {
 			a, ok := args[0].(A)
@@ -698,7 +698,7 @@ func Func2x3[A, B, R1, R2, R3 any](name string, fn func(ctx context.Context, a A
 func (f *RemoteFunc2x3[A, B, R1, R2, R3]) Name() string { return f.name }
 
 // Options returns a copy of f whose calls use opts on top of f's defaults.
-func (f *RemoteFunc2x3[A, B, R1, R2, R3]) Options(opts ...Option) *RemoteFunc2x3[A, B, R1, R2, R3] {
+func (f *RemoteFunc2x3[A, B, R1, R2, R3]) Options(opts ...FuncOption) *RemoteFunc2x3[A, B, R1, R2, R3] {
 	return &RemoteFunc2x3[A, B, R1, R2, R3]{spec: f.withOptions(opts), fn: f.fn}
 }
 
@@ -755,9 +755,9 @@ type RemoteFunc3x2[A, B, C, R1, R2 any] struct {
 
 // Func3x2 registers fn, a function of 2 results, under name and
 // returns its remote handle. Registration is as for Func3.
-func Func3x2[A, B, C, R1, R2 any](name string, fn func(ctx context.Context, a A, b B, c C) (R1, R2, error), opts ...Option) *RemoteFunc3x2[A, B, C, R1, R2] {
+func Func3x2[A, B, C, R1, R2 any](name string, fn func(ctx context.Context, a A, b B, c C) (R1, R2, error), opts ...FuncOption) *RemoteFunc3x2[A, B, C, R1, R2] {
 	f := &RemoteFunc3x2[A, B, C, R1, R2]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
-	f.opts.apply(opts)
+	f.opts.applyFunc(opts)
 	registerFuncN(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B](), reflect.TypeFor[C]()}, []reflect.Type{reflect.TypeFor[R1](), reflect.TypeFor[R2]()}, nil,
 		func(ctx context.Context, args []any) (any, error) {
 			a, ok := args[0].(A)
@@ -785,7 +785,7 @@ func Func3x2[A, B, C, R1, R2 any](name string, fn func(ctx context.Context, a A,
 func (f *RemoteFunc3x2[A, B, C, R1, R2]) Name() string { return f.name }
 
 // Options returns a copy of f whose calls use opts on top of f's defaults.
-func (f *RemoteFunc3x2[A, B, C, R1, R2]) Options(opts ...Option) *RemoteFunc3x2[A, B, C, R1, R2] {
+func (f *RemoteFunc3x2[A, B, C, R1, R2]) Options(opts ...FuncOption) *RemoteFunc3x2[A, B, C, R1, R2] {
 	return &RemoteFunc3x2[A, B, C, R1, R2]{spec: f.withOptions(opts), fn: f.fn}
 }
 
@@ -846,9 +846,9 @@ type RemoteFunc3x3[A, B, C, R1, R2, R3 any] struct {
 
 // Func3x3 registers fn, a function of 3 results, under name and
 // returns its remote handle. Registration is as for Func3.
-func Func3x3[A, B, C, R1, R2, R3 any](name string, fn func(ctx context.Context, a A, b B, c C) (R1, R2, R3, error), opts ...Option) *RemoteFunc3x3[A, B, C, R1, R2, R3] {
+func Func3x3[A, B, C, R1, R2, R3 any](name string, fn func(ctx context.Context, a A, b B, c C) (R1, R2, R3, error), opts ...FuncOption) *RemoteFunc3x3[A, B, C, R1, R2, R3] {
 	f := &RemoteFunc3x3[A, B, C, R1, R2, R3]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
-	f.opts.apply(opts)
+	f.opts.applyFunc(opts)
 	registerFuncN(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B](), reflect.TypeFor[C]()}, []reflect.Type{reflect.TypeFor[R1](), reflect.TypeFor[R2](), reflect.TypeFor[R3]()}, nil,
 		func(ctx context.Context, args []any) (any, error) {
 			a, ok := args[0].(A)
@@ -876,7 +876,7 @@ func Func3x3[A, B, C, R1, R2, R3 any](name string, fn func(ctx context.Context, 
 func (f *RemoteFunc3x3[A, B, C, R1, R2, R3]) Name() string { return f.name }
 
 // Options returns a copy of f whose calls use opts on top of f's defaults.
-func (f *RemoteFunc3x3[A, B, C, R1, R2, R3]) Options(opts ...Option) *RemoteFunc3x3[A, B, C, R1, R2, R3] {
+func (f *RemoteFunc3x3[A, B, C, R1, R2, R3]) Options(opts ...FuncOption) *RemoteFunc3x3[A, B, C, R1, R2, R3] {
 	return &RemoteFunc3x3[A, B, C, R1, R2, R3]{spec: f.withOptions(opts), fn: f.fn}
 }
 
@@ -937,9 +937,9 @@ type RemoteFunc4x2[A, B, C, D, R1, R2 any] struct {
 
 // Func4x2 registers fn, a function of 2 results, under name and
 // returns its remote handle. Registration is as for Func4.
-func Func4x2[A, B, C, D, R1, R2 any](name string, fn func(ctx context.Context, a A, b B, c C, d D) (R1, R2, error), opts ...Option) *RemoteFunc4x2[A, B, C, D, R1, R2] {
+func Func4x2[A, B, C, D, R1, R2 any](name string, fn func(ctx context.Context, a A, b B, c C, d D) (R1, R2, error), opts ...FuncOption) *RemoteFunc4x2[A, B, C, D, R1, R2] {
 	f := &RemoteFunc4x2[A, B, C, D, R1, R2]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
-	f.opts.apply(opts)
+	f.opts.applyFunc(opts)
 	registerFuncN(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B](), reflect.TypeFor[C](), reflect.TypeFor[D]()}, []reflect.Type{reflect.TypeFor[R1](), reflect.TypeFor[R2]()}, nil,
 		func(ctx context.Context, args []any) (any, error) {
 			a, ok := args[0].(A)
@@ -971,7 +971,7 @@ func Func4x2[A, B, C, D, R1, R2 any](name string, fn func(ctx context.Context, a
 func (f *RemoteFunc4x2[A, B, C, D, R1, R2]) Name() string { return f.name }
 
 // Options returns a copy of f whose calls use opts on top of f's defaults.
-func (f *RemoteFunc4x2[A, B, C, D, R1, R2]) Options(opts ...Option) *RemoteFunc4x2[A, B, C, D, R1, R2] {
+func (f *RemoteFunc4x2[A, B, C, D, R1, R2]) Options(opts ...FuncOption) *RemoteFunc4x2[A, B, C, D, R1, R2] {
 	return &RemoteFunc4x2[A, B, C, D, R1, R2]{spec: f.withOptions(opts), fn: f.fn}
 }
 
@@ -1036,9 +1036,9 @@ type RemoteFunc4x3[A, B, C, D, R1, R2, R3 any] struct {
 
 // Func4x3 registers fn, a function of 3 results, under name and
 // returns its remote handle. Registration is as for Func4.
-func Func4x3[A, B, C, D, R1, R2, R3 any](name string, fn func(ctx context.Context, a A, b B, c C, d D) (R1, R2, R3, error), opts ...Option) *RemoteFunc4x3[A, B, C, D, R1, R2, R3] {
+func Func4x3[A, B, C, D, R1, R2, R3 any](name string, fn func(ctx context.Context, a A, b B, c C, d D) (R1, R2, R3, error), opts ...FuncOption) *RemoteFunc4x3[A, B, C, D, R1, R2, R3] {
 	f := &RemoteFunc4x3[A, B, C, D, R1, R2, R3]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
-	f.opts.apply(opts)
+	f.opts.applyFunc(opts)
 	registerFuncN(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B](), reflect.TypeFor[C](), reflect.TypeFor[D]()}, []reflect.Type{reflect.TypeFor[R1](), reflect.TypeFor[R2](), reflect.TypeFor[R3]()}, nil,
 		func(ctx context.Context, args []any) (any, error) {
 			a, ok := args[0].(A)
@@ -1070,7 +1070,7 @@ func Func4x3[A, B, C, D, R1, R2, R3 any](name string, fn func(ctx context.Contex
 func (f *RemoteFunc4x3[A, B, C, D, R1, R2, R3]) Name() string { return f.name }
 
 // Options returns a copy of f whose calls use opts on top of f's defaults.
-func (f *RemoteFunc4x3[A, B, C, D, R1, R2, R3]) Options(opts ...Option) *RemoteFunc4x3[A, B, C, D, R1, R2, R3] {
+func (f *RemoteFunc4x3[A, B, C, D, R1, R2, R3]) Options(opts ...FuncOption) *RemoteFunc4x3[A, B, C, D, R1, R2, R3] {
 	return &RemoteFunc4x3[A, B, C, D, R1, R2, R3]{spec: f.withOptions(opts), fn: f.fn}
 }
 
@@ -1138,9 +1138,9 @@ type RemoteFunc0xN[R any] struct {
 // count of returns with NumReturns (default 1), at registration or per call
 // with Options. fn must return exactly that many values. Registration is as
 // for Func0.
-func Func0xN[R any](name string, fn func(ctx context.Context) ([]R, error), opts ...Option) *RemoteFunc0xN[R] {
+func Func0xN[R any](name string, fn func(ctx context.Context) ([]R, error), opts ...FuncOption) *RemoteFunc0xN[R] {
 	f := &RemoteFunc0xN[R]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
-	f.opts.apply(opts)
+	f.opts.applyFunc(opts)
 	registerFuncN(name, f.opts.localOnly, []reflect.Type{}, nil, reflect.TypeFor[R](),
 		func(ctx context.Context, args []any) (any, error) {
 			rs, err := fn(ctx)
@@ -1156,7 +1156,7 @@ func Func0xN[R any](name string, fn func(ctx context.Context) ([]R, error), opts
 func (f *RemoteFunc0xN[R]) Name() string { return f.name }
 
 // Options returns a copy of f whose calls use opts on top of f's defaults.
-func (f *RemoteFunc0xN[R]) Options(opts ...Option) *RemoteFunc0xN[R] {
+func (f *RemoteFunc0xN[R]) Options(opts ...FuncOption) *RemoteFunc0xN[R] {
 	return &RemoteFunc0xN[R]{spec: f.withOptions(opts), fn: f.fn}
 }
 
@@ -1192,9 +1192,9 @@ type RemoteFunc1xN[A, R any] struct {
 // count of returns with NumReturns (default 1), at registration or per call
 // with Options. fn must return exactly that many values. Registration is as
 // for Func1.
-func Func1xN[A, R any](name string, fn func(ctx context.Context, a A) ([]R, error), opts ...Option) *RemoteFunc1xN[A, R] {
+func Func1xN[A, R any](name string, fn func(ctx context.Context, a A) ([]R, error), opts ...FuncOption) *RemoteFunc1xN[A, R] {
 	f := &RemoteFunc1xN[A, R]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
-	f.opts.apply(opts)
+	f.opts.applyFunc(opts)
 	registerFuncN(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A]()}, nil, reflect.TypeFor[R](),
 		func(ctx context.Context, args []any) (any, error) {
 			a, ok := args[0].(A)
@@ -1214,7 +1214,7 @@ func Func1xN[A, R any](name string, fn func(ctx context.Context, a A) ([]R, erro
 func (f *RemoteFunc1xN[A, R]) Name() string { return f.name }
 
 // Options returns a copy of f whose calls use opts on top of f's defaults.
-func (f *RemoteFunc1xN[A, R]) Options(opts ...Option) *RemoteFunc1xN[A, R] {
+func (f *RemoteFunc1xN[A, R]) Options(opts ...FuncOption) *RemoteFunc1xN[A, R] {
 	return &RemoteFunc1xN[A, R]{spec: f.withOptions(opts), fn: f.fn}
 }
 
@@ -1271,9 +1271,9 @@ type RemoteFunc2xN[A, B, R any] struct {
 // count of returns with NumReturns (default 1), at registration or per call
 // with Options. fn must return exactly that many values. Registration is as
 // for Func2.
-func Func2xN[A, B, R any](name string, fn func(ctx context.Context, a A, b B) ([]R, error), opts ...Option) *RemoteFunc2xN[A, B, R] {
+func Func2xN[A, B, R any](name string, fn func(ctx context.Context, a A, b B) ([]R, error), opts ...FuncOption) *RemoteFunc2xN[A, B, R] {
 	f := &RemoteFunc2xN[A, B, R]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
-	f.opts.apply(opts)
+	f.opts.applyFunc(opts)
 	registerFuncN(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B]()}, nil, reflect.TypeFor[R](),
 		func(ctx context.Context, args []any) (any, error) {
 			a, ok := args[0].(A)
@@ -1297,7 +1297,7 @@ func Func2xN[A, B, R any](name string, fn func(ctx context.Context, a A, b B) ([
 func (f *RemoteFunc2xN[A, B, R]) Name() string { return f.name }
 
 // Options returns a copy of f whose calls use opts on top of f's defaults.
-func (f *RemoteFunc2xN[A, B, R]) Options(opts ...Option) *RemoteFunc2xN[A, B, R] {
+func (f *RemoteFunc2xN[A, B, R]) Options(opts ...FuncOption) *RemoteFunc2xN[A, B, R] {
 	return &RemoteFunc2xN[A, B, R]{spec: f.withOptions(opts), fn: f.fn}
 }
 
@@ -1358,9 +1358,9 @@ type RemoteFunc3xN[A, B, C, R any] struct {
 // count of returns with NumReturns (default 1), at registration or per call
 // with Options. fn must return exactly that many values. Registration is as
 // for Func3.
-func Func3xN[A, B, C, R any](name string, fn func(ctx context.Context, a A, b B, c C) ([]R, error), opts ...Option) *RemoteFunc3xN[A, B, C, R] {
+func Func3xN[A, B, C, R any](name string, fn func(ctx context.Context, a A, b B, c C) ([]R, error), opts ...FuncOption) *RemoteFunc3xN[A, B, C, R] {
 	f := &RemoteFunc3xN[A, B, C, R]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
-	f.opts.apply(opts)
+	f.opts.applyFunc(opts)
 	registerFuncN(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B](), reflect.TypeFor[C]()}, nil, reflect.TypeFor[R](),
 		func(ctx context.Context, args []any) (any, error) {
 			a, ok := args[0].(A)
@@ -1388,7 +1388,7 @@ func Func3xN[A, B, C, R any](name string, fn func(ctx context.Context, a A, b B,
 func (f *RemoteFunc3xN[A, B, C, R]) Name() string { return f.name }
 
 // Options returns a copy of f whose calls use opts on top of f's defaults.
-func (f *RemoteFunc3xN[A, B, C, R]) Options(opts ...Option) *RemoteFunc3xN[A, B, C, R] {
+func (f *RemoteFunc3xN[A, B, C, R]) Options(opts ...FuncOption) *RemoteFunc3xN[A, B, C, R] {
 	return &RemoteFunc3xN[A, B, C, R]{spec: f.withOptions(opts), fn: f.fn}
 }
 
@@ -1453,9 +1453,9 @@ type RemoteFunc4xN[A, B, C, D, R any] struct {
 // count of returns with NumReturns (default 1), at registration or per call
 // with Options. fn must return exactly that many values. Registration is as
 // for Func4.
-func Func4xN[A, B, C, D, R any](name string, fn func(ctx context.Context, a A, b B, c C, d D) ([]R, error), opts ...Option) *RemoteFunc4xN[A, B, C, D, R] {
+func Func4xN[A, B, C, D, R any](name string, fn func(ctx context.Context, a A, b B, c C, d D) ([]R, error), opts ...FuncOption) *RemoteFunc4xN[A, B, C, D, R] {
 	f := &RemoteFunc4xN[A, B, C, D, R]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
-	f.opts.apply(opts)
+	f.opts.applyFunc(opts)
 	registerFuncN(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B](), reflect.TypeFor[C](), reflect.TypeFor[D]()}, nil, reflect.TypeFor[R](),
 		func(ctx context.Context, args []any) (any, error) {
 			a, ok := args[0].(A)
@@ -1487,7 +1487,7 @@ func Func4xN[A, B, C, D, R any](name string, fn func(ctx context.Context, a A, b
 func (f *RemoteFunc4xN[A, B, C, D, R]) Name() string { return f.name }
 
 // Options returns a copy of f whose calls use opts on top of f's defaults.
-func (f *RemoteFunc4xN[A, B, C, D, R]) Options(opts ...Option) *RemoteFunc4xN[A, B, C, D, R] {
+func (f *RemoteFunc4xN[A, B, C, D, R]) Options(opts ...FuncOption) *RemoteFunc4xN[A, B, C, D, R] {
 	return &RemoteFunc4xN[A, B, C, D, R]{spec: f.withOptions(opts), fn: f.fn}
 }
 
@@ -1557,9 +1557,9 @@ type RemoteGen0[T any] struct {
 // caller stopped reading or the task was cancelled, and fn should then
 // return it. With GeneratorBackpressure(n), yield waits while n values are
 // not taken yet. Registration is as for Func0, T being the result type.
-func Gen0[T any](name string, fn func(ctx context.Context, yield func(T) error) error, opts ...Option) *RemoteGen0[T] {
+func Gen0[T any](name string, fn func(ctx context.Context, yield func(T) error) error, opts ...FuncOption) *RemoteGen0[T] {
 	f := &RemoteGen0[T]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
-	f.opts.apply(opts)
+	f.opts.applyFunc(opts)
 	registerGen(name, f.opts.localOnly, []reflect.Type{}, reflect.TypeFor[T](),
 		func(ctx context.Context, args []any, yield func(any) error) error {
 			return fn(ctx, func(v T) error { return yield(v) })
@@ -1571,7 +1571,7 @@ func Gen0[T any](name string, fn func(ctx context.Context, yield func(T) error) 
 func (f *RemoteGen0[T]) Name() string { return f.name }
 
 // Options returns a copy of f whose calls use opts on top of f's defaults.
-func (f *RemoteGen0[T]) Options(opts ...Option) *RemoteGen0[T] {
+func (f *RemoteGen0[T]) Options(opts ...FuncOption) *RemoteGen0[T] {
 	return &RemoteGen0[T]{spec: f.withOptions(opts), fn: f.fn}
 }
 
@@ -1600,9 +1600,9 @@ type RemoteGen1[A, T any] struct {
 // caller stopped reading or the task was cancelled, and fn should then
 // return it. With GeneratorBackpressure(n), yield waits while n values are
 // not taken yet. Registration is as for Func1, T being the result type.
-func Gen1[A, T any](name string, fn func(ctx context.Context, a A, yield func(T) error) error, opts ...Option) *RemoteGen1[A, T] {
+func Gen1[A, T any](name string, fn func(ctx context.Context, a A, yield func(T) error) error, opts ...FuncOption) *RemoteGen1[A, T] {
 	f := &RemoteGen1[A, T]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
-	f.opts.apply(opts)
+	f.opts.applyFunc(opts)
 	registerGen(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A]()}, reflect.TypeFor[T](),
 		func(ctx context.Context, args []any, yield func(any) error) error {
 			a, ok := args[0].(A)
@@ -1618,7 +1618,7 @@ func Gen1[A, T any](name string, fn func(ctx context.Context, a A, yield func(T)
 func (f *RemoteGen1[A, T]) Name() string { return f.name }
 
 // Options returns a copy of f whose calls use opts on top of f's defaults.
-func (f *RemoteGen1[A, T]) Options(opts ...Option) *RemoteGen1[A, T] {
+func (f *RemoteGen1[A, T]) Options(opts ...FuncOption) *RemoteGen1[A, T] {
 	return &RemoteGen1[A, T]{spec: f.withOptions(opts), fn: f.fn}
 }
 
@@ -1661,9 +1661,9 @@ type RemoteGen2[A, B, T any] struct {
 // caller stopped reading or the task was cancelled, and fn should then
 // return it. With GeneratorBackpressure(n), yield waits while n values are
 // not taken yet. Registration is as for Func2, T being the result type.
-func Gen2[A, B, T any](name string, fn func(ctx context.Context, a A, b B, yield func(T) error) error, opts ...Option) *RemoteGen2[A, B, T] {
+func Gen2[A, B, T any](name string, fn func(ctx context.Context, a A, b B, yield func(T) error) error, opts ...FuncOption) *RemoteGen2[A, B, T] {
 	f := &RemoteGen2[A, B, T]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
-	f.opts.apply(opts)
+	f.opts.applyFunc(opts)
 	registerGen(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B]()}, reflect.TypeFor[T](),
 		func(ctx context.Context, args []any, yield func(any) error) error {
 			a, ok := args[0].(A)
@@ -1683,7 +1683,7 @@ func Gen2[A, B, T any](name string, fn func(ctx context.Context, a A, b B, yield
 func (f *RemoteGen2[A, B, T]) Name() string { return f.name }
 
 // Options returns a copy of f whose calls use opts on top of f's defaults.
-func (f *RemoteGen2[A, B, T]) Options(opts ...Option) *RemoteGen2[A, B, T] {
+func (f *RemoteGen2[A, B, T]) Options(opts ...FuncOption) *RemoteGen2[A, B, T] {
 	return &RemoteGen2[A, B, T]{spec: f.withOptions(opts), fn: f.fn}
 }
 
@@ -1730,9 +1730,9 @@ type RemoteGen3[A, B, C, T any] struct {
 // caller stopped reading or the task was cancelled, and fn should then
 // return it. With GeneratorBackpressure(n), yield waits while n values are
 // not taken yet. Registration is as for Func3, T being the result type.
-func Gen3[A, B, C, T any](name string, fn func(ctx context.Context, a A, b B, c C, yield func(T) error) error, opts ...Option) *RemoteGen3[A, B, C, T] {
+func Gen3[A, B, C, T any](name string, fn func(ctx context.Context, a A, b B, c C, yield func(T) error) error, opts ...FuncOption) *RemoteGen3[A, B, C, T] {
 	f := &RemoteGen3[A, B, C, T]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
-	f.opts.apply(opts)
+	f.opts.applyFunc(opts)
 	registerGen(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B](), reflect.TypeFor[C]()}, reflect.TypeFor[T](),
 		func(ctx context.Context, args []any, yield func(any) error) error {
 			a, ok := args[0].(A)
@@ -1756,7 +1756,7 @@ func Gen3[A, B, C, T any](name string, fn func(ctx context.Context, a A, b B, c 
 func (f *RemoteGen3[A, B, C, T]) Name() string { return f.name }
 
 // Options returns a copy of f whose calls use opts on top of f's defaults.
-func (f *RemoteGen3[A, B, C, T]) Options(opts ...Option) *RemoteGen3[A, B, C, T] {
+func (f *RemoteGen3[A, B, C, T]) Options(opts ...FuncOption) *RemoteGen3[A, B, C, T] {
 	return &RemoteGen3[A, B, C, T]{spec: f.withOptions(opts), fn: f.fn}
 }
 
@@ -1807,9 +1807,9 @@ type RemoteGen4[A, B, C, D, T any] struct {
 // caller stopped reading or the task was cancelled, and fn should then
 // return it. With GeneratorBackpressure(n), yield waits while n values are
 // not taken yet. Registration is as for Func4, T being the result type.
-func Gen4[A, B, C, D, T any](name string, fn func(ctx context.Context, a A, b B, c C, d D, yield func(T) error) error, opts ...Option) *RemoteGen4[A, B, C, D, T] {
+func Gen4[A, B, C, D, T any](name string, fn func(ctx context.Context, a A, b B, c C, d D, yield func(T) error) error, opts ...FuncOption) *RemoteGen4[A, B, C, D, T] {
 	f := &RemoteGen4[A, B, C, D, T]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
-	f.opts.apply(opts)
+	f.opts.applyFunc(opts)
 	registerGen(name, f.opts.localOnly, []reflect.Type{reflect.TypeFor[A](), reflect.TypeFor[B](), reflect.TypeFor[C](), reflect.TypeFor[D]()}, reflect.TypeFor[T](),
 		func(ctx context.Context, args []any, yield func(any) error) error {
 			a, ok := args[0].(A)
@@ -1837,7 +1837,7 @@ func Gen4[A, B, C, D, T any](name string, fn func(ctx context.Context, a A, b B,
 func (f *RemoteGen4[A, B, C, D, T]) Name() string { return f.name }
 
 // Options returns a copy of f whose calls use opts on top of f's defaults.
-func (f *RemoteGen4[A, B, C, D, T]) Options(opts ...Option) *RemoteGen4[A, B, C, D, T] {
+func (f *RemoteGen4[A, B, C, D, T]) Options(opts ...FuncOption) *RemoteGen4[A, B, C, D, T] {
 	return &RemoteGen4[A, B, C, D, T]{spec: f.withOptions(opts), fn: f.fn}
 }
 

@@ -8,7 +8,7 @@ import (
 // Map runs fn over items on the runtime's scheduler, like Ray's drop-in
 // multiprocessing.Pool.map: results come back in input order, and the first
 // error (in completion order) cancels the calls still pending.
-func Map[T, R any](ctx context.Context, fn *RemoteFunc1[T, R], items []T, opts ...Option) ([]R, error) {
+func Map[T, R any](ctx context.Context, fn *RemoteFunc1[T, R], items []T, opts ...FuncOption) ([]R, error) {
 	f := fn
 	if len(opts) > 0 {
 		f = fn.Options(opts...)

@@ -7,8 +7,40 @@ import (
 	"strings"
 )
 
-// Option configures a remote function, an actor class or a single call.
+// Option is an option that remote functions and actor classes both take:
+// the resources a task or actor holds and the retry filters. It is a
+// FuncOption and an ActorOption. Options that mean something to only one
+// kind have that kind's type (MaxRetries is a FuncOption, MaxConcurrency
+// an ActorOption), so a meaningless option does not compile.
 type Option func(*options)
+
+// FuncOption configures a remote function, at registration (Func1(name,
+// fn, opts...)) or for the calls of a copy (f.Options(opts...)).
+type FuncOption interface{ funcOpt(*options) }
+
+// ActorOption configures an actor class, at registration (Actor1(name,
+// ctor, opts...)) or for the actors of a copy (c.Options(opts...)).
+type ActorOption interface{ actorOpt(*options) }
+
+// MethodOption configures the registration of an actor method (Method1(name,
+// fn, opts...)); a method's calls run with its actor's options.
+type MethodOption interface{ methodOpt(*options) }
+
+// GetActorOption configures GetActor (Namespace).
+type GetActorOption interface{ getActorOpt(*options) }
+
+func (f Option) funcOpt(o *options)  { f(o) }
+func (f Option) actorOpt(o *options) { f(o) }
+
+// funcOnly is an option only remote functions take.
+type funcOnly func(*options)
+
+func (f funcOnly) funcOpt(o *options) { f(o) }
+
+// actorOnly is an option only actor classes take.
+type actorOnly func(*options)
+
+func (f actorOnly) actorOpt(o *options) { f(o) }
 
 type options struct {
 	res             resources
@@ -34,9 +66,15 @@ func defaultActorOptions() options {
 	return options{maxConcurrency: 1}
 }
 
-func (o *options) apply(opts []Option) {
+func (o *options) applyFunc(opts []FuncOption) {
 	for _, f := range opts {
-		f(o)
+		f.funcOpt(o)
+	}
+}
+
+func (o *options) applyActor(opts []ActorOption) {
+	for _, f := range opts {
+		f.actorOpt(o)
 	}
 }
 
@@ -104,14 +142,14 @@ func Resources(r map[string]float64) Option {
 // MaxRetries is how many times a task is re-run after its worker crashed (a
 // panic), default 3. With RetryExceptions, returned errors are retried too;
 // with RetryOn, only those of the listed kinds.
-func MaxRetries(n int) Option {
-	return func(o *options) {
+func MaxRetries(n int) FuncOption {
+	return funcOnly(func(o *options) {
 		if n < -1 {
 			o.fail("option MaxRetries = %d: must be >= 0 (or -1 for unlimited)", n)
 			return
 		}
 		o.maxRetries = n
-	}
+	})
 }
 
 // RetryExceptions makes a task retry when it returns an error, not only when
@@ -120,50 +158,50 @@ func MaxRetries(n int) Option {
 func RetryExceptions(on bool) Option { return func(o *options) { o.retryExceptions = on } }
 
 // MaxRestarts is how many times an actor is restarted after it crashed (default 0).
-func MaxRestarts(n int) Option {
-	return func(o *options) {
+func MaxRestarts(n int) ActorOption {
+	return actorOnly(func(o *options) {
 		if n < -1 {
 			o.fail("option MaxRestarts = %d: must be >= 0 (or -1 for unlimited)", n)
 			return
 		}
 		o.maxRestarts = n
-	}
+	})
 }
 
 // MaxTaskRetries is how many times an actor method call is re-run on a
 // restarted actor after the actor crashed during it (default 0), or, with
 // RetryOn or RetryExceptions, after it returned an error that is retried.
-func MaxTaskRetries(n int) Option {
-	return func(o *options) {
+func MaxTaskRetries(n int) ActorOption {
+	return actorOnly(func(o *options) {
 		if n < -1 {
 			o.fail("option MaxTaskRetries = %d: must be >= 0 (or -1 for unlimited)", n)
 			return
 		}
 		o.maxTaskRetries = n
-	}
+	})
 }
 
 // MaxConcurrency lets an actor run up to n method calls at once (default 1:
 // calls run one at a time in submission order).
-func MaxConcurrency(n int) Option {
-	return func(o *options) {
+func MaxConcurrency(n int) ActorOption {
+	return actorOnly(func(o *options) {
 		if n < 1 {
 			o.fail("option MaxConcurrency = %d: must be >= 1", n)
 			return
 		}
 		o.maxConcurrency = n
-	}
+	})
 }
 
 // Name names an actor so that GetActor can find it.
-func Name(name string) Option {
-	return func(o *options) {
+func Name(name string) ActorOption {
+	return actorOnly(func(o *options) {
 		if name == "" {
 			o.fail("option Name: must not be empty")
 			return
 		}
 		o.name = name
-	}
+	})
 }
 
 // resources is a request or a capacity. Custom resources are rare, so they

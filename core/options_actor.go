@@ -15,8 +15,8 @@ type actorOptions struct {
 // as its ref arguments are ready, before earlier calls of the same caller
 // whose arguments are not (Ray's allow_out_of_order_execution). By default
 // calls from one caller run in the order they were made.
-func AllowOutOfOrderExecution(on bool) Option {
-	return func(o *options) { o.actor.outOfOrder = on }
+func AllowOutOfOrderExecution(on bool) ActorOption {
+	return actorOnly(func(o *options) { o.actor.outOfOrder = on })
 }
 
 // KillOption configures Kill.
@@ -34,17 +34,24 @@ type killConfig struct {
 // dies.
 func NoRestart(on bool) KillOption { return func(c *killConfig) { c.noRestart = on } }
 
+// NamespaceOption is what Namespace returns: an ActorOption and a
+// GetActorOption.
+type NamespaceOption func(*options)
+
+func (f NamespaceOption) actorOpt(o *options)    { f(o) }
+func (f NamespaceOption) getActorOpt(o *options) { f(o) }
+
 // Namespace is the namespace a named actor lives in (Ray's namespace
 // option), for actor creation and for GetActor; without it, the runtime's
 // (WithNamespace). One name names one actor per namespace.
-func Namespace(ns string) Option {
-	return func(o *options) {
+func Namespace(ns string) NamespaceOption {
+	return NamespaceOption(func(o *options) {
 		if ns == "" {
 			o.fail("option Namespace: must not be empty")
 			return
 		}
 		o.actor.namespace, o.actor.nsSet = ns, true
-	}
+	})
 }
 
 // WithNamespace sets the runtime's namespace, where named actors are made
@@ -72,10 +79,12 @@ func namespaceOf(rt *Runtime, o *options) string {
 // to it is gone, until Kill or Shutdown. Name it to find it again
 // (GetActor). Without it an actor dies with the actor that created it, and
 // once no handle to it is left.
-func Detached() Option { return func(o *options) { o.actor.detached = true } }
+func Detached() ActorOption { return actorOnly(func(o *options) { o.actor.detached = true }) }
 
 // GetIfExists makes the creation of a named actor return the live actor
 // of that name and type in its namespace if there is one (its constructor
 // does not run, the new options are ignored), as Ray's get_if_exists=True
 // does. Of many concurrent creations exactly one constructs it.
-func GetIfExists() Option { return func(o *options) { o.actor.getIfExists = true } }
+func GetIfExists() ActorOption {
+	return actorOnly(func(o *options) { o.actor.getIfExists = true })
+}

@@ -11,26 +11,26 @@ type taskOptions struct {
 // exactly n values, else every ref of the call fails with ErrTaskFailed
 // wrapping ErrInvalidInput. On a function of a fixed count (Func1, Func1x2,
 // ...), any other n is ErrInvalidInput.
-func NumReturns(n int) Option {
-	return func(o *options) {
+func NumReturns(n int) FuncOption {
+	return funcOnly(func(o *options) {
 		if n < 1 {
 			o.fail("option NumReturns = %d: must be >= 1", n)
 			return
 		}
 		o.task.numReturns = n
-	}
+	})
 }
 
 // GeneratorBackpressure bounds a generator task (Gen0..Gen4): once n
 // values it yielded are not yet taken by the caller (Generator.Next or
 // All), its next yield waits (Ray's _generator_backpressure_num_objects).
 // The default, 0, never waits.
-func GeneratorBackpressure(n int) Option {
-	return func(o *options) {
+func GeneratorBackpressure(n int) FuncOption {
+	return funcOnly(func(o *options) {
 		if n < 0 {
 			o.fail("option GeneratorBackpressure = %d: must be >= 0", n)
 			return
 		}
 		o.task.backpressure = n
-	}
+	})
 }

@@ -523,12 +523,12 @@ func TestParityNamespaces(t *testing.T) {
 		t.Fatalf("namespaces %q %q", a.Namespace(), b.Namespace())
 	}
 	for _, tc := range []struct {
-		opts []core.Option
+		opts []core.GetActorOption
 		want int
 	}{
 		{nil, 11},
-		{[]core.Option{core.Namespace("ns1")}, 12},
-		{[]core.Option{core.Namespace("ns2")}, 21},
+		{[]core.GetActorOption{core.Namespace("ns1")}, 12},
+		{[]core.GetActorOption{core.Namespace("ns2")}, 21},
 	} {
 		h, err := core.GetActor[*Counter](ctx, "c", tc.opts...)
 		if err != nil {

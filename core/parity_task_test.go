@@ -396,7 +396,7 @@ func TestSeveralReturnsAreSeparateRefs(t *testing.T) {
 		}
 	}
 	// A count that is not the function's is refused.
-	for _, o := range []core.Option{core.NumReturns(3), core.NumReturns(0)} {
+	for _, o := range []core.FuncOption{core.NumReturns(3), core.NumReturns(0)} {
 		a, b := divmod.Options(o).Remote(ctx, 7, 2)
 		if _, err := core.Get(ctx, b); !errors.Is(err, core.ErrInvalidInput) {
 			t.Errorf("divmod with a bad NumReturns: %v", err)

@@ -651,10 +651,10 @@ type spec struct {
 	opts options
 }
 
-func (s *spec) withOptions(opts []Option) spec {
+func (s *spec) withOptions(opts []FuncOption) spec {
 	c := *s
 	c.opts.res = s.opts.res.clone()
-	c.opts.apply(opts)
+	c.opts.applyFunc(opts)
 	return c
 }
 

@@ -190,7 +190,7 @@ func (t *DataParallelTrainer) Fit(ctx context.Context) (*Result, error) {
 	return st.result(nil), nil
 }
 
-func workerResources(s ScalingConfig) []core.Option {
+func workerResources(s ScalingConfig) []core.ActorOption {
 	cpu := 1.0
 	var gpu float64
 	if s.UseGPU {
@@ -207,7 +207,7 @@ func workerResources(s ScalingConfig) []core.Option {
 			custom[k] = v
 		}
 	}
-	opts := []core.Option{core.NumCPUs(cpu)}
+	opts := []core.ActorOption{core.NumCPUs(cpu)}
 	if gpu > 0 {
 		opts = append(opts, core.NumGPUs(gpu))
 	}
@@ -250,7 +250,7 @@ func (t *DataParallelTrainer) preprocess(ctx context.Context) (map[string]*data.
 
 // runGroup starts one worker group, runs it to the end and tears it down.
 // It returns the first real failure (not the aborts it caused).
-func (t *DataParallelTrainer) runGroup(ctx context.Context, n int, res []core.Option, datasets map[string]*data.Dataset, resume *checkpoint.Checkpoint, st *runState) error {
+func (t *DataParallelTrainer) runGroup(ctx context.Context, n int, res []core.ActorOption, datasets map[string]*data.Dataset, resume *checkpoint.Checkpoint, st *runState) error {
 	shards := make([]map[string]*data.Dataset, n)
 	for i := range shards {
 		shards[i] = map[string]*data.Dataset{}

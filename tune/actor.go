@@ -310,7 +310,7 @@ func (tc *trialContext) persist(ckpt *checkpoint.Checkpoint) (string, error) {
 // is cancelled the trainable is ended (its context is cancelled) and drive
 // waits for it to return.
 func (c *controller) drive(ctx context.Context, spec runSpec, res Resources, rl *runLog) error {
-	opts := []core.Option{core.NumCPUs(res.CPU)}
+	opts := []core.ActorOption{core.NumCPUs(res.CPU)}
 	if res.GPU > 0 {
 		opts = append(opts, core.NumGPUs(res.GPU))
 	}

@@ -194,9 +194,9 @@ type RemoteFunc{{.N}}[{{.TP}}R any] struct {
 // package init: a second registration of one name panics, and so does an
 // argument or result type that cannot be encoded (see CheckEncodable),
 // unless opts hold LocalOnly.
-func Func{{.N}}[{{.TP}}R any](name string, fn func(ctx context.Context{{.Params}}) (R, error), opts ...Option) *RemoteFunc{{.N}}[{{.TP}}R] {
+func Func{{.N}}[{{.TP}}R any](name string, fn func(ctx context.Context{{.Params}}) (R, error), opts ...FuncOption) *RemoteFunc{{.N}}[{{.TP}}R] {
 	f := &RemoteFunc{{.N}}[{{.TP}}R]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
-	f.opts.apply(opts)
+	f.opts.applyFunc(opts)
 	registerFunc(name, f.opts.localOnly, []reflect.Type{ {{- .ArgTypes -}} }, reflect.TypeFor[R](),
 		func(ctx context.Context, args []any) (any, error) {
 {{- range .Unpack}}
@@ -214,7 +214,7 @@ func Func{{.N}}[{{.TP}}R any](name string, fn func(ctx context.Context{{.Params}
 func (f *RemoteFunc{{.N}}[{{.TP}}R]) Name() string { return f.name }
 
 // Options returns a copy of f whose calls use opts on top of f's defaults.
-func (f *RemoteFunc{{.N}}[{{.TP}}R]) Options(opts ...Option) *RemoteFunc{{.N}}[{{.TP}}R] {
+func (f *RemoteFunc{{.N}}[{{.TP}}R]) Options(opts ...FuncOption) *RemoteFunc{{.N}}[{{.TP}}R] {
 	return &RemoteFunc{{.N}}[{{.TP}}R]{spec: f.withOptions(opts), fn: f.fn}
 }
 
@@ -258,9 +258,9 @@ type RemoteFunc{{.N}}x{{.K}}[{{.TP}}{{.RP}} any] struct {
 
 // Func{{.N}}x{{.K}} registers fn, a function of {{.K}} results, under name and
 // returns its remote handle. Registration is as for Func{{.N}}.
-func Func{{.N}}x{{.K}}[{{.TP}}{{.RP}} any](name string, fn func(ctx context.Context{{.Params}}) ({{.RP}}, error), opts ...Option) *RemoteFunc{{.N}}x{{.K}}[{{.TP}}{{.RP}}] {
+func Func{{.N}}x{{.K}}[{{.TP}}{{.RP}} any](name string, fn func(ctx context.Context{{.Params}}) ({{.RP}}, error), opts ...FuncOption) *RemoteFunc{{.N}}x{{.K}}[{{.TP}}{{.RP}}] {
 	f := &RemoteFunc{{.N}}x{{.K}}[{{.TP}}{{.RP}}]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
-	f.opts.apply(opts)
+	f.opts.applyFunc(opts)
 	registerFuncN(name, f.opts.localOnly, []reflect.Type{ {{- .ArgTypes -}} }, []reflect.Type{ {{- .RetTypes -}} }, nil,
 		func(ctx context.Context, args []any) (any, error) {
 {{- range .Unpack}}
@@ -282,7 +282,7 @@ func Func{{.N}}x{{.K}}[{{.TP}}{{.RP}} any](name string, fn func(ctx context.Cont
 func (f *RemoteFunc{{.N}}x{{.K}}[{{.TP}}{{.RP}}]) Name() string { return f.name }
 
 // Options returns a copy of f whose calls use opts on top of f's defaults.
-func (f *RemoteFunc{{.N}}x{{.K}}[{{.TP}}{{.RP}}]) Options(opts ...Option) *RemoteFunc{{.N}}x{{.K}}[{{.TP}}{{.RP}}] {
+func (f *RemoteFunc{{.N}}x{{.K}}[{{.TP}}{{.RP}}]) Options(opts ...FuncOption) *RemoteFunc{{.N}}x{{.K}}[{{.TP}}{{.RP}}] {
 	return &RemoteFunc{{.N}}x{{.K}}[{{.TP}}{{.RP}}]{spec: f.withOptions(opts), fn: f.fn}
 }
 
@@ -343,9 +343,9 @@ type RemoteFunc{{.N}}xN[{{.TP}}R any] struct {
 // count of returns with NumReturns (default 1), at registration or per call
 // with Options. fn must return exactly that many values. Registration is as
 // for Func{{.N}}.
-func Func{{.N}}xN[{{.TP}}R any](name string, fn func(ctx context.Context{{.Params}}) ([]R, error), opts ...Option) *RemoteFunc{{.N}}xN[{{.TP}}R] {
+func Func{{.N}}xN[{{.TP}}R any](name string, fn func(ctx context.Context{{.Params}}) ([]R, error), opts ...FuncOption) *RemoteFunc{{.N}}xN[{{.TP}}R] {
 	f := &RemoteFunc{{.N}}xN[{{.TP}}R]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
-	f.opts.apply(opts)
+	f.opts.applyFunc(opts)
 	registerFuncN(name, f.opts.localOnly, []reflect.Type{ {{- .ArgTypes -}} }, nil, reflect.TypeFor[R](),
 		func(ctx context.Context, args []any) (any, error) {
 {{- range .Unpack}}
@@ -367,7 +367,7 @@ func Func{{.N}}xN[{{.TP}}R any](name string, fn func(ctx context.Context{{.Param
 func (f *RemoteFunc{{.N}}xN[{{.TP}}R]) Name() string { return f.name }
 
 // Options returns a copy of f whose calls use opts on top of f's defaults.
-func (f *RemoteFunc{{.N}}xN[{{.TP}}R]) Options(opts ...Option) *RemoteFunc{{.N}}xN[{{.TP}}R] {
+func (f *RemoteFunc{{.N}}xN[{{.TP}}R]) Options(opts ...FuncOption) *RemoteFunc{{.N}}xN[{{.TP}}R] {
 	return &RemoteFunc{{.N}}xN[{{.TP}}R]{spec: f.withOptions(opts), fn: f.fn}
 }
 
@@ -430,9 +430,9 @@ type RemoteGen{{.N}}[{{.TP}}T any] struct {
 // caller stopped reading or the task was cancelled, and fn should then
 // return it. With GeneratorBackpressure(n), yield waits while n values are
 // not taken yet. Registration is as for Func{{.N}}, T being the result type.
-func Gen{{.N}}[{{.TP}}T any](name string, fn func(ctx context.Context{{.Params}}, yield func(T) error) error, opts ...Option) *RemoteGen{{.N}}[{{.TP}}T] {
+func Gen{{.N}}[{{.TP}}T any](name string, fn func(ctx context.Context{{.Params}}, yield func(T) error) error, opts ...FuncOption) *RemoteGen{{.N}}[{{.TP}}T] {
 	f := &RemoteGen{{.N}}[{{.TP}}T]{spec: spec{name: name, opts: defaultTaskOptions()}, fn: fn}
-	f.opts.apply(opts)
+	f.opts.applyFunc(opts)
 	registerGen(name, f.opts.localOnly, []reflect.Type{ {{- .ArgTypes -}} }, reflect.TypeFor[T](),
 		func(ctx context.Context, args []any, yield func(any) error) error {
 {{- range .Unpack}}
@@ -450,7 +450,7 @@ func Gen{{.N}}[{{.TP}}T any](name string, fn func(ctx context.Context{{.Params}}
 func (f *RemoteGen{{.N}}[{{.TP}}T]) Name() string { return f.name }
 
 // Options returns a copy of f whose calls use opts on top of f's defaults.
-func (f *RemoteGen{{.N}}[{{.TP}}T]) Options(opts ...Option) *RemoteGen{{.N}}[{{.TP}}T] {
+func (f *RemoteGen{{.N}}[{{.TP}}T]) Options(opts ...FuncOption) *RemoteGen{{.N}}[{{.TP}}T] {
 	return &RemoteGen{{.N}}[{{.TP}}T]{spec: f.withOptions(opts), fn: f.fn}
 }
 
@@ -502,9 +502,9 @@ type ActorClass{{.N}}[{{.TP}}T any] struct {
 // package init: a second registration of one name panics, and so does a
 // constructor argument type that cannot be encoded (see CheckEncodable),
 // unless opts hold LocalOnly.
-func Actor{{.N}}[{{.TP}}T any](name string, ctor func(ctx context.Context{{.Params}}) (T, error), opts ...Option) *ActorClass{{.N}}[{{.TP}}T] {
+func Actor{{.N}}[{{.TP}}T any](name string, ctor func(ctx context.Context{{.Params}}) (T, error), opts ...ActorOption) *ActorClass{{.N}}[{{.TP}}T] {
 	c := &ActorClass{{.N}}[{{.TP}}T]{name: name, opts: defaultActorOptions(), ctor: ctor}
-	c.opts.apply(opts)
+	c.opts.applyActor(opts)
 	registerActorClass(name, reflect.TypeFor[T](), c.opts.localOnly, []reflect.Type{ {{- .ArgTypes -}} },
 		func(ctx context.Context, args []any) (any, error) {
 {{- range .Unpack}}
@@ -519,10 +519,10 @@ func Actor{{.N}}[{{.TP}}T any](name string, ctor func(ctx context.Context{{.Para
 }
 
 // Options returns a copy of the class whose actors use opts on top of its defaults.
-func (c *ActorClass{{.N}}[{{.TP}}T]) Options(opts ...Option) *ActorClass{{.N}}[{{.TP}}T] {
+func (c *ActorClass{{.N}}[{{.TP}}T]) Options(opts ...ActorOption) *ActorClass{{.N}}[{{.TP}}T] {
 	o := c.opts
 	o.res = c.opts.res.clone()
-	o.apply(opts)
+	o.applyActor(opts)
 	return &ActorClass{{.N}}[{{.TP}}T]{name: c.name, opts: o, ctor: c.ctor}
 }
 
@@ -560,7 +560,7 @@ type ActorMethod{{.N}}[T, {{.TP}}R any] struct {
 // core.Method{{.N}}("Counter.Incr", (*Counter).Incr). An argument or result
 // type that cannot be encoded panics unless opts hold LocalOnly, the only
 // option that applies to a method.
-func Method{{.N}}[T, {{.TP}}R any](name string, fn func(inst T, ctx context.Context{{.Params}}) (R, error), opts ...Option) *ActorMethod{{.N}}[T, {{.TP}}R] {
+func Method{{.N}}[T, {{.TP}}R any](name string, fn func(inst T, ctx context.Context{{.Params}}) (R, error), opts ...MethodOption) *ActorMethod{{.N}}[T, {{.TP}}R] {
 	localOnly := registrationLocalOnly(opts)
 	registerActorMethod(name, reflect.TypeFor[T](), localOnly, []reflect.Type{ {{- .ArgTypes -}} }, reflect.TypeFor[R](),
 		func(ctx context.Context, inst any, args []any) (any, error) {
