@@ -32,7 +32,10 @@
 // missing, unknown or duplicated feature, a value of the wrong type and an
 // oversized body are answered 4xx with {"error": "..."} naming the row,
 // the feature and the problem, never 500. Other payloads go through an
-// Adapter.
+// Adapter. A gbdt model (gbdt.PredictorFactory with the JSON adapter,
+// float64 features, one output, no preprocessor or StandardScalers) scores
+// requests of up to 64 rows on a row path that builds no Arrow record and
+// answers the same bytes as the Arrow path.
 //
 // Besides the deployments' routes the HTTP ingress serves /-/healthz,
 // /-/routes and Prometheus /metrics (requests by code, latency histogram,

@@ -25,13 +25,24 @@ import (
 // are refused. Errors wrap ErrInvalidInput and name the row, the feature
 // and what was wrong. The caller releases the record.
 func (in *InputSchema) DecodeJSON(body []byte) (arrow.Record, error) {
-	c := in.getColumns()
-	defer in.putColumns(c)
-	d := jsonDecoder{in: in, c: c, b: body}
-	if err := d.decode(); err != nil {
+	c, err := in.decodeColumns(body)
+	if err != nil {
 		return nil, err
 	}
+	defer in.putColumns(c)
 	return c.record(), nil
+}
+
+// decodeColumns is DecodeJSON up to the columns, which the caller puts
+// back with putColumns.
+func (in *InputSchema) decodeColumns(body []byte) (*columns, error) {
+	c := in.getColumns()
+	d := jsonDecoder{in: in, c: c, b: body}
+	if err := d.decode(); err != nil {
+		in.putColumns(c)
+		return nil, err
+	}
+	return c, nil
 }
 
 // jsonDecoder is a small, strict JSON reader specialised for model input:
