@@ -2,9 +2,11 @@
 // Ray Serve style, on the goray runtime.
 //
 // A Deployment is a Go type built once per replica by its New function and
-// answering requests with ServeRequest. Replicas are core actors (with
-// core.MaxConcurrency(MaxOngoingRequests)); in front of them each
-// deployment has a router that sends a request to the less loaded of two
+// answering requests with ServeRequest. Replicas are core actors, which
+// build the handler, run its health checks and close it; requests call
+// the handler directly from the ingress goroutine (in one process the
+// actor's mailbox would only add two goroutine hand-offs), and a panic
+// still kills the replica. In front of them each deployment has a router that sends a request to the less loaded of two
 // random replicas, queues it when every replica is at MaxOngoingRequests,
 // and refuses it with 503 and Retry-After past MaxQueuedRequests. A
 // controller goroutine per deployment replaces replicas that panic or fail

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync/atomic"
 
 	"github.com/goray/goray/core"
 )
@@ -23,25 +22,27 @@ type replicaConn interface {
 	dead(err error) bool
 }
 
-// A replica is a core actor holding the deployment's Handler.
+// A replica is a core actor holding the deployment's Handler. The actor
+// runs the constructor, the health checks and Close; requests, which in
+// one process would only pass through its mailbox, call the handler
+// directly from the ingress goroutine (actorConn.call), with the actor's
+// crash semantics: a panic kills the replica, the request that panicked
+// fails with ErrReplicaFailed, and later ones are refused as not served.
 
 type replicaSpec struct {
 	newHandler func(ctx context.Context, rc *ReplicaContext) (Handler, error)
 	rc         *ReplicaContext
+	// inst is set by the constructor, before the actor is ready: the
+	// instance that requests call directly.
+	inst *replicaActor
 }
 
 type replicaActor struct {
 	h  Handler
 	rc *ReplicaContext
-}
-
-// replicaCall carries the caller's context to the handler: in one process
-// core passes values without copying, so the handler sees the request's
-// deadline and cancellation.
-type replicaCall struct {
-	ctx     context.Context
-	req     *Request
-	started atomic.Bool // set when the handler is entered
+	// life is the actor's context: done once the actor is dead (killed,
+	// crashed, or the runtime shut down).
+	life context.Context
 }
 
 // errNotServed marks a failure before the handler saw the request: the
@@ -57,15 +58,8 @@ var (
 		if h == nil {
 			return nil, fmt.Errorf("deployment %q: New returned a nil Handler", s.rc.Deployment)
 		}
-		return &replicaActor{h: h, rc: s.rc}, nil
-	}, core.LocalOnly())
-	replicaServe = core.Method1("serve.Replica.ServeRequest", func(r *replicaActor, _ context.Context, c *replicaCall) (*Response, error) {
-		c.started.Store(true)
-		resp, err := r.h.ServeRequest(c.ctx, c.req)
-		if err == nil && resp == nil {
-			resp = &Response{}
-		}
-		return resp, err
+		s.inst = &replicaActor{h: h, rc: s.rc, life: ctx}
+		return s.inst, nil
 	}, core.LocalOnly())
 	replicaCheck = core.Method1("serve.Replica.CheckHealth", func(r *replicaActor, _ context.Context, ctx context.Context) (struct{}, error) {
 		if hc, ok := r.h.(HealthChecker); ok {
@@ -82,17 +76,20 @@ var (
 )
 
 type actorConn struct {
-	h *core.ActorHandle[*replicaActor]
+	h    *core.ActorHandle[*replicaActor]
+	inst *replicaActor
 }
 
 // startActorReplica starts a replica actor and waits for its constructor.
 func startActorReplica(ctx context.Context, d *Deployment, rc *ReplicaContext) (replicaConn, error) {
-	// Room for one health check and the close call beside the requests.
+	spec := &replicaSpec{newHandler: d.New, rc: rc}
+	// Requests do not go through the mailbox: room for health checks and
+	// the close call.
 	h, err := replicaClass.Options(
-		core.MaxConcurrency(d.MaxOngoingRequests+2),
+		core.MaxConcurrency(2),
 		core.MaxRestarts(0),
 		core.MaxTaskRetries(0),
-	).Remote(ctx, &replicaSpec{newHandler: d.New, rc: rc})
+	).Remote(ctx, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -100,22 +97,34 @@ func startActorReplica(ctx context.Context, d *Deployment, rc *ReplicaContext) (
 		_ = core.Kill(h)
 		return nil, unwrapTaskError(err)
 	}
-	return &actorConn{h: h}, nil
+	if spec.inst == nil { // cannot happen: Ready succeeded, so the constructor did
+		_ = core.Kill(h)
+		return nil, fmt.Errorf("%w: replica %s has no instance", ErrReplicaFailed, rc.ReplicaID)
+	}
+	return &actorConn{h: h, inst: spec.inst}, nil
 }
 
-func (c *actorConn) call(ctx context.Context, req *Request) (*Response, error) {
-	rc := &replicaCall{ctx: ctx, req: req}
-	ref := replicaServe.Remote(ctx, c.h, rc)
-	resp, err := core.Get(ctx, ref)
-	ref.Release()
-	if err != nil {
-		err = unwrapTaskError(err)
-		if errors.Is(err, ErrReplicaFailed) && !rc.started.Load() {
-			err = fmt.Errorf("%w: %w", err, errNotServed)
-		}
+// call serves req on the calling goroutine.
+func (c *actorConn) call(ctx context.Context, req *Request) (resp *Response, err error) {
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return resp, nil
+	r := c.inst
+	if r.life.Err() != nil {
+		return nil, fmt.Errorf("%w: replica %s has stopped: %w", ErrReplicaFailed, r.rc.ReplicaID, errNotServed)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			// As the actor would: a crash ends the replica (MaxRestarts 0).
+			_ = core.Kill(c.h)
+			resp, err = nil, fmt.Errorf("%w: panic: %v", ErrReplicaFailed, p)
+		}
+	}()
+	resp, err = r.h.ServeRequest(ctx, req)
+	if err == nil && resp == nil {
+		resp = &Response{}
+	}
+	return resp, err
 }
 
 func (c *actorConn) checkHealth(ctx context.Context) error {
