@@ -118,3 +118,24 @@ func BenchmarkDemoHandler1Row(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDecodeColumns1Row is the decoder alone on a one-row request
+// whose keys come sorted (as json.Marshal writes a map), not in the
+// schema's order: what the row path pays before scoring.
+func BenchmarkDecodeColumns1Row(b *testing.B) {
+	names, rows := bcData(b)
+	body := []byte(recordsJSON(names, rows[:1]))
+	in, err := NewInputSchema(linearCheckpoint(b, b.TempDir(), 1).Metadata().Features)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		c, err := in.decodeColumns(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		in.putColumns(c)
+	}
+}

@@ -188,7 +188,9 @@ func (d *jsonDecoder) record() error {
 		d.pos++
 		return d.checkRow()
 	}
-	next := 0 // the feature expected next, if keys come in schema order
+	// Keys are expected in the order the last record gave them (schema
+	// order at first): a hit costs a string comparison, not a map lookup.
+	prev := len(d.in.Features)
 	for {
 		d.ws()
 		if d.pos >= len(d.b) || d.b[d.pos] != '"' {
@@ -199,10 +201,11 @@ func (d *jsonDecoder) record() error {
 			return err
 		}
 		idx := -1
-		if !esc && next < len(d.in.Features) && d.in.Features[next].Name == unsafeString(key) {
+		if next := int(d.in.follow[prev].Load()); !esc && next < len(d.in.Features) && d.in.Features[next].Name == unsafeString(key) {
 			idx = next
 		} else if i, ok := d.in.index[string(key)]; ok {
 			idx = i
+			d.in.follow[prev].Store(int32(i))
 		}
 		if idx < 0 {
 			return badRequest("row %d: unknown feature %q; the model takes %s", d.row, key, d.in.featureList())
@@ -211,7 +214,7 @@ func (d *jsonDecoder) record() error {
 			return badRequest("row %d: feature %q given twice", d.row, key)
 		}
 		c.seen[idx] = c.stamp
-		next = idx + 1
+		prev = idx
 		if err := d.expect(':', "':' after a feature name"); err != nil {
 			return err
 		}
