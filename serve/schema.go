@@ -25,8 +25,8 @@ type InputSchema struct {
 	// record decoded, follow[len(Features)] the one that came first: the
 	// decoder's guess at the next key.
 	follow []atomic.Int32
-	kinds    []featureKind
-	pool     sync.Pool // *columns
+	kinds  []featureKind
+	pool   sync.Pool // *columns
 }
 
 type kind uint8
