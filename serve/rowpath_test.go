@@ -362,3 +362,34 @@ func TestRowPathInputsEqualPreprocessor(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRowPathEqualsArrowPath: whatever the body, the row path answers the
+// Arrow path's bytes, predictions and refusals alike.
+func FuzzRowPathEqualsArrowPath(f *testing.F) {
+	names, rows, labels := bcFull(f)
+	ckpt := gbdtCheckpoint(f, names, rows, labels, gbdt.Params{"objective": gbdt.BinaryLogistic, "max_depth": 4},
+		fitScaler(names, rows, "mean radius", "mean texture"), "")
+	fast, err := NewPredictorHandler(ckpt, gbdt.PredictorFactory, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	slow, err := NewPredictorHandler(ckpt, arrowOnlyFactory, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	if fast.rows == nil || slow.rows != nil {
+		f.Fatal("want the row path on one handler only")
+	}
+	f.Add([]byte(recordsJSON(names, rows[:1])))
+	f.Add([]byte(recordsJSON(names, rows[:3])))
+	f.Add([]byte(columnarJSON(names, rows[:2])))
+	for _, s := range jsonSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req := func() *Request { return &Request{Method: "POST", Path: "/", Body: body} }
+		if got, want := answer(fast, req()), answer(slow, req()); got != want {
+			t.Fatalf("body %q:\n row path:   %s\n Arrow path: %s", body, got, want)
+		}
+	})
+}
