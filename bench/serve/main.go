@@ -17,7 +17,9 @@
 //   - closed loop, throughput: wrk -t2 -c64 -d5s --latency, a separate
 //     process on the same cores, as a user would measure it (apt-get
 //     install wrk brings it). Without wrk, the in-process Go load
-//     generator runs the closed loop instead.
+//     generator runs the closed loop instead. A third server, net/http
+//     answering a fixed body, is measured too: the floor that HTTP alone
+//     sets (the bare handler spends most of its time in encoding/json).
 //   - open loop at a fixed rate (-rate, default 2,000 requests/s) from the
 //     in-process Go load generator: requests are scheduled at fixed times
 //     over -conns keep-alive connections, latency counts from the moment
@@ -172,10 +174,17 @@ func run(ctx context.Context, out io.Writer, args []string) error {
 	if cfg.maxOngoing > 0 {
 		maxOngoing = strconv.Itoa(cfg.maxOngoing)
 	}
+	floor, err := startFloor(a)
+	if err != nil {
+		return err
+	}
+	defer floor.Close()
 	sides := []side{
 		{"bare chi + encoding/json + scaler + leaves", bare.Addr().String()},
 		{fmt.Sprintf("serve demo (%d replicas, MaxOngoing %s)", cfg.replicas, maxOngoing), srv.Addr()},
 	}
+	// The floor is only run closed loop, for scale: what HTTP alone costs.
+	floorSide := side{"net/http floor (reads body, fixed answer)", floor.Addr().String()}
 	fmt.Fprintf(out, "goray serve bench, the demo's configuration: %s\n", desc)
 	fmt.Fprintf(out, "%d-row JSON records request (%d bytes) POSTed to %s; answer %s\n", cfg.rows, len(body), route, a)
 	fmt.Fprintf(out, "GOMAXPROCS=%d for both servers (and the Go load generator), %d CPUs on the machine, %s/%s\n\n",
@@ -216,9 +225,10 @@ func run(ctx context.Context, out io.Writer, args []string) error {
 		return nil
 	}
 
-	closed := make([]result, len(sides))
+	closedSides := append(slices.Clone(sides), floorSide)
+	closed := make([]result, len(closedSides))
 	for r := range cfg.rounds {
-		for i, s := range sides {
+		for i, s := range closedSides {
 			res, err := closedLoop(s)
 			if err != nil {
 				return fmt.Errorf("%s: %w", s.name, err)
@@ -243,13 +253,18 @@ func run(ctx context.Context, out io.Writer, args []string) error {
 
 	fmt.Fprintf(out, "closed loop: %s; best of %d rounds\n", gen, cfg.rounds)
 	fmt.Fprintf(out, "  %-46s %12s %10s %10s %8s %12s  %s\n", "", "requests/s", "p50", "p99", "errors", "server CPU/req", "loadavg (1, 5, 15 min) after the run")
-	for i, s := range sides {
+	for i, s := range closedSides {
 		r := closed[i]
 		fmt.Fprintf(out, "  %-46s %12.0f %10s %10s %8d %12s  %s\n", s.name, r.rps, ms(r.p50), ms(r.p99), r.errors, us(r.cpuPerReq), r.loadavg)
 	}
 	tput := closed[1].rps / closed[0].rps
-	fmt.Fprintf(out, "  %-46s %11.2fx %9.2fx %9.2fx %8s %11.2fx\n", "ratio demo/bare", tput, ratio(closed[1].p50, closed[0].p50),
-		ratio(closed[1].p99, closed[0].p99), "", ratio(closed[1].cpuPerReq, closed[0].cpuPerReq))
+	for _, x := range []struct {
+		name string
+		base result
+	}{{"ratio demo/bare", closed[0]}, {"ratio demo/floor", closed[2]}} {
+		fmt.Fprintf(out, "  %-46s %11.2fx %9.2fx %9.2fx %8s %11.2fx\n", x.name, closed[1].rps/x.base.rps, ratio(closed[1].p50, x.base.p50),
+			ratio(closed[1].p99, x.base.p99), "", ratio(closed[1].cpuPerReq, x.base.cpuPerReq))
+	}
 	if wrkPath != "" {
 		fmt.Fprintf(out, "  (server CPU/req: this process's user+system CPU during the wrk run over the requests answered; wrk runs outside it)\n")
 	}
@@ -480,6 +495,24 @@ func startBare(ckpt *checkpoint.Checkpoint) (*bareServer, string, error) {
 	desc := fmt.Sprintf("gbdt trainer on breast cancer (80%% of 569 rows, 30 features) with StandardScaler%v, binary:logistic, %d trees",
 		scaler.Columns, ens.NEstimators())
 	return &bareServer{ln: ln, srv: srv}, desc, nil
+}
+
+// startFloor serves answer to every POST after reading the body: the
+// HTTP server's own cost, with no decoding and no model.
+func startFloor(answer []byte) (*bareServer, error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+route, func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(answer)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	return &bareServer{ln: ln, srv: srv}, nil
 }
 
 // runWrk runs wrk for the warm-up, then for the measurement, against addr.
