@@ -5,8 +5,11 @@
 // answering requests with ServeRequest. Replicas are core actors, which
 // build the handler, run its health checks and close it; requests call
 // the handler directly from the ingress goroutine (in one process the
-// actor's mailbox would only add two goroutine hand-offs), and a panic
-// still kills the replica. In front of them each deployment has a router that sends a request to the less loaded of two
+// actor's mailbox would only add two goroutine hand-offs; a request with
+// a RequestTimeout gets a goroutine of its own, so that its 504 comes on
+// time even from a handler that ignores its context, whose slot stays
+// taken until it returns), and a panic still kills the replica. In front
+// of them each deployment has a router that sends a request to the less loaded of two
 // random replicas, queues it when every replica is at MaxOngoingRequests,
 // and refuses it with 503 and Retry-After past MaxQueuedRequests. A
 // controller goroutine per deployment replaces replicas that panic or fail

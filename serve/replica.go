@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/goray/goray/core"
 )
@@ -12,8 +13,10 @@ import (
 // replicaConn is how the router and controller talk to one replica.
 type replicaConn interface {
 	// call serves one request; errors from the handler come back as they
-	// were returned, a crash as ErrReplicaFailed.
-	call(ctx context.Context, req *Request) (*Response, error)
+	// were returned, a crash as ErrReplicaFailed. done is called once,
+	// when the replica has finished with req: before call returns, or
+	// after, when the request's deadline passed while the handler ran on.
+	call(ctx context.Context, req *Request, done func()) (*Response, error)
 	checkHealth(ctx context.Context) error
 	// stop closes the handler (if it is an io.Closer) and ends the replica.
 	stop(ctx context.Context)
@@ -76,8 +79,9 @@ var (
 )
 
 type actorConn struct {
-	h    *core.ActorHandle[*replicaActor]
-	inst *replicaActor
+	h       *core.ActorHandle[*replicaActor]
+	inst    *replicaActor
+	running sync.WaitGroup // handler calls, those past their deadline included
 }
 
 // startActorReplica starts a replica actor and waits for its constructor.
@@ -104,15 +108,46 @@ func startActorReplica(ctx context.Context, d *Deployment, rc *ReplicaContext) (
 	return &actorConn{h: h, inst: spec.inst}, nil
 }
 
-// call serves req on the calling goroutine.
-func (c *actorConn) call(ctx context.Context, req *Request) (resp *Response, err error) {
+// call serves req on the calling goroutine; a request with a deadline
+// runs on a goroutine of its own, so that it is answered on time even if
+// the handler ignores its context (its slot stays taken until the handler
+// returns).
+func (c *actorConn) call(ctx context.Context, req *Request, done func()) (*Response, error) {
 	if err := ctx.Err(); err != nil {
+		done()
 		return nil, err
 	}
-	r := c.inst
-	if r.life.Err() != nil {
+	if r := c.inst; r.life.Err() != nil {
+		done()
 		return nil, fmt.Errorf("%w: replica %s has stopped: %w", ErrReplicaFailed, r.rc.ReplicaID, errNotServed)
 	}
+	c.running.Add(1)
+	if _, ok := ctx.Deadline(); !ok {
+		defer done()
+		defer c.running.Done()
+		return c.serve(ctx, req)
+	}
+	type answer struct {
+		resp *Response
+		err  error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		resp, err := c.serve(ctx, req)
+		c.running.Done()
+		done()
+		ch <- answer{resp, err}
+	}()
+	select {
+	case a := <-ch:
+		return a.resp, a.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// serve runs the handler, turning a panic into the replica's death.
+func (c *actorConn) serve(ctx context.Context, req *Request) (resp *Response, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			// As the actor would: a crash ends the replica (MaxRestarts 0).
@@ -120,7 +155,7 @@ func (c *actorConn) call(ctx context.Context, req *Request) (resp *Response, err
 			resp, err = nil, fmt.Errorf("%w: panic: %v", ErrReplicaFailed, p)
 		}
 	}()
-	resp, err = r.h.ServeRequest(ctx, req)
+	resp, err = c.inst.h.ServeRequest(ctx, req)
 	if err == nil && resp == nil {
 		resp = &Response{}
 	}
@@ -135,6 +170,16 @@ func (c *actorConn) checkHealth(ctx context.Context) error {
 }
 
 func (c *actorConn) stop(ctx context.Context) {
+	// Close only once no handler call runs (or ctx ends).
+	idle := make(chan struct{})
+	go func() {
+		c.running.Wait()
+		close(idle)
+	}()
+	select {
+	case <-idle:
+	case <-ctx.Done():
+	}
 	ref := replicaClose.Remote(ctx, c.h)
 	_, _ = core.Get(ctx, ref)
 	ref.Release()
