@@ -104,8 +104,7 @@ func (ds *deploymentState) call(ctx context.Context, req *Request) (*Response, e
 		if err != nil {
 			return nil, err
 		}
-		resp, err := r.conn.call(ctx, req)
-		ds.router.release(r)
+		resp, err := r.conn.call(ctx, req, func() { ds.router.release(r) })
 		if err != nil && r.conn.dead(err) {
 			ds.router.remove(r) // stop routing to it at once
 			select {

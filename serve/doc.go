@@ -2,9 +2,14 @@
 // Ray Serve style, on the goray runtime.
 //
 // A Deployment is a Go type built once per replica by its New function and
-// answering requests with ServeRequest. Replicas are core actors (with
-// core.MaxConcurrency(MaxOngoingRequests)); in front of them each
-// deployment has a router that sends a request to the less loaded of two
+// answering requests with ServeRequest. Replicas are core actors, which
+// build the handler, run its health checks and close it; requests call
+// the handler directly from the ingress goroutine (in one process the
+// actor's mailbox would only add two goroutine hand-offs; a request with
+// a RequestTimeout gets a goroutine of its own, so that its 504 comes on
+// time even from a handler that ignores its context, whose slot stays
+// taken until it returns), and a panic still kills the replica. In front
+// of them each deployment has a router that sends a request to the less loaded of two
 // random replicas, queues it when every replica is at MaxOngoingRequests,
 // and refuses it with 503 and Retry-After past MaxQueuedRequests. A
 // controller goroutine per deployment replaces replicas that panic or fail
@@ -32,7 +37,10 @@
 // missing, unknown or duplicated feature, a value of the wrong type and an
 // oversized body are answered 4xx with {"error": "..."} naming the row,
 // the feature and the problem, never 500. Other payloads go through an
-// Adapter.
+// Adapter. A gbdt model (gbdt.PredictorFactory with the JSON adapter,
+// float64 features, one output, no preprocessor or StandardScalers) scores
+// requests of up to 64 rows on a row path that builds no Arrow record and
+// answers the same bytes as the Arrow path.
 //
 // Besides the deployments' routes the HTTP ingress serves /-/healthz,
 // /-/routes and Prometheus /metrics (requests by code, latency histogram,

@@ -25,13 +25,24 @@ import (
 // are refused. Errors wrap ErrInvalidInput and name the row, the feature
 // and what was wrong. The caller releases the record.
 func (in *InputSchema) DecodeJSON(body []byte) (arrow.Record, error) {
-	c := in.getColumns()
-	defer in.putColumns(c)
-	d := jsonDecoder{in: in, c: c, b: body}
-	if err := d.decode(); err != nil {
+	c, err := in.decodeColumns(body)
+	if err != nil {
 		return nil, err
 	}
+	defer in.putColumns(c)
 	return c.record(), nil
+}
+
+// decodeColumns is DecodeJSON up to the columns, which the caller puts
+// back with putColumns.
+func (in *InputSchema) decodeColumns(body []byte) (*columns, error) {
+	c := in.getColumns()
+	d := jsonDecoder{in: in, c: c, b: body}
+	if err := d.decode(); err != nil {
+		in.putColumns(c)
+		return nil, err
+	}
+	return c, nil
 }
 
 // jsonDecoder is a small, strict JSON reader specialised for model input:
@@ -177,7 +188,9 @@ func (d *jsonDecoder) record() error {
 		d.pos++
 		return d.checkRow()
 	}
-	next := 0 // the feature expected next, if keys come in schema order
+	// Keys are expected in the order the last record gave them (schema
+	// order at first): a hit costs a string comparison, not a map lookup.
+	prev := len(d.in.Features)
 	for {
 		d.ws()
 		if d.pos >= len(d.b) || d.b[d.pos] != '"' {
@@ -188,10 +201,11 @@ func (d *jsonDecoder) record() error {
 			return err
 		}
 		idx := -1
-		if !esc && next < len(d.in.Features) && d.in.Features[next].Name == unsafeString(key) {
+		if next := int(d.in.follow[prev].Load()); !esc && next < len(d.in.Features) && d.in.Features[next].Name == unsafeString(key) {
 			idx = next
 		} else if i, ok := d.in.index[string(key)]; ok {
 			idx = i
+			d.in.follow[prev].Store(int32(i))
 		}
 		if idx < 0 {
 			return badRequest("row %d: unknown feature %q; the model takes %s", d.row, key, d.in.featureList())
@@ -200,7 +214,7 @@ func (d *jsonDecoder) record() error {
 			return badRequest("row %d: feature %q given twice", d.row, key)
 		}
 		c.seen[idx] = c.stamp
-		next = idx + 1
+		prev = idx
 		if err := d.expect(':', "':' after a feature name"); err != nil {
 			return err
 		}

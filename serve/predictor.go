@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -82,6 +83,7 @@ type PredictorHandler struct {
 	in      *InputSchema
 	adapter Adapter
 	info    []byte
+	rows    *rowModel // nil: every request takes the Arrow path
 }
 
 // NewPredictorHandler loads the predictor from ckpt. It is what each
@@ -108,7 +110,51 @@ func NewPredictorHandler(ckpt *checkpoint.Checkpoint, factory train.PredictorFac
 		"framework": meta.Framework, "features": in.Features, "metrics": meta.Metrics,
 		"checkpoint": ckpt.Path(),
 	})
-	return &PredictorHandler{pred: pred, in: in, adapter: adapter, info: info}, nil
+	h := &PredictorHandler{pred: pred, in: in, adapter: adapter, info: info}
+	if rm := newRowModel(ckpt, factory, adapter, pred, in); rm != nil && h.rowPathAgrees(rm) {
+		h.rows = rm
+	}
+	return h, nil
+}
+
+// rowPathAgrees scores a few probe rows both ways: a row path that does
+// not answer the Arrow path's bytes is not used.
+func (h *PredictorHandler) rowPathAgrees(rm *rowModel) bool {
+	probes := [][]float64{make([]float64, len(h.in.Features)), make([]float64, len(h.in.Features))}
+	for j := range probes[1] {
+		probes[1][j] = float64(j+1) / 7
+	}
+	var body []byte
+	body = append(body, '[')
+	for r, row := range probes {
+		if r > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, '{')
+		for j, f := range h.in.Features {
+			if j > 0 {
+				body = append(body, ',')
+			}
+			body = strconv.AppendQuote(body, f.Name)
+			body = append(body, ':')
+			body = strconv.AppendFloat(body, row[j], 'g', -1, 64)
+		}
+		body = append(body, '}')
+	}
+	body = append(body, ']')
+	ctx := context.Background()
+	req := &Request{Method: http.MethodPost, Path: "/", Body: body}
+	want, err := h.predictArrow(ctx, req)
+	if err != nil {
+		return false
+	}
+	c, err := h.in.decodeColumns(body)
+	if err != nil {
+		return false
+	}
+	defer h.in.putColumns(c)
+	got, err := rm.predict(ctx, c)
+	return err == nil && bytes.Equal(got, want)
 }
 
 // Schema is the input the handler checks requests against.
@@ -137,11 +183,37 @@ func (h *PredictorHandler) ServeRequest(ctx context.Context, req *Request) (*Res
 // Predict decodes req with the adapter, scores it and returns the JSON
 // answer.
 func (h *PredictorHandler) Predict(ctx context.Context, req *Request) ([]byte, error) {
+	if h.rows == nil {
+		return h.predictArrow(ctx, req)
+	}
+	// JSONAdapter, without the record for small requests.
+	if err := checkJSONContentType(req.Header); err != nil {
+		return nil, err
+	}
+	c, err := h.in.decodeColumns(req.Body)
+	if err != nil {
+		return nil, err
+	}
+	defer h.in.putColumns(c)
+	if c.nrows <= rowPathMaxRows {
+		return h.rows.predict(ctx, c)
+	}
+	rec := c.record()
+	defer rec.Release()
+	return h.predictRecord(ctx, rec)
+}
+
+// predictArrow is Predict through the adapter and the predictor.
+func (h *PredictorHandler) predictArrow(ctx context.Context, req *Request) ([]byte, error) {
 	rec, err := h.decode(req)
 	if err != nil {
 		return nil, err
 	}
 	defer rec.Release()
+	return h.predictRecord(ctx, rec)
+}
+
+func (h *PredictorHandler) predictRecord(ctx context.Context, rec arrow.Record) ([]byte, error) {
 	out, err := h.pred.Predict(ctx, rec)
 	if err != nil {
 		if errors.Is(err, ErrInvalidInput) {

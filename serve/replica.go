@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync/atomic"
+	"sync"
 
 	"github.com/goray/goray/core"
 )
@@ -13,8 +13,10 @@ import (
 // replicaConn is how the router and controller talk to one replica.
 type replicaConn interface {
 	// call serves one request; errors from the handler come back as they
-	// were returned, a crash as ErrReplicaFailed.
-	call(ctx context.Context, req *Request) (*Response, error)
+	// were returned, a crash as ErrReplicaFailed. done is called once,
+	// when the replica has finished with req: before call returns, or
+	// after, when the request's deadline passed while the handler ran on.
+	call(ctx context.Context, req *Request, done func()) (*Response, error)
 	checkHealth(ctx context.Context) error
 	// stop closes the handler (if it is an io.Closer) and ends the replica.
 	stop(ctx context.Context)
@@ -23,25 +25,27 @@ type replicaConn interface {
 	dead(err error) bool
 }
 
-// A replica is a core actor holding the deployment's Handler.
+// A replica is a core actor holding the deployment's Handler. The actor
+// runs the constructor, the health checks and Close; requests, which in
+// one process would only pass through its mailbox, call the handler
+// directly from the ingress goroutine (actorConn.call), with the actor's
+// crash semantics: a panic kills the replica, the request that panicked
+// fails with ErrReplicaFailed, and later ones are refused as not served.
 
 type replicaSpec struct {
 	newHandler func(ctx context.Context, rc *ReplicaContext) (Handler, error)
 	rc         *ReplicaContext
+	// inst is set by the constructor, before the actor is ready: the
+	// instance that requests call directly.
+	inst *replicaActor
 }
 
 type replicaActor struct {
 	h  Handler
 	rc *ReplicaContext
-}
-
-// replicaCall carries the caller's context to the handler: in one process
-// core passes values without copying, so the handler sees the request's
-// deadline and cancellation.
-type replicaCall struct {
-	ctx     context.Context
-	req     *Request
-	started atomic.Bool // set when the handler is entered
+	// life is the actor's context: done once the actor is dead (killed,
+	// crashed, or the runtime shut down).
+	life context.Context
 }
 
 // errNotServed marks a failure before the handler saw the request: the
@@ -57,15 +61,8 @@ var (
 		if h == nil {
 			return nil, fmt.Errorf("deployment %q: New returned a nil Handler", s.rc.Deployment)
 		}
-		return &replicaActor{h: h, rc: s.rc}, nil
-	}, core.LocalOnly())
-	replicaServe = core.Method1("serve.Replica.ServeRequest", func(r *replicaActor, _ context.Context, c *replicaCall) (*Response, error) {
-		c.started.Store(true)
-		resp, err := r.h.ServeRequest(c.ctx, c.req)
-		if err == nil && resp == nil {
-			resp = &Response{}
-		}
-		return resp, err
+		s.inst = &replicaActor{h: h, rc: s.rc, life: ctx}
+		return s.inst, nil
 	}, core.LocalOnly())
 	replicaCheck = core.Method1("serve.Replica.CheckHealth", func(r *replicaActor, _ context.Context, ctx context.Context) (struct{}, error) {
 		if hc, ok := r.h.(HealthChecker); ok {
@@ -82,17 +79,21 @@ var (
 )
 
 type actorConn struct {
-	h *core.ActorHandle[*replicaActor]
+	h       *core.ActorHandle[*replicaActor]
+	inst    *replicaActor
+	running sync.WaitGroup // handler calls, those past their deadline included
 }
 
 // startActorReplica starts a replica actor and waits for its constructor.
 func startActorReplica(ctx context.Context, d *Deployment, rc *ReplicaContext) (replicaConn, error) {
-	// Room for one health check and the close call beside the requests.
+	spec := &replicaSpec{newHandler: d.New, rc: rc}
+	// Requests do not go through the mailbox: room for health checks and
+	// the close call.
 	h, err := replicaClass.Options(
-		core.MaxConcurrency(d.MaxOngoingRequests+2),
+		core.MaxConcurrency(2),
 		core.MaxRestarts(0),
 		core.MaxTaskRetries(0),
-	).Remote(ctx, &replicaSpec{newHandler: d.New, rc: rc})
+	).Remote(ctx, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -100,22 +101,65 @@ func startActorReplica(ctx context.Context, d *Deployment, rc *ReplicaContext) (
 		_ = core.Kill(h)
 		return nil, unwrapTaskError(err)
 	}
-	return &actorConn{h: h}, nil
+	if spec.inst == nil { // cannot happen: Ready succeeded, so the constructor did
+		_ = core.Kill(h)
+		return nil, fmt.Errorf("%w: replica %s has no instance", ErrReplicaFailed, rc.ReplicaID)
+	}
+	return &actorConn{h: h, inst: spec.inst}, nil
 }
 
-func (c *actorConn) call(ctx context.Context, req *Request) (*Response, error) {
-	rc := &replicaCall{ctx: ctx, req: req}
-	ref := replicaServe.Remote(ctx, c.h, rc)
-	resp, err := core.Get(ctx, ref)
-	ref.Release()
-	if err != nil {
-		err = unwrapTaskError(err)
-		if errors.Is(err, ErrReplicaFailed) && !rc.started.Load() {
-			err = fmt.Errorf("%w: %w", err, errNotServed)
-		}
+// call serves req on the calling goroutine; a request with a deadline
+// runs on a goroutine of its own, so that it is answered on time even if
+// the handler ignores its context (its slot stays taken until the handler
+// returns).
+func (c *actorConn) call(ctx context.Context, req *Request, done func()) (*Response, error) {
+	if err := ctx.Err(); err != nil {
+		done()
 		return nil, err
 	}
-	return resp, nil
+	if r := c.inst; r.life.Err() != nil {
+		done()
+		return nil, fmt.Errorf("%w: replica %s has stopped: %w", ErrReplicaFailed, r.rc.ReplicaID, errNotServed)
+	}
+	c.running.Add(1)
+	if _, ok := ctx.Deadline(); !ok {
+		defer done()
+		defer c.running.Done()
+		return c.serve(ctx, req)
+	}
+	type answer struct {
+		resp *Response
+		err  error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		resp, err := c.serve(ctx, req)
+		c.running.Done()
+		done()
+		ch <- answer{resp, err}
+	}()
+	select {
+	case a := <-ch:
+		return a.resp, a.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// serve runs the handler, turning a panic into the replica's death.
+func (c *actorConn) serve(ctx context.Context, req *Request) (resp *Response, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			// As the actor would: a crash ends the replica (MaxRestarts 0).
+			_ = core.Kill(c.h)
+			resp, err = nil, fmt.Errorf("%w: panic: %v", ErrReplicaFailed, p)
+		}
+	}()
+	resp, err = c.inst.h.ServeRequest(ctx, req)
+	if err == nil && resp == nil {
+		resp = &Response{}
+	}
+	return resp, err
 }
 
 func (c *actorConn) checkHealth(ctx context.Context) error {
@@ -126,6 +170,16 @@ func (c *actorConn) checkHealth(ctx context.Context) error {
 }
 
 func (c *actorConn) stop(ctx context.Context) {
+	// Close only once no handler call runs (or ctx ends).
+	idle := make(chan struct{})
+	go func() {
+		c.running.Wait()
+		close(idle)
+	}()
+	select {
+	case <-idle:
+	case <-ctx.Done():
+	}
 	ref := replicaClose.Remote(ctx, c.h)
 	_, _ = core.Get(ctx, ref)
 	ref.Release()

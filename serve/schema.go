@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
@@ -20,8 +21,12 @@ type InputSchema struct {
 	Features []checkpoint.Feature
 	Schema   *arrow.Schema
 	index    map[string]int
-	kinds    []featureKind
-	pool     sync.Pool // *columns
+	// follow[i] is the feature that came after feature i in the last
+	// record decoded, follow[len(Features)] the one that came first: the
+	// decoder's guess at the next key.
+	follow []atomic.Int32
+	kinds  []featureKind
+	pool   sync.Pool // *columns
 }
 
 type kind uint8
@@ -103,6 +108,10 @@ func NewInputSchema(features []checkpoint.Feature) (*InputSchema, error) {
 		fields[i] = arrow.Field{Name: f.Name, Type: k.dt}
 	}
 	in.Schema = arrow.NewSchema(fields, nil)
+	in.follow = make([]atomic.Int32, len(features)+1)
+	for i := range features {
+		in.follow[i].Store(int32(i + 1))
+	}
 	in.pool.New = func() any { return in.newColumns() }
 	return in, nil
 }

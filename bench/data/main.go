@@ -1,15 +1,21 @@
 // Command data benchmarks the goray data layer against baselines measured in
-// the same run: CSV read MB/s beside arrow's own CSV reader (single
-// threaded, same process) and pandas read_csv (when python3-pandas is
-// importable), MapBatches GB/s, Sort and GroupBy rows/s beside plain
-// single-threaded Go, and peak memory.
+// the same run, like with like: CSV read MB/s on one thread (goray's
+// reader on a one-CPU runtime beside one arrow/csv reader, both at
+// GOMAXPROCS=1) and in parallel (goray's reader beside arrow/csv with one
+// reader per chunk of the file on as many goroutines), and beside pandas
+// read_csv (when python3-pandas is importable); MapBatches GB/s, Sort and
+// GroupBy rows/s beside plain single-threaded Go; a one-row JSON request
+// through serve's decoder beside encoding/json; and peak memory.
 //
 //	go run ./bench/data [-rows 1000000] [-cols 28]
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,14 +28,18 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 	arrowcsv "github.com/apache/arrow/go/v15/arrow/csv"
 	"github.com/apache/arrow/go/v15/arrow/memory"
+
+	"github.com/goray/goray/checkpoint"
 	"github.com/goray/goray/core"
 	"github.com/goray/goray/data"
+	"github.com/goray/goray/serve"
 )
 
 func main() {
@@ -54,10 +64,6 @@ type line struct {
 }
 
 func run(ctx context.Context, w io.Writer, rows, cols int, keep bool) error {
-	if err := core.Init(); err != nil {
-		return err
-	}
-	defer core.Shutdown()
 	dir, err := os.MkdirTemp("", "goray-bench-data")
 	if err != nil {
 		return err
@@ -72,17 +78,55 @@ func run(ctx context.Context, w io.Writer, rows, cols int, keep bool) error {
 		return err
 	}
 	mb := float64(size) / 1e6
-	fmt.Fprintf(w, "generated %s: %d rows x %d float columns, %.0f MB in %s (GOMAXPROCS=%d)\n\n",
-		path, rows, cols, mb, time.Since(t0).Round(time.Millisecond), runtime.GOMAXPROCS(0))
+	procs := runtime.GOMAXPROCS(0)
+	fmt.Fprintf(w, "generated %s: %d rows x %d float columns, %.0f MB in %s (GOMAXPROCS=%d); loadavg %s\n\n",
+		path, rows, cols, mb, time.Since(t0).Round(time.Millisecond), procs, loadavg())
 	var out []line
+	schema := floatSchema(cols)
 
-	// 1. CSV read: goray (parallel tasks) beside arrow/csv (one thread, this
-	// process) and pandas (its own process). Runs are interleaved, goray /
-	// arrow / pandas, so that all three see the same machine load; each
-	// keeps its best, and goray's first (cold) run is reported too.
-	var ds, read *data.Dataset
+	// 1a. CSV read on one thread: goray's reader (its CSV parser, csvx, in
+	// read tasks on a runtime of one CPU) beside one arrow/csv reader over
+	// the whole file, both with GOMAXPROCS=1 (the garbage collector too).
+	// Runs alternate, best of three each.
+	runtime.GOMAXPROCS(1)
+	if err := core.Init(core.WithNumCPUs(1)); err != nil {
+		return err
+	}
+	var ds *data.Dataset
+	gorayOne, arrowOne := pair(3, func() error {
+		ds = nil
+		var err error
+		ds, err = readMaterialize(ctx, path)
+		return err
+	}, func() error {
+		return arrowCSV(path, schema, 1, 0, rows)
+	})
+	ds = nil
+	core.Shutdown()
+	runtime.GOMAXPROCS(procs)
+	if gorayOne.err != nil {
+		return gorayOne.err
+	}
+	if arrowOne.err != nil {
+		return arrowOne.err
+	}
+	out = append(out, line{"CSV read 1 thread", mb / gorayOne.secs, mb / arrowOne.secs, "MB/s", "arrow/csv, one reader, GOMAXPROCS=1"})
+
+	// 1b. CSV read in parallel: goray's reader on the whole machine beside
+	// arrow/csv with one reader per chunk of the file (goray's chunk size),
+	// on as many goroutines as the runtime has CPUs. Then pandas (its own
+	// process), when importable.
+	if err := core.Init(); err != nil {
+		return err
+	}
+	defer core.Shutdown()
+	workers := max(int(core.ClusterResources()["CPU"]), 1)
+	dc := data.DefaultContext()
+	chunk := min(dc.ReadChunkBytes, max(1, dc.TargetMaxBlockSize/2))
+	var read *data.Dataset
 	gorayRead := timing{secs: 1e18}
-	arrowSecs, pandasSecs := 1e18, 1e18
+	arrowPar := timing{secs: 1e18}
+	pandasSecs := 1e18
 	pandasNote := ""
 	for i := 0; i < 3; i++ {
 		ds = nil // let the previous run's blocks go before timing starts
@@ -100,38 +144,30 @@ func run(ctx context.Context, w io.Writer, rows, cols int, keep bool) error {
 			gorayRead.first = d
 		}
 		gorayRead.secs = min(gorayRead.secs, d)
-		a, err := timeArrowCSV(path, cols)
-		if err != nil {
+		runtime.GC()
+		start = time.Now()
+		if err := arrowCSV(path, schema, workers, chunk, rows); err != nil {
 			return err
 		}
-		arrowSecs = min(arrowSecs, a)
+		arrowPar.secs = min(arrowPar.secs, time.Since(start).Seconds())
+		if pandasSecs == 0 {
+			continue
+		}
 		if p, note := timePandas(path); p > 0 {
 			pandasSecs, pandasNote = min(pandasSecs, p), note
-		} else if i == 0 {
+		} else {
 			pandasSecs, pandasNote = 0, note
-			break
-		}
-	}
-	if pandasSecs == 0 {
-		// pandas missing: a few more goray runs for a steadier figure.
-		for i := 0; i < 2; i++ {
-			ds = nil
-			runtime.GC()
-			start := time.Now()
-			if ds, err = read.Materialize(ctx); err != nil {
-				return err
-			}
-			gorayRead.secs = min(gorayRead.secs, time.Since(start).Seconds())
 		}
 	}
 	n, err := ds.Count(ctx)
 	if err != nil || n != int64(rows) {
 		return fmt.Errorf("read %d rows, want %d (%v)", n, rows, err)
 	}
-	out = append(out, line{"CSV read (MB/s)", mb / gorayRead.secs, mb / arrowSecs, "MB/s", "arrow/csv 1 thread"})
+	out = append(out, line{fmt.Sprintf("CSV read %d threads", workers), mb / gorayRead.secs, mb / arrowPar.secs, "MB/s",
+		fmt.Sprintf("arrow/csv, one reader per %d MiB chunk on %d goroutines", chunk>>20, workers)})
 	if pandasSecs > 0 {
-		out = append(out, line{"CSV read (MB/s)", mb / gorayRead.secs, mb / pandasSecs, "MB/s", "pandas " + pandasNote + " (best of 3)"})
-		out = append(out, line{"CSV read cold (MB/s)", mb / gorayRead.first, mb / pandasSecs, "MB/s", "goray's first run vs pandas' best"})
+		out = append(out, line{"CSV read vs pandas", mb / gorayRead.secs, mb / pandasSecs, "MB/s", "pandas " + pandasNote + " (best of 3)"})
+		out = append(out, line{"CSV read cold", mb / gorayRead.first, mb / pandasSecs, "MB/s", "goray's first run vs pandas' best"})
 	}
 
 	// 2. MapBatches: scale every column by 2 (a full pass over the data).
@@ -161,7 +197,7 @@ func run(ctx context.Context, w io.Writer, rows, cols int, keep bool) error {
 	if mapRun.err != nil {
 		return mapRun.err
 	}
-	out = append(out, line{"MapBatches (GB/s)", gb / mapRun.secs, gb / plainMap.secs, "GB/s", "plain Go loop 1 thread"})
+	out = append(out, line{"MapBatches", gb / mapRun.secs, gb / plainMap.secs, "GB/s", "plain Go loop 1 thread"})
 
 	if profPath != "" {
 		f, err := os.Create(profPath)
@@ -209,7 +245,7 @@ func run(ctx context.Context, w io.Writer, rows, cols int, keep bool) error {
 	if sortRun.err != nil {
 		return sortRun.err
 	}
-	out = append(out, line{"Sort (Mrows/s)", float64(rows) / sortRun.secs / 1e6, float64(rows) / plainSort.secs / 1e6, "Mrows/s", "Go index sort+gather 1 thread"})
+	out = append(out, line{"Sort", float64(rows) / sortRun.secs / 1e6, float64(rows) / plainSort.secs / 1e6, "Mrows/s", "Go index sort+gather 1 thread"})
 
 	// 4. GroupBy a 100-valued key, five aggregations.
 	keyed, err := ds.MapBatches(addKey).Materialize(ctx)
@@ -243,13 +279,23 @@ func run(ctx context.Context, w io.Writer, rows, cols int, keep bool) error {
 	if gbRun.err != nil {
 		return gbRun.err
 	}
-	out = append(out, line{"GroupBy (Mrows/s)", float64(rows) / gbRun.secs / 1e6, float64(rows) / plainGB.secs / 1e6, "Mrows/s", "Go map 1 thread"})
+	out = append(out, line{"GroupBy", float64(rows) / gbRun.secs / 1e6, float64(rows) / plainGB.secs / 1e6, "Mrows/s", "Go map 1 thread"})
 
-	fmt.Fprintf(w, "%-22s %12s %12s %8s  %s\n", "benchmark", "goray", "baseline", "ratio", "baseline is")
-	for _, l := range out {
-		fmt.Fprintf(w, "%-22s %12.1f %12.1f %7.2fx  %s\n", l.what, l.goray, l.base, l.goray/l.base, l.baseline)
+	// 5. A one-row JSON request as serve decodes it (checked against the
+	// model's features, into an Arrow record) beside encoding/json into
+	// []map[string]any (no checks, no record).
+	js, err := jsonDecode()
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(w, "\nCSV read wall time: goray %.2fs (first run %.2fs), arrow/csv %.2fs", gorayRead.secs, gorayRead.first, arrowSecs)
+	out = append(out, js)
+
+	fmt.Fprintf(w, "%-24s %12s %12s %8s  %s\n", "benchmark", "goray", "baseline", "ratio", "baseline is")
+	for _, l := range out {
+		fmt.Fprintf(w, "%-24s %12.1f %12.1f %7.2fx  %s (%s)\n", l.what, l.goray, l.base, l.goray/l.base, l.baseline, l.unit)
+	}
+	fmt.Fprintf(w, "\nCSV read wall time: on one thread goray %.2fs, arrow/csv %.2fs; on %d: goray %.2fs (first run %.2fs), arrow/csv %.2fs",
+		gorayOne.secs, arrowOne.secs, workers, gorayRead.secs, gorayRead.first, arrowPar.secs)
 	if pandasSecs > 0 {
 		fmt.Fprintf(w, ", pandas %.2fs: goray %.2fx faster (%.2fx on its cold first run); target >= 1.5x",
 			pandasSecs, pandasSecs/gorayRead.secs, pandasSecs/gorayRead.first)
@@ -257,12 +303,10 @@ func run(ctx context.Context, w io.Writer, rows, cols int, keep bool) error {
 		fmt.Fprintf(w, ", pandas: %s", pandasNote)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "peak memory (VmHWM) %s; object store peak %d MB\n", vmHWM(), core.ObjectStoreStats().PeakMemory>>20)
+	fmt.Fprintf(w, "peak memory (VmHWM) %s; object store peak %d MB; loadavg %s\n", vmHWM(), core.ObjectStoreStats().PeakMemory>>20, loadavg())
 	fmt.Fprintf(w, "\nlast read stats:\n%s", read.Stats())
 	return nil
 }
-
-func gc() error { runtime.GC(); return nil }
 
 type timing struct {
 	secs  float64 // fastest run
@@ -288,27 +332,6 @@ func pair(n int, a, b func() error) (ta, tb timing) {
 		}
 	}
 	return ta, tb
-}
-
-// best runs fn n times and keeps the fastest; prepare (untimed) runs
-// before each.
-func best(n int, prepare, fn func() error) timing {
-	t := timing{secs: 1e18}
-	for i := 0; i < n; i++ {
-		if err := prepare(); err != nil {
-			return timing{err: err}
-		}
-		start := time.Now()
-		if err := fn(); err != nil {
-			return timing{err: err}
-		}
-		d := time.Since(start).Seconds()
-		if i == 0 {
-			t.first = d
-		}
-		t.secs = min(t.secs, d)
-	}
-	return t
 }
 
 func generate(path string, rows, cols int) (int64, error) {
@@ -355,32 +378,172 @@ func generate(path string, rows, cols int) (int64, error) {
 	return st.Size(), f.Close()
 }
 
-func timeArrowCSV(path string, cols int) (float64, error) {
+func floatSchema(cols int) *arrow.Schema {
 	fields := make([]arrow.Field, cols)
 	for i := range fields {
 		fields[i] = arrow.Field{Name: fmt.Sprintf("c%d", i), Type: arrow.PrimitiveTypes.Float64, Nullable: true}
 	}
-	schema := arrow.NewSchema(fields, nil)
-	t := best(1, gc, func() error {
-		f, err := os.Open(path)
-		if err != nil {
-			return err
+	return arrow.NewSchema(fields, nil)
+}
+
+func readMaterialize(ctx context.Context, path string) (*data.Dataset, error) {
+	read, err := data.ReadCSV(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	return read.Materialize(ctx)
+}
+
+// arrowCSV reads the file with arrow/csv and keeps every record until the
+// end, as a materialized dataset does. chunk 0 is one reader over the
+// whole file; otherwise the file is cut into chunks of about that many
+// bytes at line ends, each read by its own reader, on workers goroutines.
+func arrowCSV(path string, schema *arrow.Schema, workers int, chunk int64, wantRows int) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	// The header line, then chunk boundaries just after a newline.
+	br := bufio.NewReader(io.NewSectionReader(f, 0, st.Size()))
+	hdr, err := br.ReadSlice('\n')
+	if err != nil {
+		return err
+	}
+	bounds := []int64{int64(len(hdr))}
+	if chunk > 0 {
+		buf := make([]byte, 64<<10)
+		for off := bounds[0] + chunk; off < st.Size(); off += chunk {
+			n, err := f.ReadAt(buf, off)
+			if err != nil && err != io.EOF {
+				return err
+			}
+			i := bytes.IndexByte(buf[:n], '\n')
+			if i < 0 {
+				return fmt.Errorf("%s: no line end within 64 KiB of byte %d", path, off)
+			}
+			if b := off + int64(i) + 1; b < st.Size() && b > bounds[len(bounds)-1] {
+				bounds = append(bounds, b)
+			}
 		}
-		defer f.Close()
-		r := arrowcsv.NewReader(bufio.NewReaderSize(f, 1<<20), schema, arrowcsv.WithHeader(true), arrowcsv.WithChunk(1<<16))
-		defer r.Release()
-		var recs []arrow.Record
-		for r.Next() {
-			rec := r.Record()
-			rec.Retain()
-			recs = append(recs, rec)
-		}
+	}
+	bounds = append(bounds, st.Size())
+	type part struct{ start, end int64 }
+	parts := make(chan part, len(bounds))
+	for i := range bounds[:len(bounds)-1] {
+		parts <- part{bounds[i], bounds[i+1]}
+	}
+	close(parts)
+	kept := make([][]arrow.Record, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for g := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range parts {
+				r := arrowcsv.NewReader(bufio.NewReaderSize(io.NewSectionReader(f, p.start, p.end-p.start), 1<<20), schema,
+					arrowcsv.WithChunk(1<<16))
+				for r.Next() {
+					rec := r.Record()
+					rec.Retain()
+					kept[g] = append(kept[g], rec)
+				}
+				err := r.Err()
+				r.Release()
+				if err != nil {
+					errs[g] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	got := 0
+	for _, recs := range kept {
 		for _, rec := range recs {
+			got += int(rec.NumRows())
 			rec.Release()
 		}
-		return r.Err()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if got != wantRows {
+		return fmt.Errorf("arrow/csv read %d rows of %s, want %d", got, path, wantRows)
+	}
+	return nil
+}
+
+// jsonDecode times a one-row breast cancer request (30 float64
+// features) through serve's InputSchema.DecodeJSON and through
+// encoding/json, alternately, best of five runs of 20,000 each.
+func jsonDecode() (line, error) {
+	names := bcNames()
+	feats := make([]checkpoint.Feature, len(names))
+	row := map[string]float64{}
+	for j, n := range names {
+		feats[j] = checkpoint.Feature{Name: n, Type: "float64"}
+		row[n] = float64(j+1)*1.37 + 0.001
+	}
+	body, _ := json.Marshal([]map[string]float64{row})
+	in, err := serve.NewInputSchema(feats)
+	if err != nil {
+		return line{}, err
+	}
+	const n = 20000
+	ours, theirs := pair(5, func() error {
+		for range n {
+			rec, err := in.DecodeJSON(body)
+			if err != nil {
+				return err
+			}
+			rec.Release()
+		}
+		return nil
+	}, func() error {
+		for range n {
+			var v []map[string]any
+			if err := json.Unmarshal(body, &v); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
-	return t.secs, t.err
+	if ours.err != nil {
+		return line{}, ours.err
+	}
+	mb := float64(len(body)) * n / 1e6
+	return line{fmt.Sprintf("JSON 1-row request (%dB)", len(body)), mb / ours.secs, mb / theirs.secs, "MB/s",
+		"encoding/json into []map[string]any, no checks, no record"}, nil
+}
+
+// bcNames are the breast cancer data set's feature names, as a served
+// model's request carries them.
+func bcNames() []string {
+	var names []string
+	for _, kind := range []string{"mean", "error", "worst"} {
+		for _, f := range []string{"radius", "texture", "perimeter", "area", "smoothness", "compactness",
+			"concavity", "concave points", "symmetry", "fractal dimension"} {
+			names = append(names, kind+" "+f)
+		}
+	}
+	return names
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	if f := strings.Fields(string(b)); len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "?"
 }
 
 // timePandas times pandas.read_csv inside python (interpreter start-up
