@@ -85,6 +85,15 @@
 // tasks end gets the free resources gathered for it, so a stream of small
 // tasks does not starve a big one.
 //
+// Options are typed by what they configure: an Option (NumCPUs, NumGPUs,
+// Memory, Resources, RetryExceptions, RetryOn) fits functions and actor
+// classes; a FuncOption (MaxRetries, NumReturns, GeneratorBackpressure)
+// only functions; an ActorOption (MaxRestarts, MaxTaskRetries,
+// MaxConcurrency, Name, Namespace, Detached, GetIfExists,
+// AllowOutOfOrderExecution) only actor classes; GetActor takes Namespace;
+// a method's registration takes LocalOnly. A meaningless combination, such
+// as MaxConcurrency on a function, does not compile.
+//
 // Failures: a returned error is an application error (ErrTaskFailed),
 // retried only with RetryExceptions or RetryOn; a panic is a crashed worker
 // (ErrWorkerCrashed) and is retried up to MaxRetries (default 3). Retries
