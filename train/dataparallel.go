@@ -293,7 +293,7 @@ func (t *DataParallelTrainer) runGroup(ctx context.Context, n int, res []core.Op
 	}()
 	refs := make([]core.Ref[bool], n)
 	for rank := range n {
-		tc := &workerContext{rank: rank, size: n, group: g, shards: shards[rank], ckpt: resume, sink: st, attempt: attempt}
+		tc := &workerContext{rank: rank, size: n, group: g, coll: newGroupMember(rank, n, g), shards: shards[rank], ckpt: resume, sink: st, attempt: attempt}
 		w, err := workerActor.Options(res...).Remote(ctx, workerSpec{loop: t.TrainLoop, config: t.Config, tc: tc})
 		if err != nil {
 			return fmt.Errorf("train: start worker %d: %w", rank, err)

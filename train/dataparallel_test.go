@@ -78,13 +78,13 @@ func sgdLoop(crashOnce *atomic.Bool) train.LoopFunc {
 			for _, x := range xs {
 				g[0] += 2 * (w*x - 3*x) * x
 			}
-			if err := tc.AllReduce(g, train.Sum); err != nil {
+			if err := tc.Collective().AllReduce(tc.Context(), g, train.Sum); err != nil {
 				return err
 			}
 			w -= 0.01 * g[0] / g[1]
 			// Every worker must hold the same weight.
 			chk := []float64{w}
-			if err := tc.AllReduce(chk, train.Max); err != nil {
+			if err := tc.Collective().AllReduce(tc.Context(), chk, train.Max); err != nil {
 				return err
 			}
 			if chk[0] != w {
@@ -193,7 +193,7 @@ func TestStopCondition(t *testing.T) {
 	}
 }
 
-func TestCollectivesBroadcastAndBarrier(t *testing.T) {
+func TestCollectivesOfAWorkerGroup(t *testing.T) {
 	ctx := setup(t)
 	tr := &train.DataParallelTrainer{
 		ScalingConfig: train.ScalingConfig{NumWorkers: 3},
@@ -203,22 +203,37 @@ func TestCollectivesBroadcastAndBarrier(t *testing.T) {
 			if tc.WorldRank() == 2 {
 				msg = []byte("from rank 2")
 			}
-			got, err := tc.Broadcast(msg, 2)
+			got, err := tc.Collective().Broadcast(tc.Context(), msg, 2)
 			if err != nil {
 				return err
 			}
 			if string(got) != "from rank 2" {
 				return fmt.Errorf("rank %d got %q", tc.WorldRank(), got)
 			}
-			if err := tc.Barrier(); err != nil {
+			if err := tc.Collective().Barrier(tc.Context()); err != nil {
 				return err
 			}
 			v := []float64{float64(tc.WorldRank())}
-			if err := tc.AllReduce(v, train.Mean); err != nil {
+			if err := tc.Collective().AllReduce(tc.Context(), v, train.Mean); err != nil {
 				return err
 			}
 			if v[0] != 1 {
 				return fmt.Errorf("mean %v", v[0])
+			}
+			// Integer sums are exact (1<<60 + 1 is not a float64).
+			ints := []int64{1<<60 + 1}
+			if err := tc.Collective().AllReduceInt64(tc.Context(), ints, train.Sum); err != nil {
+				return err
+			}
+			if ints[0] != 3<<60+3 {
+				return fmt.Errorf("int64 sum %d", ints[0])
+			}
+			all, err := tc.Collective().AllGather(tc.Context(), []byte{byte('a' + tc.WorldRank())})
+			if err != nil {
+				return err
+			}
+			if len(all) != 3 || string(all[0])+string(all[1])+string(all[2]) != "abc" {
+				return fmt.Errorf("allgather %q", all)
 			}
 			return tc.Report(map[string]float64{"ok": 1}, nil)
 		},

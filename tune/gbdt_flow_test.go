@@ -61,7 +61,7 @@ func TestGBDTSweep(t *testing.T) {
 			return err
 		}
 		b, err := gbdt.Train(tc.Context(), m, map[string]*gbdt.Matrix{"train": m}, params, 9,
-			gbdt.WithAllReducer(gbdt.NewContextReducer(tc)),
+			gbdt.WithCollective(tc.Collective()),
 			gbdt.WithCallback(func(round int, metrics map[string]float64) error {
 				err := tc.Report(metrics, nil)
 				if errors.Is(err, train.ErrStopRequested) {

@@ -190,7 +190,7 @@ func (t *Trainer) loop(inputs []checkpoint.Feature) train.LoopFunc {
 			}
 			evals[name] = m
 		}
-		opts := []Option{WithAllReducer(NewContextReducer(tc))}
+		opts := []Option{WithCollective(tc.Collective())}
 		rounds := cfg.NumBoostRound
 		if c := tc.Checkpoint(); c != nil {
 			init, err := BoosterFromCheckpoint(c)

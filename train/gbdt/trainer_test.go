@@ -1,6 +1,7 @@
 package gbdt_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math"
@@ -103,6 +104,7 @@ func TestTrainerBreastCancerOneAndTwoWorkers(t *testing.T) {
 	ctx := trainerSetup(t)
 	trainDS, testDS := splitBreastCancer(t, ctx)
 	var runs [][]float64
+	var models [][]byte
 	for _, workers := range []int{1, 2} {
 		res, err := bcTrainer(t, trainDS, testDS, workers, t.TempDir()).Fit(ctx)
 		if err != nil {
@@ -122,6 +124,16 @@ func TestTrainerBreastCancerOneAndTwoWorkers(t *testing.T) {
 			t.Errorf("%d workers: test AUC %.4f (want >= 0.99), logloss %.4f (want <= 0.10)", workers, auc, ll)
 		}
 		runs = append(runs, probs)
+		b, err := gbdt.BoosterFromCheckpoint(res.Checkpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		models = append(models, modelText(t, b))
+	}
+	// The workers' collective sums histograms exactly: 2 workers build
+	// the very trees 1 worker builds.
+	if !bytes.Equal(models[0], models[1]) {
+		t.Error("the 2-worker model differs from the 1-worker model")
 	}
 	for i := range runs[0] {
 		if d := math.Abs(runs[0][i] - runs[1][i]); d > 1e-6 {

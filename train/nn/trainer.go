@@ -17,14 +17,6 @@ import (
 	"github.com/goray/goray/train"
 )
 
-// ContextReducer adapts a train worker's collectives to an AllReducer.
-type ContextReducer struct{ TC train.Context }
-
-// AllReduceMean averages v across the worker group.
-func (r ContextReducer) AllReduceMean(_ context.Context, v []float64) error {
-	return r.TC.AllReduce(v, train.Mean)
-}
-
 // TrainerConfig is what an nn.Trainer trains and how.
 type TrainerConfig struct {
 	Spec      Spec
@@ -280,7 +272,7 @@ func trainLoop(tc train.Context, cfg TrainerConfig) error {
 	local := cfg.BatchSize / size
 	// Every worker takes the same number of steps: the smallest shard decides.
 	cnt := []float64{-float64(sh.n)}
-	if err := tc.AllReduce(cnt, train.Max); err != nil {
+	if err := tc.Collective().AllReduce(ctx, cnt, train.Max); err != nil {
 		return err
 	}
 	steps := int(-cnt[0]) / local
@@ -316,14 +308,13 @@ func trainLoop(tc train.Context, cfg TrainerConfig) error {
 			return err
 		}
 	}
-	red := ContextReducer{TC: tc}
 	for epoch := int(l.Steps()) / steps; epoch < cfg.Epochs; epoch++ {
 		rng := rand.New(rand.NewPCG(cfg.Seed^uint64(rank+1)*0x9e3779b97f4a7c15, uint64(epoch)))
 		perm := rng.Perm(sh.n)
 		var lossSum, accSum float64
 		for s := 0; s < steps; s++ {
 			b := sh.batch(spec, perm[s*local:(s+1)*local], int64(rank*local))
-			st, err := l.Step(ctx, b, red)
+			st, err := l.Step(ctx, b, tc.Collective())
 			if err != nil {
 				return fmt.Errorf("nn: rank %d epoch %d step %d: %w", rank, epoch, s, err)
 			}
@@ -384,7 +375,7 @@ func evaluateShard(ctx context.Context, tc train.Context, l *Learner, v *shard, 
 		}
 		sums[2] += float64(st.Examples)
 	}
-	if err := tc.AllReduce(sums, train.Sum); err != nil {
+	if err := tc.Collective().AllReduce(ctx, sums, train.Sum); err != nil {
 		return err
 	}
 	if sums[2] == 0 {
@@ -412,7 +403,7 @@ func fitNormalization(tc train.Context, sh *shard, spec Spec, scale float64) (No
 		}
 	}
 	sums[2*c] = float64(sh.n * per)
-	if err := tc.AllReduce(sums, train.Sum); err != nil {
+	if err := tc.Collective().AllReduce(tc.Context(), sums, train.Sum); err != nil {
 		return Normalization{}, err
 	}
 	nm := Normalization{Scale: scale, Mean: make([]float64, c), Std: make([]float64, c)}
