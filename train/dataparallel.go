@@ -30,35 +30,9 @@ type Preprocessor interface {
 }
 
 // ReportFunc observes every report of a run (rank 0's), after its
-// checkpoint is persisted. Returning stop=true ends the run. A tuner uses it
-// to drive schedulers.
+// checkpoint is persisted: the type of RunConfig.Callbacks. Returning
+// stop=true ends the run. A tuner uses it to drive schedulers.
 type ReportFunc func(metrics map[string]float64, ckpt *checkpoint.Checkpoint) (stop bool, err error)
-
-type reportKey struct{}
-
-// WithReportFunc returns a context whose trainers call f on every report.
-func WithReportFunc(ctx context.Context, f ReportFunc) context.Context {
-	return context.WithValue(ctx, reportKey{}, f)
-}
-
-func reportFuncFrom(ctx context.Context) ReportFunc {
-	f, _ := ctx.Value(reportKey{}).(ReportFunc)
-	return f
-}
-
-type runDirKey struct{}
-
-// WithRunDir returns a context whose trainers write all their files in dir,
-// whatever their RunConfig's StoragePath and Name say. A tuner uses it to
-// keep a trial's training run inside the trial directory.
-func WithRunDir(ctx context.Context, dir string) context.Context {
-	return context.WithValue(ctx, runDirKey{}, dir)
-}
-
-func runDirFrom(ctx context.Context) string {
-	d, _ := ctx.Value(runDirKey{}).(string)
-	return d
-}
 
 // scratchDir is the folder of the run directory that TempDir hands out
 // folders from; Fit removes it when it returns.
@@ -109,7 +83,16 @@ type DataParallelTrainer struct {
 	Kind string
 }
 
-var _ Trainer = (*DataParallelTrainer)(nil)
+var _ RunConfigurableTrainer = (*DataParallelTrainer)(nil)
+
+// WithRunConfig returns a copy of t whose RunConfig is edit applied to a
+// copy of t's (RunConfigurableTrainer).
+func (t *DataParallelTrainer) WithRunConfig(edit func(*RunConfig)) Trainer {
+	cp := *t
+	cp.RunConfig = t.RunConfig.Clone()
+	edit(&cp.RunConfig)
+	return &cp
+}
 
 // worker is the actor that runs one rank's loop.
 type worker struct {
@@ -151,10 +134,7 @@ func (t *DataParallelTrainer) Fit(ctx context.Context) (*Result, error) {
 	if err := t.RunConfig.Validate(); err != nil {
 		return nil, err
 	}
-	runDir := runDirFrom(ctx)
-	if runDir == "" {
-		runDir = t.RunConfig.RunDir(kind)
-	}
+	runDir := t.RunConfig.RunDir(kind)
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		return nil, fmt.Errorf("train: create run directory: %w", err)
 	}
@@ -163,7 +143,7 @@ func (t *DataParallelTrainer) Fit(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &runState{runDir: runDir, cfg: t.RunConfig, ppState: ppState, hook: reportFuncFrom(ctx), start: time.Now()}
+	st := &runState{runDir: runDir, cfg: t.RunConfig.Clone(), ppState: ppState, start: time.Now()}
 
 	n := t.ScalingConfig.workers()
 	res := workerResources(t.ScalingConfig)
@@ -339,7 +319,6 @@ type runState struct {
 	runDir   string
 	cfg      RunConfig
 	ppState  []byte
-	hook     ReportFunc
 	start    time.Time
 	iterBase int // training_iteration of the checkpoint the live group resumed from
 
@@ -417,12 +396,12 @@ func (s *runState) report(ctx context.Context, attempt int, metrics map[string]f
 			stop = true
 		}
 	}
-	if s.hook != nil {
-		hs, err := s.hook(m, persisted)
+	for i, cb := range s.cfg.Callbacks {
+		cs, err := cb(m, persisted)
 		if err != nil {
-			return false, err
+			return false, fmt.Errorf("RunConfig.Callbacks[%d]: %w", i, err)
 		}
-		stop = stop || hs
+		stop = stop || cs
 	}
 	return stop, nil
 }

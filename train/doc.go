@@ -34,8 +34,16 @@
 //
 // A run writes only under its run directory, RunConfig.StoragePath/Name. With
 // no StoragePath the root is ~/goray_results, and the first run that uses
-// it logs so once. Under a tuner the context passed to Fit names the trial
-// directory (WithStoragePath), which then wins over RunConfig.StoragePath.
-// Files a loop writes before handing them to Report (a checkpoint being
-// built) belong in TempDir, which Fit removes when it returns.
+// it logs so once. Files a loop writes before handing them to Report (a
+// checkpoint being built) belong in TempDir, which Fit removes when it
+// returns.
+//
+// # Configuration
+//
+// Everything a run is told comes in through the trainer's fields: the
+// context passed to Fit only cancels it. RunConfig.Callbacks observe every
+// report on the driver (and may stop the run); a tuner reaches a trainer
+// through RunConfigurableTrainer.WithRunConfig, which it uses to put the run
+// directory inside the trial directory and to append the hook that feeds
+// its scheduler.
 package train

@@ -14,8 +14,9 @@ import (
 
 // TestDataParallelTrainer tunes a 2-worker train.DataParallelTrainer the
 // way the GBDT seed flow does: a nested param sampled with RandInt merges
-// into the trainer's config, every round reaches HyperBand through
-// train.WithReportFunc, and paused trials resume from their checkpoints.
+// into the trainer's config, every round reaches HyperBand through the
+// callback tune adds to its RunConfig, and paused trials resume from their
+// checkpoints.
 func TestDataParallelTrainer(t *testing.T) {
 	loop := func(tc train.Context, config map[string]any) error {
 		params := config["params"].(map[string]any)

@@ -52,7 +52,10 @@ type Trainer struct {
 	crashed    *atomic.Bool
 }
 
-var _ train.ScaledTrainer = (*Trainer)(nil)
+var (
+	_ train.ScaledTrainer          = (*Trainer)(nil)
+	_ train.RunConfigurableTrainer = (*Trainer)(nil)
+)
 
 // NewTrainer checks cfg and returns a Trainer. Parameters are validated
 // here, so an unknown or bad parameter fails before any work starts.
@@ -122,6 +125,17 @@ func (t *Trainer) WithConfig(config map[string]any) (train.Trainer, error) {
 func (t *Trainer) WithResumeFrom(ckpt *checkpoint.Checkpoint) train.Trainer {
 	cp := *t
 	cp.cfg.ResumeFromCheckpoint = ckpt
+	return &cp
+}
+
+// WithRunConfig returns a trainer whose RunConfig is edit applied to a copy
+// of this one's (train.RunConfigurableTrainer): a tuner sets the run
+// directory and adds its report callback this way.
+func (t *Trainer) WithRunConfig(edit func(*train.RunConfig)) train.Trainer {
+	cp := *t
+	rc := t.cfg.RunConfig.Clone()
+	edit(&rc)
+	cp.cfg.RunConfig = rc
 	return &cp
 }
 

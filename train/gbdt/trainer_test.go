@@ -221,6 +221,50 @@ func TestTrainerWithConfigMergesParams(t *testing.T) {
 	}
 }
 
+// WithRunConfig (what a tuner calls) moves the run directory and adds a
+// report callback, which sees every round and can stop the run.
+func TestTrainerWithRunConfig(t *testing.T) {
+	ctx := trainerSetup(t)
+	trainDS, _ := splitBreastCancer(t, ctx)
+	orig, err := gbdt.NewTrainer(gbdt.Config{LabelColumn: "target", NumBoostRound: 10,
+		Params:        map[string]any{"objective": "binary:logistic", "max_depth": 3},
+		Datasets:      map[string]*data.Dataset{"train": trainDS},
+		ScalingConfig: train.ScalingConfig{NumWorkers: 2},
+		RunConfig:     train.RunConfig{Name: "orig", StoragePath: t.TempDir()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var rounds []float64
+	tr := orig.WithRunConfig(func(c *train.RunConfig) {
+		c.StoragePath, c.Name = dir, "moved"
+		c.Callbacks = append(c.Callbacks, func(m map[string]float64, _ *checkpoint.Checkpoint) (bool, error) {
+			rounds = append(rounds, m["training_iteration"])
+			return len(rounds) == 4, nil
+		})
+	})
+	if rc := orig.Config().RunConfig; rc.Name != "orig" || len(rc.Callbacks) != 0 {
+		t.Fatalf("the original trainer's RunConfig changed: %+v", rc)
+	}
+	res, err := tr.Fit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rounds) != 4 || rounds[3] != 4 || len(res.MetricsHistory) != 4 {
+		t.Fatalf("callback saw rounds %v, %d reports; want 1..4 and a stop", rounds, len(res.MetricsHistory))
+	}
+	if want := filepath.Join(dir, "moved"); res.Path != want || res.Checkpoint == nil || !strings.HasPrefix(res.Checkpoint.Path(), want) {
+		t.Fatalf("run in %s (checkpoint %v), want %s", res.Path, res.Checkpoint, want)
+	}
+	b, err := gbdt.BoosterFromCheckpoint(res.Checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.NumRounds() != 4 {
+		t.Fatalf("the stopped run's model has %d rounds, want 4", b.NumRounds())
+	}
+}
+
 // TestCheckpointInFreshProcess loads a trainer's checkpoint (model plus the
 // fitted StandardScaler) in a new process and checks that it predicts
 // exactly what this process predicts.

@@ -69,7 +69,17 @@ type Trainer struct {
 	ResumeFromCheckpoint *checkpoint.Checkpoint
 }
 
-var _ train.Trainer = (*Trainer)(nil)
+var _ train.RunConfigurableTrainer = (*Trainer)(nil)
+
+// WithRunConfig returns a copy of the trainer whose RunConfig is edit
+// applied to a copy of its own (train.RunConfigurableTrainer): a tuner sets
+// the run directory and adds its report callback this way.
+func (t *Trainer) WithRunConfig(edit func(*train.RunConfig)) train.Trainer {
+	c := *t
+	c.RunConfig = t.RunConfig.Clone()
+	edit(&c.RunConfig)
+	return &c
+}
 
 // Fit trains and returns the run's result; Result.Checkpoint loads with
 // NewPredictor.
