@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"hash"
+	"sync"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -43,9 +44,17 @@ func newTensorNode(g *G.ExprGraph, dt tensor.Dtype, name string, shape ...int) *
 	return G.NewTensor(g, dt, len(shape), G.WithShape(shape...), G.WithName(name), G.WithValue(t))
 }
 
+// graphBuild serialises graph construction: gorgonia shares constant nodes
+// (the 1 that Grad starts the backward pass from) between graphs and caches
+// their hashes on first use, a write that races when two graphs are built
+// at once.
+var graphBuild sync.Mutex
+
 // newReplica builds the graph of m's architecture for batch examples. train
 // selects batch statistics, dropout and the backward pass.
 func newReplica(spec Spec, batch int, dt tensor.Dtype, train bool) (r *replica, err error) {
+	graphBuild.Lock()
+	defer graphBuild.Unlock()
 	defer func() {
 		// Gorgonia panics on some malformed graphs; the spec is validated
 		// first, so a panic here is a bug, reported as an error.
