@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/goray/goray/core"
 )
 
 // Sentinel errors of the train framework.
@@ -27,6 +29,15 @@ var (
 	// ErrGroupAborted: a collective was interrupted because another worker failed.
 	ErrGroupAborted = errors.New("train: worker group aborted")
 )
+
+// The sentinels keep their identity (errors.Is) when they cross from a
+// worker to the driver.
+func init() {
+	core.RegisterError("train.ErrInvalidConfig", ErrInvalidConfig)
+	core.RegisterError("train.ErrWorkerFailed", ErrWorkerFailed)
+	core.RegisterError("train.ErrStopRequested", ErrStopRequested)
+	core.RegisterError("train.ErrGroupAborted", ErrGroupAborted)
+}
 
 // ScalingConfig says how many workers train and what each one holds.
 type ScalingConfig struct {

@@ -45,7 +45,7 @@ func TestRunWritesOnlyInItsRunDir(t *testing.T) {
 	ctx := setup(t)
 	root := t.TempDir()
 	orig := &train.DataParallelTrainer{
-		TrainLoop:     sgdLoop(nil),
+		TrainLoop:     sgdLoop,
 		Config:        map[string]any{"iters": 3},
 		ScalingConfig: train.ScalingConfig{NumWorkers: 2},
 		RunConfig:     train.RunConfig{Name: "ignored", StoragePath: filepath.Join(root, "ignored"), Callbacks: make([]train.ReportFunc, 0, 4)},
@@ -123,7 +123,7 @@ func TestRunConfigCallbacks(t *testing.T) {
 				return it == tc.stopAt, nil
 			}
 			tr := &train.DataParallelTrainer{
-				TrainLoop:     sgdLoop(nil),
+				TrainLoop:     sgdLoop,
 				Config:        map[string]any{"iters": 6},
 				ScalingConfig: train.ScalingConfig{NumWorkers: 2},
 				RunConfig:     train.RunConfig{Name: "cb", StoragePath: storage, Callbacks: []train.ReportFunc{first, second}},
@@ -147,11 +147,15 @@ func TestRunConfigCallbacks(t *testing.T) {
 			}
 		})
 	}
-	tr := &train.DataParallelTrainer{TrainLoop: sgdLoop(nil), RunConfig: train.RunConfig{StoragePath: t.TempDir(), Callbacks: []train.ReportFunc{nil}}}
+	tr := &train.DataParallelTrainer{TrainLoop: sgdLoop, RunConfig: train.RunConfig{StoragePath: t.TempDir(), Callbacks: []train.ReportFunc{nil}}}
 	if _, err := tr.Fit(ctx); !errors.Is(err, train.ErrInvalidConfig) || !strings.Contains(err.Error(), "Callbacks[0]") {
 		t.Errorf("a nil callback: %v", err)
 	}
 }
+
+var reportOnceLoop = train.RegisterLoop("train_test.reportOnce", func(tc train.Context, _ map[string]any) error {
+	return tc.Report(map[string]float64{"x": 1}, nil)
+})
 
 // With no StoragePath a run goes under ~/goray_results and says so, once.
 func TestDefaultStoragePathIsLogged(t *testing.T) {
@@ -162,9 +166,7 @@ func TestDefaultStoragePathIsLogged(t *testing.T) {
 	log.SetOutput(&buf)
 	defer log.SetOutput(os.Stderr)
 	tr := &train.DataParallelTrainer{
-		TrainLoop: func(tc train.Context, _ map[string]any) error {
-			return tc.Report(map[string]float64{"x": 1}, nil)
-		},
+		TrainLoop: reportOnceLoop,
 	}
 	for range 2 {
 		res, err := tr.Fit(ctx)

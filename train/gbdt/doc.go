@@ -38,9 +38,11 @@
 // bit, as one worker holding every row (with subsample 1).
 // train.NewLocalGroup connects workers that are goroutines of one process.
 //
-// Inside a train.DataParallelTrainer worker (tc is its train.Context), each
-// worker trains on its shard, reports every round and resumes after a
-// restart:
+// Trainer does this on a train.DataParallelTrainer with the loop registered
+// as "gbdt.Trainer", whose config (label, params, rounds, input features)
+// travels encoded to the workers. Inside a worker of one's own loop (tc is
+// its train.Context), each worker trains on its shard, reports every round
+// and resumes after a restart:
 //
 //	opts := []gbdt.Option{
 //		gbdt.WithCollective(tc.Collective()),

@@ -12,7 +12,8 @@
 //
 // Layers: Dense, Conv2D, MaxPool2D, ReLU, Dropout, Flatten, BatchNorm. Losses:
 // SoftmaxCrossEntropy (labels) and MeanSquaredError (targets). Optimizers: SGD
-// with momentum and Adam; a Schedule sets the learning rate of every step.
+// with momentum and Adam; a Schedule (plain data: constant, step or cosine)
+// sets the learning rate of every step.
 //
 // # Data parallelism
 //
@@ -33,7 +34,9 @@
 // steps with the worker's tc.Collective(), evaluates
 // Datasets["valid"] after every epoch and reports the metrics with a
 // checkpoint; it implements tune's ConfigurableTrainer ("lr", "momentum",
-// "batch_size", ...) and ResumableTrainer.
+// "batch_size", ...) and ResumableTrainer, and train.RunConfigurableTrainer.
+// Its loop is registered as "nn.Trainer" and receives the TrainerConfig in
+// its encoded config, so the workers need nothing from the driver's memory.
 //
 // Gorgonia graphs have fixed shapes: learners and predictors build one graph
 // per batch size and core, all fed from the same master weights (float64).

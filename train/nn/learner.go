@@ -62,7 +62,8 @@ func (b Batch) size(spec Spec) (int, error) {
 // LearnerConfig configures a Learner.
 type LearnerConfig struct {
 	Optimizer OptimizerConfig
-	// Schedule sets the learning rate of each step; nil uses Optimizer.LR.
+	// Schedule sets the learning rate of each step; the zero Schedule
+	// uses Optimizer.LR.
 	Schedule Schedule
 	// Replicas is the number of graphs run at once on one worker (one per
 	// core), each with its own copy of the weights. With more than one, the
@@ -109,8 +110,11 @@ func newLearner(m *Model, opt *Optimizer, cfg LearnerConfig) (*Learner, error) {
 	if cores <= 0 {
 		cores = min(runtime.GOMAXPROCS(0), 4)
 	}
+	if err := cfg.Schedule.Validate(); err != nil {
+		return nil, err
+	}
 	l := &Learner{model: m, opt: opt, schedule: cfg.Schedule, seed: cfg.Seed, cores: cores}
-	if l.schedule == nil {
+	if l.schedule.Kind == "" {
 		l.schedule = ConstantLR(opt.Config.LR)
 	}
 	for i, ly := range m.spec.Layers {
@@ -158,7 +162,7 @@ func (l *Learner) Step(ctx context.Context, b Batch, c train.Collective) (StepSt
 	if err := c.AllReduce(ctx, v, train.Mean); err != nil {
 		return stats, fmt.Errorf("nn: step %d: all-reduce: %w", stats.Step, err)
 	}
-	stats.LR = l.schedule(stats.Step)
+	stats.LR = l.schedule.Rate(stats.Step)
 	stats.Loss, stats.Accuracy, stats.Examples = l.Apply(v, stats.LR)
 	if l.model.spec.Loss != SoftmaxCrossEntropy {
 		stats.Accuracy = math.NaN()

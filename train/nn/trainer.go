@@ -21,7 +21,8 @@ import (
 type TrainerConfig struct {
 	Spec      Spec
 	Optimizer OptimizerConfig
-	// Schedule sets each step's learning rate (nil: Optimizer.LR).
+	// Schedule sets each step's learning rate (the zero Schedule:
+	// Optimizer.LR).
 	Schedule Schedule
 	// BatchSize is the global batch, split evenly across workers (default 64).
 	BatchSize int
@@ -92,7 +93,8 @@ func (t *Trainer) Fit(ctx context.Context) (*train.Result, error) {
 		return nil, fmt.Errorf("%w: nn.Trainer.Datasets has no \"train\" dataset", train.ErrInvalidConfig)
 	}
 	dp := &train.DataParallelTrainer{
-		TrainLoop:            func(tc train.Context, _ map[string]any) error { return trainLoop(tc, cfg) },
+		TrainLoop:            trainerLoop,
+		Config:               map[string]any{"trainer": cfg},
 		ScalingConfig:        t.ScalingConfig,
 		RunConfig:            t.RunConfig,
 		Datasets:             t.Datasets,
@@ -109,6 +111,9 @@ func (t *Trainer) config() (TrainerConfig, error) {
 		return c, err
 	}
 	if err := c.Optimizer.Validate(); err != nil {
+		return c, err
+	}
+	if err := c.Schedule.Validate(); err != nil {
 		return c, err
 	}
 	workers := max(t.ScalingConfig.NumWorkers, 1)
@@ -264,6 +269,19 @@ func columnLabels(rec arrow.Record, name string, classes int) ([]int32, error) {
 	}
 	return out, nil
 }
+
+// TrainerConfig travels to the workers in the loop's config.
+func init() { train.RegisterConfigType[TrainerConfig]() }
+
+// trainerLoop is the per-worker loop of a Trainer; its config holds the
+// checked TrainerConfig under "trainer".
+var trainerLoop = train.RegisterLoop("nn.Trainer", func(tc train.Context, config map[string]any) error {
+	cfg, ok := config["trainer"].(TrainerConfig)
+	if !ok {
+		return fmt.Errorf("%w: the nn.Trainer loop config \"trainer\" is a %T, want an nn.TrainerConfig", train.ErrInvalidConfig, config["trainer"])
+	}
+	return trainLoop(tc, cfg)
+})
 
 func trainLoop(tc train.Context, cfg TrainerConfig) error {
 	ctx := tc.Context()
