@@ -4,12 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/goray/goray/core"
 )
 
 // Sentinel errors of the train framework.
@@ -25,6 +29,15 @@ var (
 	// ErrGroupAborted: a collective was interrupted because another worker failed.
 	ErrGroupAborted = errors.New("train: worker group aborted")
 )
+
+// The sentinels keep their identity (errors.Is) when they cross from a
+// worker to the driver.
+func init() {
+	core.RegisterError("train.ErrInvalidConfig", ErrInvalidConfig)
+	core.RegisterError("train.ErrWorkerFailed", ErrWorkerFailed)
+	core.RegisterError("train.ErrStopRequested", ErrStopRequested)
+	core.RegisterError("train.ErrGroupAborted", ErrGroupAborted)
+}
 
 // ScalingConfig says how many workers train and what each one holds.
 type ScalingConfig struct {
@@ -82,13 +95,18 @@ type FailureConfig struct {
 	MaxFailures int
 }
 
-// RunConfig names a run and says where and how its results persist.
+// RunConfig names a run, says where and how its results persist and who
+// observes its reports. It is the whole of a run's driver-side
+// configuration: nothing reaches a trainer through its context but
+// cancellation.
 type RunConfig struct {
-	// Name of the run; its files go to StoragePath/Name. Default: the
-	// trainer's kind and the start time.
+	// Name of the run; its files go to StoragePath/Name, the run
+	// directory, and nowhere else. Default: the trainer's kind and the
+	// start time.
 	Name string
 	// StoragePath is the root for results (default ~/goray_results,
-	// logged once when used). A context from WithRunDir overrides it.
+	// logged once when used). A tuner sets StoragePath and Name so that a
+	// trial's run directory is inside the trial directory.
 	StoragePath string
 	// CheckpointConfig decides which checkpoints are kept.
 	CheckpointConfig CheckpointConfig
@@ -97,6 +115,32 @@ type RunConfig struct {
 	// Stop ends the run once a reported metric reaches a value (>=), e.g.
 	// {"training_iteration": 10} or {"valid-auc": 0.99}.
 	Stop map[string]float64
+	// Callbacks observe every report of the run, in order, on the driver:
+	// rank 0's metrics (with training_iteration and time_total_s filled
+	// in) and its checkpoint as persisted in the run directory (nil when
+	// the report had none). One returning stop=true ends the run after
+	// this iteration, as a Stop condition does; one returning an error
+	// fails the worker group with it (a failure FailureConfig may retry).
+	// A tuner adds the hook that feeds its scheduler here.
+	Callbacks []ReportFunc
+}
+
+// Clone returns a copy of r that shares no slice or map with it.
+func (r RunConfig) Clone() RunConfig {
+	r.Stop = maps.Clone(r.Stop)
+	r.Callbacks = slices.Clone(r.Callbacks)
+	return r
+}
+
+// RunConfigurableTrainer is a Trainer whose RunConfig can be changed from
+// outside: WithRunConfig returns a copy of the trainer whose RunConfig is
+// edit applied to a copy of its own. A tuner uses it to put a trial's run
+// directory inside the trial directory (StoragePath, Name) and to see every
+// report (Callbacks). DataParallelTrainer, gbdt.Trainer and nn.Trainer
+// implement it.
+type RunConfigurableTrainer interface {
+	Trainer
+	WithRunConfig(edit func(*RunConfig)) Trainer
 }
 
 // Validate checks the config and names the bad field.
@@ -111,6 +155,11 @@ func (r RunConfig) Validate() error {
 	}
 	if r.FailureConfig.MaxFailures < -1 {
 		return fmt.Errorf("%w: RunConfig.FailureConfig.MaxFailures = %d: must be >= -1", ErrInvalidConfig, r.FailureConfig.MaxFailures)
+	}
+	for i, cb := range r.Callbacks {
+		if cb == nil {
+			return fmt.Errorf("%w: RunConfig.Callbacks[%d] is nil", ErrInvalidConfig, i)
+		}
 	}
 	return nil
 }

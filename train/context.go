@@ -31,14 +31,9 @@ type Context interface {
 	// DatasetShard is this worker's disjoint streaming shard of the named
 	// dataset (after the trainer's preprocessor), nil if there is none.
 	DatasetShard(name string) *data.Dataset
-	// AllReduce combines vals across workers in place.
-	AllReduce(vals []float64, op ReduceOp) error
-	// Broadcast copies root's blob to every worker and returns it.
-	Broadcast(blob []byte, root int) ([]byte, error)
-	// AllGather returns every worker's blob, indexed by rank.
-	AllGather(blob []byte) ([][]byte, error)
-	// Barrier waits until every worker reaches it.
-	Barrier() error
+	// Collective is this worker's collectives with the other workers of
+	// the group (AllReduce, Broadcast, AllGather, Barrier).
+	Collective() Collective
 }
 
 // workerContext is the Context of one worker.
@@ -47,7 +42,7 @@ type workerContext struct {
 	rank    int
 	size    int
 	group   *core.ActorHandle[*group]
-	seq     int
+	coll    *caller
 	shards  map[string]*data.Dataset
 	ckpt    *checkpoint.Checkpoint
 	sink    *runState
@@ -61,53 +56,7 @@ func (w *workerContext) WorldRank() int                         { return w.rank 
 func (w *workerContext) WorldSize() int                         { return w.size }
 func (w *workerContext) Checkpoint() *checkpoint.Checkpoint     { return w.ckpt }
 func (w *workerContext) DatasetShard(name string) *data.Dataset { return w.shards[name] }
-
-func (w *workerContext) collective(a collectiveArgs) (collectiveResult, error) {
-	w.seq++
-	a.Seq, a.Rank = w.seq, w.rank
-	if w.size == 1 {
-		return collectiveResult{Vals: a.Vals, Blob: a.Blob, Blobs: [][]byte{a.Blob}}, nil
-	}
-	return core.Get(w.ctx, groupCall.Remote(w.ctx, w.group, a))
-}
-
-func (w *workerContext) AllReduce(vals []float64, op ReduceOp) error {
-	if op < Sum || op > Max {
-		return fmt.Errorf("%w: AllReduce: unknown op %v", ErrInvalidConfig, op)
-	}
-	res, err := w.collective(collectiveArgs{Kind: "allreduce", Op: op, Vals: vals})
-	if err != nil {
-		return fmt.Errorf("AllReduce on rank %d: %w", w.rank, err)
-	}
-	copy(vals, res.Vals)
-	return nil
-}
-
-func (w *workerContext) Broadcast(blob []byte, root int) ([]byte, error) {
-	if root < 0 || root >= w.size {
-		return nil, fmt.Errorf("%w: Broadcast root %d: world size is %d", ErrInvalidConfig, root, w.size)
-	}
-	res, err := w.collective(collectiveArgs{Kind: "broadcast", Root: root, Blob: blob})
-	if err != nil {
-		return nil, fmt.Errorf("Broadcast on rank %d: %w", w.rank, err)
-	}
-	return res.Blob, nil
-}
-
-func (w *workerContext) AllGather(blob []byte) ([][]byte, error) {
-	res, err := w.collective(collectiveArgs{Kind: "allgather", Blob: blob})
-	if err != nil {
-		return nil, fmt.Errorf("AllGather on rank %d: %w", w.rank, err)
-	}
-	return res.Blobs, nil
-}
-
-func (w *workerContext) Barrier() error {
-	if _, err := w.collective(collectiveArgs{Kind: "barrier"}); err != nil {
-		return fmt.Errorf("Barrier on rank %d: %w", w.rank, err)
-	}
-	return nil
-}
+func (w *workerContext) Collective() Collective                 { return w.coll }
 
 func (w *workerContext) Report(metrics map[string]float64, ckpt *checkpoint.Checkpoint) error {
 	stop := 0.0
@@ -126,7 +75,7 @@ func (w *workerContext) Report(metrics map[string]float64, ckpt *checkpoint.Chec
 	}
 	// Every rank learns rank 0's decision, so all stop at the same iteration.
 	dec := []float64{stop}
-	if err := w.AllReduce(dec, Max); err != nil {
+	if err := w.coll.AllReduce(w.ctx, dec, Max); err != nil {
 		return err
 	}
 	if dec[0] > 0 {

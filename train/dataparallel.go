@@ -18,9 +18,6 @@ import (
 	"github.com/goray/goray/preprocess"
 )
 
-// LoopFunc is a training loop run on every worker.
-type LoopFunc func(tc Context, config map[string]any) error
-
 // Preprocessor is what a trainer needs of a preprocessor: fit on the
 // "train" dataset, then transform every dataset. The preprocess package's
 // preprocessors satisfy it.
@@ -30,35 +27,9 @@ type Preprocessor interface {
 }
 
 // ReportFunc observes every report of a run (rank 0's), after its
-// checkpoint is persisted. Returning stop=true ends the run. A tuner uses it
-// to drive schedulers.
+// checkpoint is persisted: the type of RunConfig.Callbacks. Returning
+// stop=true ends the run. A tuner uses it to drive schedulers.
 type ReportFunc func(metrics map[string]float64, ckpt *checkpoint.Checkpoint) (stop bool, err error)
-
-type reportKey struct{}
-
-// WithReportFunc returns a context whose trainers call f on every report.
-func WithReportFunc(ctx context.Context, f ReportFunc) context.Context {
-	return context.WithValue(ctx, reportKey{}, f)
-}
-
-func reportFuncFrom(ctx context.Context) ReportFunc {
-	f, _ := ctx.Value(reportKey{}).(ReportFunc)
-	return f
-}
-
-type runDirKey struct{}
-
-// WithRunDir returns a context whose trainers write all their files in dir,
-// whatever their RunConfig's StoragePath and Name say. A tuner uses it to
-// keep a trial's training run inside the trial directory.
-func WithRunDir(ctx context.Context, dir string) context.Context {
-	return context.WithValue(ctx, runDirKey{}, dir)
-}
-
-func runDirFrom(ctx context.Context) string {
-	d, _ := ctx.Value(runDirKey{}).(string)
-	return d
-}
 
 // scratchDir is the folder of the run directory that TempDir hands out
 // folders from; Fit removes it when it returns.
@@ -89,10 +60,22 @@ func TempDir(tc Context, pattern string) (string, error) {
 // DataParallelTrainer runs a training loop on NumWorkers workers (core
 // actors holding their resources) that share collectives, and persists
 // what rank 0 reports under RunConfig.StoragePath/Name.
+//
+// The loop and its config are what a worker receives, and both are plain
+// data, as they must be to reach a worker in another process: the loop by
+// its registered name, the config encoded (each worker decodes its own
+// copy). State the loop needs goes in Config, not in variables a closure
+// captures.
 type DataParallelTrainer struct {
-	// TrainLoop runs on every worker.
-	TrainLoop LoopFunc
-	// Config is passed to every worker's loop.
+	// TrainLoop runs on every worker: a loop registered with
+	// RegisterLoop.
+	TrainLoop Loop
+	// Config is passed to every worker's loop, encoded on the way: its
+	// values are bools, numbers, strings, []byte, slices and string-keyed
+	// maps of those, []any and map[string]any (nested), and types
+	// registered with RegisterConfigType. Each worker gets values of the
+	// same Go types in a map of its own. Fit refuses any other value,
+	// naming its key.
 	Config map[string]any
 	// ScalingConfig says how many workers and what each holds.
 	ScalingConfig ScalingConfig
@@ -109,32 +92,73 @@ type DataParallelTrainer struct {
 	Kind string
 }
 
-var _ Trainer = (*DataParallelTrainer)(nil)
+var _ RunConfigurableTrainer = (*DataParallelTrainer)(nil)
+
+// WithRunConfig returns a copy of t whose RunConfig is edit applied to a
+// copy of t's (RunConfigurableTrainer).
+func (t *DataParallelTrainer) WithRunConfig(edit func(*RunConfig)) Trainer {
+	cp := *t
+	cp.RunConfig = t.RunConfig.Clone()
+	edit(&cp.RunConfig)
+	return &cp
+}
 
 // worker is the actor that runs one rank's loop.
 type worker struct {
-	spec workerSpec
-}
-
-type workerSpec struct {
+	spec   workerSpec
 	loop   LoopFunc
 	config map[string]any
-	tc     *workerContext
+}
+
+// workerSpec is what a worker actor is constructed from: plain data, as
+// it would cross to a worker process. The worker looks its loop up by name
+// and decodes its own copy of the config.
+type workerSpec struct {
+	Loop    string // the registered name of the loop
+	Config  []byte // encodeConfig of DataParallelTrainer.Config
+	Rank    int
+	Size    int
+	Attempt int // the worker group's number in the run (reports of older groups are dropped)
+}
+
+// workerLinks is what connects a worker to the rest of its run: in-process
+// values still, so the method that takes them (workerRun) is LocalOnly.
+// What blocks it: the group rendezvous is a *core.ActorHandle and the
+// driver's run state (where Report and SaveCheckpoint land) a pointer,
+// both to become actor handles that a worker process can call once core
+// encodes ActorHandles; the shards are *data.Dataset, which need an
+// encodable form (a plan or Refs to blocks); the resume checkpoint is a
+// *checkpoint.Checkpoint, whose FS does not encode (its path would do on
+// storage every node reads).
+type workerLinks struct {
+	group  *core.ActorHandle[*group]
+	shards map[string]*data.Dataset
+	ckpt   *checkpoint.Checkpoint
+	sink   *runState
 }
 
 var workerActor = core.Actor1("train.worker", func(ctx context.Context, s workerSpec) (*worker, error) {
-	return &worker{spec: s}, nil
-}, core.LocalOnly())
+	loop, err := lookupLoop(s.Loop)
+	if err != nil {
+		return nil, err
+	}
+	config, err := decodeConfig(s.Config)
+	if err != nil {
+		return nil, err
+	}
+	return &worker{spec: s, loop: loop, config: config}, nil
+})
 
-var workerRun = core.Method0("train.worker.run", func(w *worker, ctx context.Context) (bool, error) {
-	tc := w.spec.tc
-	tc.ctx = ctx
-	err := w.spec.loop(tc, w.spec.config)
+var workerRun = core.Method1("train.worker.run", func(w *worker, ctx context.Context, l *workerLinks) (bool, error) {
+	s := w.spec
+	tc := &workerContext{ctx: ctx, rank: s.Rank, size: s.Size, group: l.group, coll: newGroupMember(s.Rank, s.Size, l.group),
+		shards: l.shards, ckpt: l.ckpt, sink: l.sink, attempt: s.Attempt}
+	err := w.loop(tc, w.config)
 	if errors.Is(err, ErrStopRequested) {
 		err = nil
 	}
 	return err == nil, err
-})
+}, core.LocalOnly())
 
 // Fit runs the training loop to completion and returns its result.
 func (t *DataParallelTrainer) Fit(ctx context.Context) (*Result, error) {
@@ -142,8 +166,15 @@ func (t *DataParallelTrainer) Fit(ctx context.Context) (*Result, error) {
 	if kind == "" {
 		kind = "DataParallelTrainer"
 	}
-	if t.TrainLoop == nil {
-		return nil, fmt.Errorf("%w: %s.TrainLoop is nil", ErrInvalidConfig, kind)
+	if t.TrainLoop.name == "" {
+		return nil, fmt.Errorf("%w: %s.TrainLoop is not set (a loop registered with train.RegisterLoop)", ErrInvalidConfig, kind)
+	}
+	if _, err := lookupLoop(t.TrainLoop.name); err != nil {
+		return nil, err
+	}
+	config, err := encodeConfig(t.Config)
+	if err != nil {
+		return nil, err
 	}
 	if err := t.ScalingConfig.Validate(); err != nil {
 		return nil, err
@@ -151,10 +182,7 @@ func (t *DataParallelTrainer) Fit(ctx context.Context) (*Result, error) {
 	if err := t.RunConfig.Validate(); err != nil {
 		return nil, err
 	}
-	runDir := runDirFrom(ctx)
-	if runDir == "" {
-		runDir = t.RunConfig.RunDir(kind)
-	}
+	runDir := t.RunConfig.RunDir(kind)
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		return nil, fmt.Errorf("train: create run directory: %w", err)
 	}
@@ -163,7 +191,7 @@ func (t *DataParallelTrainer) Fit(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &runState{runDir: runDir, cfg: t.RunConfig, ppState: ppState, hook: reportFuncFrom(ctx), start: time.Now()}
+	st := &runState{runDir: runDir, cfg: t.RunConfig.Clone(), ppState: ppState, start: time.Now()}
 
 	n := t.ScalingConfig.workers()
 	res := workerResources(t.ScalingConfig)
@@ -174,7 +202,7 @@ func (t *DataParallelTrainer) Fit(ctx context.Context) (*Result, error) {
 		if latestPersisted := st.latestCheckpoint(); latestPersisted != nil {
 			latest = latestPersisted
 		}
-		err := t.runGroup(ctx, n, res, datasets, latest, st)
+		err := t.runGroup(ctx, n, res, config, datasets, latest, st)
 		if err == nil {
 			break
 		}
@@ -250,7 +278,7 @@ func (t *DataParallelTrainer) preprocess(ctx context.Context) (map[string]*data.
 
 // runGroup starts one worker group, runs it to the end and tears it down.
 // It returns the first real failure (not the aborts it caused).
-func (t *DataParallelTrainer) runGroup(ctx context.Context, n int, res []core.ActorOption, datasets map[string]*data.Dataset, resume *checkpoint.Checkpoint, st *runState) error {
+func (t *DataParallelTrainer) runGroup(ctx context.Context, n int, res []core.ActorOption, config []byte, datasets map[string]*data.Dataset, resume *checkpoint.Checkpoint, st *runState) error {
 	shards := make([]map[string]*data.Dataset, n)
 	for i := range shards {
 		shards[i] = map[string]*data.Dataset{}
@@ -293,13 +321,13 @@ func (t *DataParallelTrainer) runGroup(ctx context.Context, n int, res []core.Ac
 	}()
 	refs := make([]core.Ref[bool], n)
 	for rank := range n {
-		tc := &workerContext{rank: rank, size: n, group: g, shards: shards[rank], ckpt: resume, sink: st, attempt: attempt}
-		w, err := workerActor.Options(res...).Remote(ctx, workerSpec{loop: t.TrainLoop, config: t.Config, tc: tc})
+		spec := workerSpec{Loop: t.TrainLoop.name, Config: config, Rank: rank, Size: n, Attempt: attempt}
+		w, err := workerActor.Options(res...).Remote(ctx, spec)
 		if err != nil {
 			return fmt.Errorf("train: start worker %d: %w", rank, err)
 		}
 		workers[rank] = w
-		refs[rank] = workerRun.Remote(ctx, w)
+		refs[rank] = workerRun.Remote(ctx, w, &workerLinks{group: g, shards: shards[rank], ckpt: resume, sink: st})
 	}
 	var first error
 	pending := refs
@@ -339,7 +367,6 @@ type runState struct {
 	runDir   string
 	cfg      RunConfig
 	ppState  []byte
-	hook     ReportFunc
 	start    time.Time
 	iterBase int // training_iteration of the checkpoint the live group resumed from
 
@@ -417,12 +444,12 @@ func (s *runState) report(ctx context.Context, attempt int, metrics map[string]f
 			stop = true
 		}
 	}
-	if s.hook != nil {
-		hs, err := s.hook(m, persisted)
+	for i, cb := range s.cfg.Callbacks {
+		cs, err := cb(m, persisted)
 		if err != nil {
-			return false, err
+			return false, fmt.Errorf("RunConfig.Callbacks[%d]: %w", i, err)
 		}
-		stop = stop || hs
+		stop = stop || cs
 	}
 	return stop, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -53,64 +54,82 @@ func loadState(c *checkpoint.Checkpoint) (int, float64) {
 	return it, w
 }
 
-// A tiny data-parallel SGD: each worker fits y = 3x on its shard, gradients
-// are averaged with AllReduce, so all workers keep the same weight.
-func sgdLoop(crashOnce *atomic.Bool) train.LoopFunc {
-	return func(tc train.Context, config map[string]any) error {
-		start, w := loadState(tc.Checkpoint())
-		iters := config["iters"].(int)
-		ds := tc.DatasetShard("train")
-		var xs []float64
-		for batch, err := range ds.IterBatches(tc.Context()) {
-			if err != nil {
-				return err
-			}
-			col := batch.Column(0)
-			for i := 0; i < col.Len(); i++ {
-				xs = append(xs, float64(col.(interface{ Value(int) int64 }).Value(i)%10))
-			}
-		}
-		for it := start; it < iters; it++ {
-			if crashOnce != nil && tc.WorldRank() == 1 && it == 5 && crashOnce.CompareAndSwap(false, true) {
-				panic("worker lost")
-			}
-			g := []float64{0, float64(len(xs))}
-			for _, x := range xs {
-				g[0] += 2 * (w*x - 3*x) * x
-			}
-			if err := tc.AllReduce(g, train.Sum); err != nil {
-				return err
-			}
-			w -= 0.01 * g[0] / g[1]
-			// Every worker must hold the same weight.
-			chk := []float64{w}
-			if err := tc.AllReduce(chk, train.Max); err != nil {
-				return err
-			}
-			if chk[0] != w {
-				return fmt.Errorf("rank %d weight %v differs from max %v", tc.WorldRank(), w, chk[0])
-			}
-			var ck *checkpoint.Checkpoint
-			if tc.WorldRank() == 0 {
-				var err error
-				if ck, err = saveState(tc, it+1, w); err != nil {
-					return err
-				}
-			}
-			if err := tc.Report(map[string]float64{"w": w, "loss": (w - 3) * (w - 3)}, ck); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+// crashes holds, by the "crash" key of a config, whether sgdLoop has
+// crashed once already: the loop's only state outside its config, which
+// works because these tests run their workers in the test's process.
+var crashes sync.Map // string -> *atomic.Bool
+
+// crashOnce makes the sgdLoop of a config naming key crash once, and
+// returns what records that it did.
+func crashOnce(key string) *atomic.Bool {
+	b := new(atomic.Bool)
+	crashes.Store(key, b)
+	return b
 }
+
+// A tiny data-parallel SGD: each worker fits y = 3x on its shard, gradients
+// are averaged with AllReduce, so all workers keep the same weight. Config:
+// "iters" (int), optionally "crash" (a crashOnce key: rank 1 panics once at
+// iteration 5).
+var sgdLoop = train.RegisterLoop("train_test.sgd", func(tc train.Context, config map[string]any) error {
+	start, w := loadState(tc.Checkpoint())
+	iters := config["iters"].(int)
+	var crashed *atomic.Bool
+	if key, ok := config["crash"].(string); ok {
+		b, _ := crashes.Load(key)
+		crashed = b.(*atomic.Bool)
+	}
+	ds := tc.DatasetShard("train")
+	var xs []float64
+	for batch, err := range ds.IterBatches(tc.Context()) {
+		if err != nil {
+			return err
+		}
+		col := batch.Column(0)
+		for i := 0; i < col.Len(); i++ {
+			xs = append(xs, float64(col.(interface{ Value(int) int64 }).Value(i)%10))
+		}
+	}
+	for it := start; it < iters; it++ {
+		if crashed != nil && tc.WorldRank() == 1 && it == 5 && crashed.CompareAndSwap(false, true) {
+			panic("worker lost")
+		}
+		g := []float64{0, float64(len(xs))}
+		for _, x := range xs {
+			g[0] += 2 * (w*x - 3*x) * x
+		}
+		if err := tc.Collective().AllReduce(tc.Context(), g, train.Sum); err != nil {
+			return err
+		}
+		w -= 0.01 * g[0] / g[1]
+		// Every worker must hold the same weight.
+		chk := []float64{w}
+		if err := tc.Collective().AllReduce(tc.Context(), chk, train.Max); err != nil {
+			return err
+		}
+		if chk[0] != w {
+			return fmt.Errorf("rank %d weight %v differs from max %v", tc.WorldRank(), w, chk[0])
+		}
+		var ck *checkpoint.Checkpoint
+		if tc.WorldRank() == 0 {
+			var err error
+			if ck, err = saveState(tc, it+1, w); err != nil {
+				return err
+			}
+		}
+		if err := tc.Report(map[string]float64{"w": w, "loss": (w - 3) * (w - 3)}, ck); err != nil {
+			return err
+		}
+	}
+	return nil
+})
 
 func TestDataParallelTrainerAgreesAcrossWorkers(t *testing.T) {
 	ctx := setup(t)
 	var finals []float64
 	for _, n := range []int{1, 2} {
 		tr := &train.DataParallelTrainer{
-			TrainLoop:     sgdLoop(nil),
+			TrainLoop:     sgdLoop,
 			Config:        map[string]any{"iters": 20},
 			ScalingConfig: train.ScalingConfig{NumWorkers: n},
 			RunConfig:     train.RunConfig{Name: fmt.Sprintf("sgd%d", n), StoragePath: t.TempDir(), CheckpointConfig: train.CheckpointConfig{NumToKeep: 2, ScoreAttribute: "loss", ScoreOrder: "min"}},
@@ -142,10 +161,10 @@ func TestDataParallelTrainerAgreesAcrossWorkers(t *testing.T) {
 
 func TestWorkerFailureRestartsFromCheckpoint(t *testing.T) {
 	ctx := setup(t)
-	var crashed atomic.Bool
+	crashed := crashOnce(t.Name())
 	tr := &train.DataParallelTrainer{
-		TrainLoop:     sgdLoop(&crashed),
-		Config:        map[string]any{"iters": 12},
+		TrainLoop:     sgdLoop,
+		Config:        map[string]any{"iters": 12, "crash": t.Name()},
 		ScalingConfig: train.ScalingConfig{NumWorkers: 2},
 		RunConfig:     train.RunConfig{Name: "crash", StoragePath: t.TempDir(), FailureConfig: train.FailureConfig{MaxFailures: 1}},
 		Datasets:      map[string]*data.Dataset{"train": data.Range(200)},
@@ -178,7 +197,7 @@ func TestWorkerFailureRestartsFromCheckpoint(t *testing.T) {
 func TestStopCondition(t *testing.T) {
 	ctx := setup(t)
 	tr := &train.DataParallelTrainer{
-		TrainLoop:     sgdLoop(nil),
+		TrainLoop:     sgdLoop,
 		Config:        map[string]any{"iters": 100},
 		ScalingConfig: train.ScalingConfig{NumWorkers: 2},
 		RunConfig:     train.RunConfig{StoragePath: t.TempDir(), Stop: map[string]float64{"training_iteration": 7}},
@@ -193,44 +212,64 @@ func TestStopCondition(t *testing.T) {
 	}
 }
 
-func TestCollectivesBroadcastAndBarrier(t *testing.T) {
+// collectivesLoop checks every collective of a 3-worker group.
+var collectivesLoop = train.RegisterLoop("train_test.collectives", func(tc train.Context, _ map[string]any) error {
+	var msg []byte
+	if tc.WorldRank() == 2 {
+		msg = []byte("from rank 2")
+	}
+	got, err := tc.Collective().Broadcast(tc.Context(), msg, 2)
+	if err != nil {
+		return err
+	}
+	if string(got) != "from rank 2" {
+		return fmt.Errorf("rank %d got %q", tc.WorldRank(), got)
+	}
+	if err := tc.Collective().Barrier(tc.Context()); err != nil {
+		return err
+	}
+	v := []float64{float64(tc.WorldRank())}
+	if err := tc.Collective().AllReduce(tc.Context(), v, train.Mean); err != nil {
+		return err
+	}
+	if v[0] != 1 {
+		return fmt.Errorf("mean %v", v[0])
+	}
+	// Integer sums are exact (1<<60 + 1 is not a float64).
+	ints := []int64{1<<60 + 1}
+	if err := tc.Collective().AllReduceInt64(tc.Context(), ints, train.Sum); err != nil {
+		return err
+	}
+	if ints[0] != 3<<60+3 {
+		return fmt.Errorf("int64 sum %d", ints[0])
+	}
+	all, err := tc.Collective().AllGather(tc.Context(), []byte{byte('a' + tc.WorldRank())})
+	if err != nil {
+		return err
+	}
+	if len(all) != 3 || string(all[0])+string(all[1])+string(all[2]) != "abc" {
+		return fmt.Errorf("allgather %q", all)
+	}
+	return tc.Report(map[string]float64{"ok": 1}, nil)
+})
+
+func TestCollectivesOfAWorkerGroup(t *testing.T) {
 	ctx := setup(t)
 	tr := &train.DataParallelTrainer{
 		ScalingConfig: train.ScalingConfig{NumWorkers: 3},
 		RunConfig:     train.RunConfig{StoragePath: t.TempDir()},
-		TrainLoop: func(tc train.Context, _ map[string]any) error {
-			var msg []byte
-			if tc.WorldRank() == 2 {
-				msg = []byte("from rank 2")
-			}
-			got, err := tc.Broadcast(msg, 2)
-			if err != nil {
-				return err
-			}
-			if string(got) != "from rank 2" {
-				return fmt.Errorf("rank %d got %q", tc.WorldRank(), got)
-			}
-			if err := tc.Barrier(); err != nil {
-				return err
-			}
-			v := []float64{float64(tc.WorldRank())}
-			if err := tc.AllReduce(v, train.Mean); err != nil {
-				return err
-			}
-			if v[0] != 1 {
-				return fmt.Errorf("mean %v", v[0])
-			}
-			return tc.Report(map[string]float64{"ok": 1}, nil)
-		},
+		TrainLoop:     collectivesLoop,
 	}
 	if _, err := tr.Fit(ctx); err != nil {
 		t.Fatal(err)
 	}
 }
 
+var nopLoop = train.RegisterLoop("train_test.nop", func(train.Context, map[string]any) error { return nil })
+
 func TestBadConfig(t *testing.T) {
 	ctx := setup(t)
-	loop := func(tc train.Context, _ map[string]any) error { return nil }
+	loop := nopLoop
 	for name, tr := range map[string]*train.DataParallelTrainer{
 		"NumWorkers":         {TrainLoop: loop, ScalingConfig: train.ScalingConfig{NumWorkers: -1}},
 		"ScoreOrder":         {TrainLoop: loop, RunConfig: train.RunConfig{CheckpointConfig: train.CheckpointConfig{ScoreOrder: "up"}}},

@@ -12,49 +12,53 @@ import (
 	"github.com/goray/goray/train"
 )
 
-// TestDataParallelTrainer tunes a 2-worker train.DataParallelTrainer the
-// way the GBDT seed flow does: a nested param sampled with RandInt merges
-// into the trainer's config, every round reaches HyperBand through
-// train.WithReportFunc, and paused trials resume from their checkpoints.
-func TestDataParallelTrainer(t *testing.T) {
-	loop := func(tc train.Context, config map[string]any) error {
-		params := config["params"].(map[string]any)
-		depth, ok := params["max_depth"].(int)
-		if !ok || params["eta"] != 0.3 {
-			return fmt.Errorf("params %v: max_depth not sampled or eta lost in the merge", params)
+// dpTestLoop is a GBDT-like loop: its loss is lowest at max_depth 4, and
+// it resumes from the round in its checkpoint.
+var dpTestLoop = train.RegisterLoop("tune.dpTestLoop", func(tc train.Context, config map[string]any) error {
+	params := config["params"].(map[string]any)
+	depth, ok := params["max_depth"].(int)
+	if !ok || params["eta"] != 0.3 {
+		return fmt.Errorf("params %v: max_depth not sampled or eta lost in the merge", params)
+	}
+	start := 0
+	if ck := tc.Checkpoint(); ck != nil {
+		b, err := ck.ReadFile("round")
+		if err != nil {
+			return err
 		}
-		start := 0
-		if ck := tc.Checkpoint(); ck != nil {
-			b, err := ck.ReadFile("round")
+		start, _ = strconv.Atoi(string(b))
+	}
+	for round := start + 1; round <= 9; round++ {
+		loss := float64((depth-4)*(depth-4)) + 1/float64(round)
+		var ck *checkpoint.Checkpoint
+		if tc.WorldRank() == 0 {
+			dir, err := os.MkdirTemp("", "dp-ckpt-")
 			if err != nil {
 				return err
 			}
-			start, _ = strconv.Atoi(string(b))
-		}
-		for round := start + 1; round <= 9; round++ {
-			loss := float64((depth-4)*(depth-4)) + 1/float64(round)
-			var ck *checkpoint.Checkpoint
-			if tc.WorldRank() == 0 {
-				dir, err := os.MkdirTemp("", "dp-ckpt-")
-				if err != nil {
-					return err
-				}
-				defer os.RemoveAll(dir)
-				if ck, err = checkpoint.New(dir, checkpoint.Metadata{Framework: "dp-test"}); err != nil {
-					return err
-				}
-				if err := ck.WriteFile("round", []byte(strconv.Itoa(round))); err != nil {
-					return err
-				}
+			defer os.RemoveAll(dir)
+			if ck, err = checkpoint.New(dir, checkpoint.Metadata{Framework: "dp-test"}); err != nil {
+				return err
 			}
-			if err := tc.Report(map[string]float64{"train-logloss": loss}, ck); err != nil {
+			if err := ck.WriteFile("round", []byte(strconv.Itoa(round))); err != nil {
 				return err
 			}
 		}
-		return nil
+		if err := tc.Report(map[string]float64{"train-logloss": loss}, ck); err != nil {
+			return err
+		}
 	}
+	return nil
+})
+
+// TestDataParallelTrainer tunes a 2-worker train.DataParallelTrainer the
+// way the GBDT seed flow does: a nested param sampled with RandInt merges
+// into the trainer's config, every round reaches HyperBand through the
+// callback tune adds to its RunConfig, and paused trials resume from their
+// checkpoints.
+func TestDataParallelTrainer(t *testing.T) {
 	trainer := &train.DataParallelTrainer{
-		TrainLoop:     loop,
+		TrainLoop:     dpTestLoop,
 		Config:        map[string]any{"params": map[string]any{"eta": 0.3, "max_depth": 6}},
 		ScalingConfig: train.ScalingConfig{NumWorkers: 2},
 		Kind:          "TestTrainer",

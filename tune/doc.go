@@ -38,7 +38,8 @@
 //     Config, sampled config), so {"params": {"max_depth":
 //     tune.RandInt(1, 9)}} overrides one GBDT param and keeps the rest;
 //     ResumeFromCheckpoint is the trial's checkpoint when it resumes; its
-//     run files go inside the trial directory (train.WithRunDir).
+//     run files go inside the trial directory (its RunConfig's StoragePath
+//     and Name, set through train.RunConfigurableTrainer).
 //   - Other trainers implement ConfigurableTrainer (WithConfig, a deep
 //     merge) to be tuned, and ResumableTrainer (WithResumeFrom) to resume
 //     paused trials without starting over.
@@ -49,12 +50,12 @@
 // e.g. the model of a GBDT run told to stop) becomes the trial's latest, so
 // the best Result's checkpoint predicts.
 //
-// Each trainer report reaches the scheduler: Fit runs with a context
-// carrying train.WithReportFunc (the hook every trainer built on
-// train.DataParallelTrainer calls once per iteration); the hook answers
-// stop=true once the scheduler stops or pauses the trial. Trainers outside
-// train can implement ReportingTrainer instead; one that reports through
-// neither is reported once, with its final Result. A trainer's trial holds
+// Each trainer report reaches the scheduler: a train.RunConfigurableTrainer
+// (every trainer built on train.DataParallelTrainer) runs with the trial's
+// hook appended to its RunConfig.Callbacks, called once per iteration; the
+// hook answers stop=true once the scheduler stops or pauses the trial.
+// Trainers outside train can implement ReportingTrainer instead; one that
+// reports through neither is reported once, with its final Result. A trainer's trial holds
 // its workers' resources (a 2-worker GBDT trial: 2 CPUs, from its
 // ScalingConfig or ResourceRequester): the workers are core actors holding
 // them, so the trial's own actor holds none.

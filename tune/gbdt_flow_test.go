@@ -35,59 +35,63 @@ func synthetic(n int) (features []string, cols [][]float64, labels []float64) {
 	return features, cols, labels
 }
 
+// sweepLoop trains GBDT on its rank's rows of synthetic(400) (the same
+// rows in every process), reporting every round.
+var sweepLoop = train.RegisterLoop("tune_test.gbdtSweep", func(tc train.Context, config map[string]any) error {
+	features, cols, labels := synthetic(400)
+	params := gbdt.Params{}
+	for k, v := range config["params"].(map[string]any) {
+		params[k] = v
+	}
+	shard := make([][]float64, len(cols))
+	var y []float64
+	for i := range labels {
+		if i%tc.WorldSize() != tc.WorldRank() {
+			continue
+		}
+		for j := range cols {
+			shard[j] = append(shard[j], cols[j][i])
+		}
+		y = append(y, labels[i])
+	}
+	m, err := gbdt.NewMatrix(features, shard, y)
+	if err != nil {
+		return err
+	}
+	b, err := gbdt.Train(tc.Context(), m, map[string]*gbdt.Matrix{"train": m}, params, 9,
+		gbdt.WithCollective(tc.Collective()),
+		gbdt.WithCallback(func(round int, metrics map[string]float64) error {
+			err := tc.Report(metrics, nil)
+			if errors.Is(err, train.ErrStopRequested) {
+				return gbdt.ErrStopTraining
+			}
+			return err
+		}))
+	if err != nil {
+		return err
+	}
+	if tc.WorldRank() != 0 {
+		return nil
+	}
+	dir, err := os.MkdirTemp("", "gbdt-ckpt-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	ck, err := b.SaveCheckpoint(dir)
+	if err != nil {
+		return err
+	}
+	return train.SaveCheckpoint(tc, ck)
+})
+
 // TestGBDTSweep is the seed flow on a synthetic data set: max_depth from
 // RandInt(1, 9) for a 2-worker GBDT data-parallel trainer, train-logloss,
 // min, HyperBand; the best result's checkpoint predicts.
 func TestGBDTSweep(t *testing.T) {
 	features, cols, labels := synthetic(400)
-	loop := func(tc train.Context, config map[string]any) error {
-		params := gbdt.Params{}
-		for k, v := range config["params"].(map[string]any) {
-			params[k] = v
-		}
-		shard := make([][]float64, len(cols))
-		var y []float64
-		for i := range labels {
-			if i%tc.WorldSize() != tc.WorldRank() {
-				continue
-			}
-			for j := range cols {
-				shard[j] = append(shard[j], cols[j][i])
-			}
-			y = append(y, labels[i])
-		}
-		m, err := gbdt.NewMatrix(features, shard, y)
-		if err != nil {
-			return err
-		}
-		b, err := gbdt.Train(tc.Context(), m, map[string]*gbdt.Matrix{"train": m}, params, 9,
-			gbdt.WithAllReducer(gbdt.NewContextReducer(tc)),
-			gbdt.WithCallback(func(round int, metrics map[string]float64) error {
-				err := tc.Report(metrics, nil)
-				if errors.Is(err, train.ErrStopRequested) {
-					return gbdt.ErrStopTraining
-				}
-				return err
-			}))
-		if err != nil {
-			return err
-		}
-		if tc.WorldRank() != 0 {
-			return nil
-		}
-		dir, err := os.MkdirTemp("", "gbdt-ckpt-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		ck, err := b.SaveCheckpoint(dir)
-		if err != nil {
-			return err
-		}
-		return train.SaveCheckpoint(tc, ck)
-	}
 	trainer := &train.DataParallelTrainer{
-		TrainLoop: loop,
+		TrainLoop: sweepLoop,
 		Config: map[string]any{"params": map[string]any{
 			"objective": "binary:logistic", "eta": 0.3, "max_depth": 6, "eval_metric": []string{"logloss"}}},
 		ScalingConfig: train.ScalingConfig{NumWorkers: 2},

@@ -65,11 +65,12 @@ type ConfigurableTrainer interface {
 // iteration, and a non-nil error from it (ErrTrialStopped) must make Fit
 // return early (returning that error, or a Result with what it has).
 //
-// Trainers need not implement it: Tune also runs Fit with a context
-// carrying train.WithReportFunc, which train.DataParallelTrainer (and every
-// trainer built on it) calls on each report, stopping when told to. A
-// trainer that reports through neither is reported once, with its final
-// Result, after Fit.
+// Trainers need not implement it: of a train.RunConfigurableTrainer
+// (train.DataParallelTrainer and the trainers built on it), Tune runs a copy
+// whose RunConfig.Callbacks end with the trial's report hook, which stops
+// the run when told to, and whose run directory (StoragePath/Name) is in
+// the trial directory. A trainer that reports through neither is reported
+// once, with its final Result, after Fit.
 type ReportingTrainer interface {
 	train.Trainer
 	WithReporter(report func(metrics map[string]float64, ckpt *checkpoint.Checkpoint) error) train.Trainer
@@ -291,29 +292,35 @@ func runTrainer(tc Context, base train.Trainer, ct ConfigurableTrainer, config C
 		}
 	}
 	var reported atomic.Bool
-	// The trainer's own files go inside the trial directory, whatever its
-	// RunConfig says.
 	runDir, err := newTrainerRunDir(tc.TrialDir(), tc.Iteration())
 	if err != nil {
 		return err
 	}
-	ctx := train.WithRunDir(tc, runDir)
-	if rt, ok := tr.(ReportingTrainer); ok {
+	rt, reporting := tr.(ReportingTrainer)
+	if reporting {
 		tr = rt.WithReporter(func(m map[string]float64, ckpt *checkpoint.Checkpoint) error {
 			reported.Store(true)
 			return tc.Report(m, ckpt)
 		})
-	} else {
-		ctx = train.WithReportFunc(ctx, func(m map[string]float64, ckpt *checkpoint.Checkpoint) (bool, error) {
-			reported.Store(true)
-			err := tc.Report(m, ckpt)
-			if errors.Is(err, ErrTrialStopped) {
-				return true, nil
+	}
+	if rc, ok := tr.(train.RunConfigurableTrainer); ok {
+		tr = rc.WithRunConfig(func(c *train.RunConfig) {
+			// The trainer's own files go inside the trial directory,
+			// whatever its RunConfig said.
+			c.StoragePath, c.Name = filepath.Dir(runDir), filepath.Base(runDir)
+			if !reporting {
+				c.Callbacks = append(c.Callbacks, func(m map[string]float64, ckpt *checkpoint.Checkpoint) (bool, error) {
+					reported.Store(true)
+					err := tc.Report(m, ckpt)
+					if errors.Is(err, ErrTrialStopped) {
+						return true, nil
+					}
+					return false, err
+				})
 			}
-			return false, err
 		})
 	}
-	res, err := tr.Fit(ctx)
+	res, err := tr.Fit(tc)
 	if err == nil && res != nil && res.Err != nil {
 		err = res.Err
 	}

@@ -35,6 +35,7 @@ import (
 
 	"github.com/goray/goray/checkpoint"
 	"github.com/goray/goray/examples/cifar/cifar10"
+	"github.com/goray/goray/train"
 	"github.com/goray/goray/train/nn"
 )
 
@@ -315,7 +316,7 @@ func (g *goContender) step(idx []int) error {
 		copy(g.bx[i*in:(i+1)*in], g.xn[p*in:(p+1)*in])
 		g.by[i] = g.labels[p]
 	}
-	_, err := g.l.Step(g.ctx, nn.Batch{X: g.bx[:len(idx)*in], Labels: g.by[:len(idx)]}, nn.LocalReducer{})
+	_, err := g.l.Step(g.ctx, nn.Batch{X: g.bx[:len(idx)*in], Labels: g.by[:len(idx)]}, train.Solo())
 	return err
 }
 

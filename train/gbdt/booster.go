@@ -10,6 +10,8 @@ import (
 	"slices"
 	"sort"
 	"sync"
+
+	"github.com/goray/goray/train"
 )
 
 // Callback receives each round's metrics, named "<dataset>-<metric>" (e.g.
@@ -21,18 +23,23 @@ type Callback func(round int, metrics map[string]float64) error
 type Option func(*trainOptions)
 
 type trainOptions struct {
-	reducer  AllReducer
+	coll     train.Collective
 	callback Callback
 	snapshot func(round int, b *Booster) error
 	esSet    string
 	init     *Booster
 }
 
-// WithAllReducer makes Train one worker of a data-parallel group: every
+// WithCollective makes Train one worker of a data-parallel group: every
 // worker passes its own row shard of the training (and evaluation) data and
-// its AllReducer; all of them return the same Booster, identical to what
-// one worker holding all rows would build (when subsample is 1).
-func WithAllReducer(r AllReducer) Option { return func(o *trainOptions) { o.reducer = r } }
+// its member of the group (a train.Context's Collective, or one of
+// train.NewLocalGroup); all of them return the same Booster, identical to
+// what one worker holding all rows would build (when subsample is 1).
+// Histograms travel as exact fixed-point int64 sums (AllReduceInt64), so the
+// trees do not depend on how rows are sharded; metrics as float64 sums; the
+// quantile summaries behind the bin boundaries through AllGather, merged
+// identically on every worker.
+func WithCollective(c train.Collective) Option { return func(o *trainOptions) { o.coll = c } }
 
 // WithCallback reports each round's metrics to cb (on every worker).
 func WithCallback(cb Callback) Option { return func(o *trainOptions) { o.callback = cb } }
@@ -133,7 +140,7 @@ func Train(ctx context.Context, dtrain *Matrix, evals map[string]*Matrix, params
 			return nil, fmt.Errorf("%w: early-stopping set %q is not among the evaluation sets %v", ErrInvalidParam, esSet, names)
 		}
 	}
-	red := o.reducer
+	red := o.coll
 	if red != nil && red.Size() == 1 {
 		red = nil
 	}
@@ -142,7 +149,7 @@ func Train(ctx context.Context, dtrain *Matrix, evals map[string]*Matrix, params
 	nGlobal := int64(n)
 	if red != nil {
 		buf := []int64{nGlobal}
-		if err := red.AllReduceSumInt64(ctx, buf); err != nil {
+		if err := red.AllReduceInt64(ctx, buf, train.Sum); err != nil {
 			return nil, err
 		}
 		nGlobal = buf[0]

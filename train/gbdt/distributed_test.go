@@ -2,8 +2,6 @@ package gbdt_test
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"math"
 	"math/rand/v2"
 	"sync"
@@ -18,7 +16,7 @@ import (
 // workers return the same model.
 func trainSharded(t *testing.T, n int, dtrain *gbdt.Matrix, evals map[string]*gbdt.Matrix, params gbdt.Params, rounds int) (*gbdt.Booster, [][]map[string]float64) {
 	t.Helper()
-	group := gbdt.NewLocalGroup(n)
+	group := train.NewLocalGroup(n)
 	boosters := make([]*gbdt.Booster, n)
 	errs := make([]error, n)
 	hist := make([][]map[string]float64, n)
@@ -35,7 +33,7 @@ func trainSharded(t *testing.T, n int, dtrain *gbdt.Matrix, evals map[string]*gb
 				ev[name] = shard(m, w)
 			}
 			boosters[w], errs[w] = gbdt.Train(t.Context(), shard(dtrain, w), ev, params, rounds,
-				gbdt.WithAllReducer(group[w]),
+				gbdt.WithCollective(group[w]),
 				gbdt.WithCallback(func(round int, m map[string]float64) error {
 					hist[w] = append(hist[w], m)
 					return nil
@@ -128,67 +126,4 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-func TestLocalGroupCancel(t *testing.T) {
-	group := gbdt.NewLocalGroup(2)
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	// Worker 1 never arrives; worker 0 must not hang.
-	if err := group[0].AllReduceSum(ctx, []float64{1}); err == nil {
-		t.Fatal("AllReduceSum with a cancelled context succeeded")
-	}
-	if err := group[1].AllReduceSum(t.Context(), []float64{1}); err == nil {
-		t.Fatal("broken group still reduces")
-	}
-}
-
-// fakeContext provides the collectives of a train.Context from a local group.
-type fakeContext struct {
-	trainContext // other methods unused
-	r            gbdt.AllReducer
-}
-
-type trainContext = train.Context
-
-func (f fakeContext) WorldRank() int { return f.r.Rank() }
-func (f fakeContext) WorldSize() int { return f.r.Size() }
-func (f fakeContext) AllGather(b []byte) ([][]byte, error) {
-	return f.r.AllGather(context.Background(), b)
-}
-func (f fakeContext) AllReduce(v []float64, op train.ReduceOp) error {
-	if op != train.Sum {
-		return errors.New("only sum")
-	}
-	return f.r.AllReduceSum(context.Background(), v)
-}
-
-func TestContextReducer(t *testing.T) {
-	dtrain, dtest := breastCancer(t)
-	params := gbdt.Params{"max_depth": 4, "eval_metric": "auc"}
-	one, err := gbdt.Train(t.Context(), dtrain, nil, params, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	group := gbdt.NewLocalGroup(2)
-	out := make([]*gbdt.Booster, 2)
-	errs := make([]error, 2)
-	var wg sync.WaitGroup
-	for w := range 2 {
-		wg.Go(func() {
-			half := dtrain.NumRows() / 2
-			shard := dtrain.Slice(w*half, half+w*(dtrain.NumRows()-half))
-			out[w], errs[w] = gbdt.Train(t.Context(), shard, map[string]*gbdt.Matrix{"test": dtest.Slice(0, 50*w+10)}, params, 5,
-				gbdt.WithAllReducer(gbdt.NewContextReducer(fakeContext{r: group[w]})))
-		})
-	}
-	wg.Wait()
-	for w := range 2 {
-		if errs[w] != nil {
-			t.Fatal(errs[w])
-		}
-		if !bytes.Equal(modelText(t, one), modelText(t, out[w])) {
-			t.Errorf("worker %d: model differs from 1 worker", w)
-		}
-	}
 }

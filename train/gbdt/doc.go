@@ -31,17 +31,21 @@
 // Models trained elsewhere are scored by leaves.
 //
 // Distributed training: each worker calls Train on its own row shard with
-// WithAllReducer; histograms are exchanged as exact fixed-point sums and the
-// bin boundaries come from exactly mergeable summaries, so N workers build
-// the same trees, bit for bit, as one worker holding every row (with
-// subsample 1). NewLocalGroup connects workers in one process.
+// WithCollective and its member of the group (train.Collective, the one
+// collective API of the train packages); histograms are exchanged as exact
+// fixed-point sums (AllReduceInt64) and the bin boundaries come from
+// exactly mergeable summaries, so N workers build the same trees, bit for
+// bit, as one worker holding every row (with subsample 1).
+// train.NewLocalGroup connects workers that are goroutines of one process.
 //
-// Inside a train.DataParallelTrainer worker (tc is its train.Context), each
-// worker trains on its shard, reports every round and resumes after a
-// restart:
+// Trainer does this on a train.DataParallelTrainer with the loop registered
+// as "gbdt.Trainer", whose config (label, params, rounds, input features)
+// travels encoded to the workers. Inside a worker of one's own loop (tc is
+// its train.Context), each worker trains on its shard, reports every round
+// and resumes after a restart:
 //
 //	opts := []gbdt.Option{
-//		gbdt.WithAllReducer(gbdt.NewContextReducer(tc)),
+//		gbdt.WithCollective(tc.Collective()),
 //		gbdt.WithCallback(func(round int, m map[string]float64) error { return tc.Report(m, nil) }),
 //	}
 //	if c := tc.Checkpoint(); c != nil {

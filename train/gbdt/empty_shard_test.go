@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/goray/goray/train"
 	"github.com/goray/goray/train/gbdt"
 )
 
@@ -17,7 +18,7 @@ func TestDistributedEmptyShard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	group := gbdt.NewLocalGroup(2)
+	group := train.NewLocalGroup(2)
 	out := make([]*gbdt.Booster, 2)
 	errs := make([]error, 2)
 	var wg sync.WaitGroup
@@ -27,7 +28,7 @@ func TestDistributedEmptyShard(t *testing.T) {
 			if w == 1 {
 				tr, te = dtrain.Slice(0, 0), dtest.Slice(0, 0)
 			}
-			out[w], errs[w] = gbdt.Train(t.Context(), tr, map[string]*gbdt.Matrix{"test": te}, params, 5, gbdt.WithAllReducer(group[w]))
+			out[w], errs[w] = gbdt.Train(t.Context(), tr, map[string]*gbdt.Matrix{"test": te}, params, 5, gbdt.WithCollective(group[w]))
 		})
 	}
 	wg.Wait()

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+
+	"github.com/goray/goray/train"
 )
 
 // metricInfo describes an eval_metric.
@@ -47,7 +49,7 @@ const metricChunk = 16384
 // computed on nthread goroutines and all-reduced in one exchange; AUC is
 // gathered exactly. probs[i], when not nil, holds sigmoid of sets[i]'s
 // margins (binary:logistic), so that the exponential is not recomputed.
-func evalRound(ctx context.Context, red AllReducer, c *config, sets []*evalSet, probs [][]float64) (map[string]float64, error) {
+func evalRound(ctx context.Context, red train.Collective, c *config, sets []*evalSet, probs [][]float64) (map[string]float64, error) {
 	type slot struct {
 		key  string
 		m    string
@@ -76,7 +78,7 @@ func evalRound(ctx context.Context, red AllReducer, c *config, sets []*evalSet, 
 		}
 	}
 	if red != nil && len(buf) > 0 {
-		if err := red.AllReduceSum(ctx, buf); err != nil {
+		if err := red.AllReduce(ctx, buf, train.Sum); err != nil {
 			return nil, err
 		}
 	}
@@ -97,14 +99,14 @@ func evalRound(ctx context.Context, red AllReducer, c *config, sets []*evalSet, 
 
 // evalMetric computes metric m over all workers' rows. margin holds K raw
 // scores per row.
-func evalMetric(ctx context.Context, red AllReducer, m, objective string, K int, labels, margin []float64) (float64, error) {
+func evalMetric(ctx context.Context, red train.Collective, m, objective string, K int, labels, margin []float64) (float64, error) {
 	if m == "auc" {
 		return aucDistributed(ctx, red, labels, margin)
 	}
 	sum, n := metricSum(m, objective, K, labels, margin, nil, 1), float64(len(labels))
 	if red != nil {
 		buf := []float64{sum, n}
-		if err := red.AllReduceSum(ctx, buf); err != nil {
+		if err := red.AllReduce(ctx, buf, train.Sum); err != nil {
 			return 0, err
 		}
 		sum, n = buf[0], buf[1]
@@ -230,7 +232,7 @@ func metricTerms(m, objective string, K int, labels, margin, prob []float64) flo
 
 // aucDistributed gathers every worker's scores and computes the exact AUC,
 // so all workers get the same value.
-func aucDistributed(ctx context.Context, red AllReducer, labels, margin []float64) (float64, error) {
+func aucDistributed(ctx context.Context, red train.Collective, labels, margin []float64) (float64, error) {
 	if red == nil || red.Size() == 1 {
 		return auc(labels, margin[:len(labels)]), nil
 	}

@@ -26,6 +26,13 @@ var (
 	ErrStopTraining = errors.New("gbdt: stop training")
 )
 
+// The sentinels keep their identity (errors.Is) when they cross from a
+// training worker to the driver.
+func init() {
+	core.RegisterError("gbdt.ErrInvalidParam", ErrInvalidParam)
+	core.RegisterError("gbdt.ErrStopTraining", ErrStopTraining)
+}
+
 // Params are training parameters under XGBoost's names, e.g.
 //
 //	gbdt.Params{"objective": "binary:logistic", "max_depth": 6, "eta": 0.3,

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/goray/goray/train"
 )
 
 // Bin boundaries.
@@ -299,7 +301,7 @@ func decodeSummaries(b []byte) ([]featureSummary, error) {
 
 // computeCuts summarises m's columns (in parallel), merges the summaries
 // over all workers and returns every feature's bins.
-func computeCuts(ctx context.Context, m *Matrix, maxBin, nthread int, red AllReducer) ([]featureCuts, error) {
+func computeCuts(ctx context.Context, m *Matrix, maxBin, nthread int, red train.Collective) ([]featureCuts, error) {
 	F := len(m.features)
 	sums := make([]featureSummary, F)
 	parallel(nthread, F, func(j int) { sums[j] = summarize(m.cols[j]) })

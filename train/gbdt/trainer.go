@@ -7,7 +7,9 @@ import (
 	"maps"
 	"math"
 	"os"
-	"sort"
+	"reflect"
+	"slices"
+	"sync"
 	"sync/atomic"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -47,12 +49,20 @@ type Config struct {
 type Trainer struct {
 	cfg Config
 	// crashAfter makes rank 1 panic once after that many rounds (tests of
-	// worker failure); crashed records that it did.
+	// worker failure); crashKey names the record in injectedCrashes that
+	// it did.
 	crashAfter int
-	crashed    *atomic.Bool
+	crashKey   string
 }
 
-var _ train.ScaledTrainer = (*Trainer)(nil)
+// injectedCrashes records, by Trainer.crashKey, that a trainer's injected
+// crash happened (a test hook: the workers run in the test's process).
+var injectedCrashes sync.Map // string -> *atomic.Bool
+
+var (
+	_ train.ScaledTrainer          = (*Trainer)(nil)
+	_ train.RunConfigurableTrainer = (*Trainer)(nil)
+)
 
 // NewTrainer checks cfg and returns a Trainer. Parameters are validated
 // here, so an unknown or bad parameter fails before any work starts.
@@ -125,6 +135,17 @@ func (t *Trainer) WithResumeFrom(ckpt *checkpoint.Checkpoint) train.Trainer {
 	return &cp
 }
 
+// WithRunConfig returns a trainer whose RunConfig is edit applied to a copy
+// of this one's (train.RunConfigurableTrainer): a tuner sets the run
+// directory and adds its report callback this way.
+func (t *Trainer) WithRunConfig(edit func(*train.RunConfig)) train.Trainer {
+	cp := *t
+	rc := t.cfg.RunConfig.Clone()
+	edit(&rc)
+	cp.cfg.RunConfig = rc
+	return &cp
+}
+
 // ScalingConfig is what one Fit holds (train.ScaledTrainer).
 func (t *Trainer) ScalingConfig() train.ScalingConfig { return t.cfg.ScalingConfig }
 
@@ -155,14 +176,30 @@ func (t *Trainer) Fit(ctx context.Context) (*train.Result, error) {
 	if len(schema.FieldIndices(t.cfg.LabelColumn)) == 0 {
 		return nil, fmt.Errorf("%w: label column %q not found in \"train\" (columns: %v)", ErrInvalidInput, t.cfg.LabelColumn, fieldNames(schema))
 	}
-	var inputs []checkpoint.Feature
+	// The input features (saved in checkpoints) and everything else the
+	// workers need travel in the loop's config.
+	var featNames, featTypes []string
 	for _, f := range schema.Fields() {
 		if f.Name != t.cfg.LabelColumn {
-			inputs = append(inputs, checkpoint.Feature{Name: f.Name, Type: f.Type.String()})
+			featNames, featTypes = append(featNames, f.Name), append(featTypes, f.Type.String())
 		}
 	}
+	names := slices.Sorted(maps.Keys(t.cfg.Datasets))
+	config := map[string]any{
+		"label_column":         t.cfg.LabelColumn,
+		"params":               t.cfg.Params,
+		"num_boost_round":      t.cfg.NumBoostRound,
+		"checkpoint_frequency": t.cfg.CheckpointFrequency,
+		"datasets":             names,
+		"feature_names":        featNames,
+		"feature_types":        featTypes,
+	}
+	if t.crashAfter > 0 {
+		config["crash_after"], config["crash_key"] = t.crashAfter, t.crashKey
+	}
 	dp := &train.DataParallelTrainer{
-		TrainLoop:            t.loop(inputs),
+		TrainLoop:            trainerLoop,
+		Config:               config,
 		ScalingConfig:        t.cfg.ScalingConfig,
 		RunConfig:            t.cfg.RunConfig,
 		Datasets:             t.cfg.Datasets,
@@ -173,99 +210,150 @@ func (t *Trainer) Fit(ctx context.Context) (*train.Result, error) {
 	return dp.Fit(ctx)
 }
 
-// loop is the per-worker training loop: every worker reads its shards,
-// histograms are all-reduced through the train framework's collectives,
-// and each round is reported (rank 0's metrics and checkpoints persist).
-func (t *Trainer) loop(inputs []checkpoint.Feature) train.LoopFunc {
-	cfg := t.cfg
-	return func(tc train.Context, _ map[string]any) error {
-		ctx := tc.Context()
-		evals := map[string]*Matrix{}
-		names := make([]string, 0, len(cfg.Datasets))
-		for name := range cfg.Datasets {
-			names = append(names, name)
+// trainerLoop is the per-worker training loop of a Trainer: every worker
+// reads its shards, histograms are all-reduced through the train
+// framework's collectives, and each round is reported (rank 0's metrics
+// and checkpoints persist). Its config is what Fit puts together from the
+// trainer's Config (see loopConfig).
+var trainerLoop = train.RegisterLoop("gbdt.Trainer", func(tc train.Context, config map[string]any) error {
+	cfg, err := parseLoopConfig(config)
+	if err != nil {
+		return err
+	}
+	ctx := tc.Context()
+	evals := map[string]*Matrix{}
+	for _, name := range cfg.datasets {
+		m, err := shardMatrix(ctx, tc.DatasetShard(name), cfg.label)
+		if err != nil {
+			return fmt.Errorf("dataset %q: %w", name, err)
 		}
-		sort.Strings(names)
-		for _, name := range names {
-			m, err := shardMatrix(ctx, tc.DatasetShard(name), cfg.LabelColumn)
-			if err != nil {
-				return fmt.Errorf("dataset %q: %w", name, err)
-			}
-			evals[name] = m
+		evals[name] = m
+	}
+	opts := []Option{WithCollective(tc.Collective())}
+	rounds := cfg.rounds
+	if c := tc.Checkpoint(); c != nil {
+		init, err := BoosterFromCheckpoint(c)
+		if err != nil {
+			return fmt.Errorf("resume from %s: %w", c.Path(), err)
 		}
-		opts := []Option{WithAllReducer(NewContextReducer(tc))}
-		rounds := cfg.NumBoostRound
-		if c := tc.Checkpoint(); c != nil {
-			init, err := BoosterFromCheckpoint(c)
-			if err != nil {
-				return fmt.Errorf("resume from %s: %w", c.Path(), err)
-			}
-			if done := init.NumRounds(); done >= rounds {
-				return train.SaveCheckpoint(tc, c) // nothing left to train
-			} else {
-				rounds -= done
-			}
-			opts = append(opts, WithInitModel(init))
+		if done := init.NumRounds(); done >= rounds {
+			return train.SaveCheckpoint(tc, c) // nothing left to train
+		} else {
+			rounds -= done
 		}
-		// save writes a checkpoint into a temporary directory of the run,
-		// which Report and SaveCheckpoint copy from; done removes it.
-		save := func(b *Booster) (ck *checkpoint.Checkpoint, done func(), err error) {
-			if tc.WorldRank() != 0 {
-				return nil, func() {}, nil
-			}
-			dir, err := train.TempDir(tc, "gbdt-ckpt-")
-			if err != nil {
-				return nil, nil, err
-			}
-			done = func() { os.RemoveAll(dir) }
-			if ck, err = b.SaveCheckpoint(dir, WithInputFeatures(inputs)); err != nil {
-				done()
-				return nil, nil, err
-			}
-			return ck, done, nil
+		opts = append(opts, WithInitModel(init))
+	}
+	// save writes a checkpoint into a temporary directory of the run,
+	// which Report and SaveCheckpoint copy from; done removes it.
+	save := func(b *Booster) (ck *checkpoint.Checkpoint, done func(), err error) {
+		if tc.WorldRank() != 0 {
+			return nil, func() {}, nil
 		}
-		lastSaved := -1
-		crashAfter, crashed := t.crashAfter, t.crashed
-		opts = append(opts, WithSnapshot(func(round int, b *Booster) error {
-			if crashAfter > 0 && tc.WorldRank() == 1 && b.NumRounds() == crashAfter && crashed.CompareAndSwap(false, true) {
+		dir, err := train.TempDir(tc, "gbdt-ckpt-")
+		if err != nil {
+			return nil, nil, err
+		}
+		done = func() { os.RemoveAll(dir) }
+		if ck, err = b.SaveCheckpoint(dir, WithInputFeatures(cfg.inputs)); err != nil {
+			done()
+			return nil, nil, err
+		}
+		return ck, done, nil
+	}
+	lastSaved := -1
+	opts = append(opts, WithSnapshot(func(round int, b *Booster) error {
+		if cfg.crashAfter > 0 && tc.WorldRank() == 1 && b.NumRounds() == cfg.crashAfter {
+			if c, ok := injectedCrashes.Load(cfg.crashKey); ok && c.(*atomic.Bool).CompareAndSwap(false, true) {
 				panic("gbdt: injected worker crash")
 			}
-			var metrics map[string]float64
-			if h := b.EvalHistory(); len(h) > 0 {
-				metrics = h[len(h)-1]
-			}
-			var ck *checkpoint.Checkpoint
-			if cfg.CheckpointFrequency > 0 && b.NumRounds()%cfg.CheckpointFrequency == 0 {
-				var done func()
-				var err error
-				if ck, done, err = save(b); err != nil {
-					return err
-				}
-				defer done() // Report has copied it
-				lastSaved = b.NumRounds()
-			}
-			if err := tc.Report(metrics, ck); err != nil {
-				if errors.Is(err, train.ErrStopRequested) {
-					return ErrStopTraining
-				}
+		}
+		var metrics map[string]float64
+		if h := b.EvalHistory(); len(h) > 0 {
+			metrics = h[len(h)-1]
+		}
+		var ck *checkpoint.Checkpoint
+		if cfg.ckptFreq > 0 && b.NumRounds()%cfg.ckptFreq == 0 {
+			var done func()
+			var err error
+			if ck, done, err = save(b); err != nil {
 				return err
 			}
-			return nil
-		}))
-		b, err := Train(ctx, evals["train"], evals, Params(cfg.Params), rounds, opts...)
+			defer done() // Report has copied it
+			lastSaved = b.NumRounds()
+		}
+		if err := tc.Report(metrics, ck); err != nil {
+			if errors.Is(err, train.ErrStopRequested) {
+				return ErrStopTraining
+			}
+			return err
+		}
+		return nil
+	}))
+	b, err := Train(ctx, evals["train"], evals, cfg.params, rounds, opts...)
+	if err != nil {
+		return err
+	}
+	if lastSaved != b.NumRounds() {
+		ck, done, err := save(b)
 		if err != nil {
 			return err
 		}
-		if lastSaved != b.NumRounds() {
-			ck, done, err := save(b)
-			if err != nil {
-				return err
-			}
-			defer done()
-			return train.SaveCheckpoint(tc, ck)
-		}
-		return nil
+		defer done()
+		return train.SaveCheckpoint(tc, ck)
 	}
+	return nil
+})
+
+// loopConfig is the decoded config of trainerLoop.
+type loopConfig struct {
+	label      string
+	params     Params
+	rounds     int
+	ckptFreq   int
+	datasets   []string // names, sorted
+	inputs     []checkpoint.Feature
+	crashAfter int
+	crashKey   string
+}
+
+// parseLoopConfig reads the config Fit builds: "label_column",
+// "params", "num_boost_round", "checkpoint_frequency", "datasets",
+// "feature_names" and "feature_types" (and the crash test hook's
+// "crash_after" and "crash_key").
+func parseLoopConfig(config map[string]any) (*loopConfig, error) {
+	var errs []error
+	get := func(key string, dst any) {
+		v := reflect.ValueOf(dst).Elem()
+		x := reflect.ValueOf(config[key])
+		if !x.IsValid() || x.Type() != v.Type() {
+			errs = append(errs, fmt.Errorf("%w: gbdt.Trainer loop config %q is %T, want %v", ErrInvalidInput, key, config[key], v.Type()))
+			return
+		}
+		v.Set(x)
+	}
+	c := &loopConfig{}
+	var params map[string]any
+	var names, types []string
+	get("label_column", &c.label)
+	get("params", &params)
+	get("num_boost_round", &c.rounds)
+	get("checkpoint_frequency", &c.ckptFreq)
+	get("datasets", &c.datasets)
+	get("feature_names", &names)
+	get("feature_types", &types)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if len(types) != len(names) {
+		return nil, fmt.Errorf("%w: gbdt.Trainer loop config has %d feature names and %d types", ErrInvalidInput, len(names), len(types))
+	}
+	c.params = Params(params)
+	for i := range names {
+		c.inputs = append(c.inputs, checkpoint.Feature{Name: names[i], Type: types[i]})
+	}
+	c.crashAfter, _ = config["crash_after"].(int)
+	c.crashKey, _ = config["crash_key"].(string)
+	return c, nil
 }
 
 // shardMatrix reads a worker's shard into a Matrix.

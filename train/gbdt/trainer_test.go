@@ -1,6 +1,7 @@
 package gbdt_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math"
@@ -103,6 +104,7 @@ func TestTrainerBreastCancerOneAndTwoWorkers(t *testing.T) {
 	ctx := trainerSetup(t)
 	trainDS, testDS := splitBreastCancer(t, ctx)
 	var runs [][]float64
+	var models [][]byte
 	for _, workers := range []int{1, 2} {
 		res, err := bcTrainer(t, trainDS, testDS, workers, t.TempDir()).Fit(ctx)
 		if err != nil {
@@ -122,6 +124,16 @@ func TestTrainerBreastCancerOneAndTwoWorkers(t *testing.T) {
 			t.Errorf("%d workers: test AUC %.4f (want >= 0.99), logloss %.4f (want <= 0.10)", workers, auc, ll)
 		}
 		runs = append(runs, probs)
+		b, err := gbdt.BoosterFromCheckpoint(res.Checkpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		models = append(models, modelText(t, b))
+	}
+	// The workers' collective sums histograms exactly: 2 workers build
+	// the very trees 1 worker builds.
+	if !bytes.Equal(models[0], models[1]) {
+		t.Error("the 2-worker model differs from the 1-worker model")
 	}
 	for i := range runs[0] {
 		if d := math.Abs(runs[0][i] - runs[1][i]); d > 1e-6 {
@@ -206,6 +218,50 @@ func TestTrainerWithConfigMergesParams(t *testing.T) {
 	}
 	if _, err := tr.WithConfig(map[string]any{"params": map[string]any{"bogus": 1}}); !errors.Is(err, gbdt.ErrInvalidParam) {
 		t.Fatalf("bad param via WithConfig: %v", err)
+	}
+}
+
+// WithRunConfig (what a tuner calls) moves the run directory and adds a
+// report callback, which sees every round and can stop the run.
+func TestTrainerWithRunConfig(t *testing.T) {
+	ctx := trainerSetup(t)
+	trainDS, _ := splitBreastCancer(t, ctx)
+	orig, err := gbdt.NewTrainer(gbdt.Config{LabelColumn: "target", NumBoostRound: 10,
+		Params:        map[string]any{"objective": "binary:logistic", "max_depth": 3},
+		Datasets:      map[string]*data.Dataset{"train": trainDS},
+		ScalingConfig: train.ScalingConfig{NumWorkers: 2},
+		RunConfig:     train.RunConfig{Name: "orig", StoragePath: t.TempDir()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var rounds []float64
+	tr := orig.WithRunConfig(func(c *train.RunConfig) {
+		c.StoragePath, c.Name = dir, "moved"
+		c.Callbacks = append(c.Callbacks, func(m map[string]float64, _ *checkpoint.Checkpoint) (bool, error) {
+			rounds = append(rounds, m["training_iteration"])
+			return len(rounds) == 4, nil
+		})
+	})
+	if rc := orig.Config().RunConfig; rc.Name != "orig" || len(rc.Callbacks) != 0 {
+		t.Fatalf("the original trainer's RunConfig changed: %+v", rc)
+	}
+	res, err := tr.Fit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rounds) != 4 || rounds[3] != 4 || len(res.MetricsHistory) != 4 {
+		t.Fatalf("callback saw rounds %v, %d reports; want 1..4 and a stop", rounds, len(res.MetricsHistory))
+	}
+	if want := filepath.Join(dir, "moved"); res.Path != want || res.Checkpoint == nil || !strings.HasPrefix(res.Checkpoint.Path(), want) {
+		t.Fatalf("run in %s (checkpoint %v), want %s", res.Path, res.Checkpoint, want)
+	}
+	b, err := gbdt.BoosterFromCheckpoint(res.Checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.NumRounds() != 4 {
+		t.Fatalf("the stopped run's model has %d rounds, want 4", b.NumRounds())
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"unsafe"
+
+	"github.com/goray/goray/train"
 )
 
 // binPair is a fixed-point gradient/hessian pair (value * 2^scale).
@@ -86,7 +88,7 @@ type grower struct {
 	binsT    []uint8 // the same bins column-major (feature j of row i at j*n+i), for partitioning
 	n        int     // rows on this worker
 	nthread  int
-	red      AllReducer
+	red      train.Collective
 	rows     []int32 // row partition: each node owns rows[begin:end]
 	scratch  []int32
 	gh       []ghPair // quantized gradients of the current tree, by row
@@ -301,7 +303,7 @@ func (gr *grower) buildHists(ctx context.Context, ids []int) error {
 	for i, id := range ids {
 		copy(buf[i*per:(i+1)*per], histInts(gr.nodes[id].hist))
 	}
-	if err := gr.red.AllReduceSumInt64(ctx, buf); err != nil {
+	if err := gr.red.AllReduceInt64(ctx, buf, train.Sum); err != nil {
 		return err
 	}
 	for i, id := range ids {

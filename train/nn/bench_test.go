@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"gorgonia.org/tensor"
+
+	"github.com/goray/goray/train"
 )
 
 // CIFARSpec is the example's CNN, used by the benchmarks.
@@ -53,13 +55,13 @@ func BenchmarkLearnerStep64(b *testing.B) {
 		b.Fatal(err)
 	}
 	batch := synthBatch(spec, 64, 1)
-	if _, err := l.Step(b.Context(), batch, LocalReducer{}); err != nil {
+	if _, err := l.Step(b.Context(), batch, train.Solo()); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := l.Step(b.Context(), batch, LocalReducer{}); err != nil {
+		if _, err := l.Step(b.Context(), batch, train.Solo()); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/memory"
 
 	"github.com/goray/goray/checkpoint"
+	"github.com/goray/goray/train"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -84,7 +85,7 @@ func TestResumeMatchesUninterrupted(t *testing.T) {
 			sched := StepDecay(opt.LR, 3, 0.5)
 			run := func(l *Learner, from, to int) {
 				for s := from; s < to; s++ {
-					if _, err := l.Step(ctx, synthBatch(spec, 16, uint64(s)), LocalReducer{}); err != nil {
+					if _, err := l.Step(ctx, synthBatch(spec, 16, uint64(s)), train.Solo()); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -153,7 +154,7 @@ func TestPredictorAnyBatchSize(t *testing.T) {
 	m, _ := NewModel(spec, 1)
 	l, _ := NewLearner(m, LearnerConfig{Optimizer: Adam(0.01)})
 	for s := 0; s < 10; s++ {
-		if _, err := l.Step(t.Context(), synthBatch(spec, 16, uint64(s)), LocalReducer{}); err != nil {
+		if _, err := l.Step(t.Context(), synthBatch(spec, 16, uint64(s)), train.Solo()); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -8,16 +8,18 @@
 //		nn.Flatten(), nn.Dense(32*16*16, 10))
 //	model, err := nn.NewModel(spec, 1) // seed
 //	learner, err := nn.NewLearner(model, nn.LearnerConfig{Optimizer: nn.SGD(0.05, 0.9)})
-//	stats, err := learner.Step(ctx, nn.Batch{X: x, Labels: y}, nn.LocalReducer{})
+//	stats, err := learner.Step(ctx, nn.Batch{X: x, Labels: y}, train.Solo())
 //
 // Layers: Dense, Conv2D, MaxPool2D, ReLU, Dropout, Flatten, BatchNorm. Losses:
 // SoftmaxCrossEntropy (labels) and MeanSquaredError (targets). Optimizers: SGD
-// with momentum and Adam; a Schedule sets the learning rate of every step.
+// with momentum and Adam; a Schedule (plain data: constant, step or cosine)
+// sets the learning rate of every step.
 //
 // # Data parallelism
 //
 // Learner.Step computes the gradient of the loss summed over the worker's
-// batch, averages it with the other workers through an AllReducer (together
+// batch, averages it with the other workers through a train.Collective
+// (AllReduce with train.Mean, combined in rank order; together
 // with the loss, accuracy, example count and batch-norm statistics), divides
 // by the global number of examples and applies the optimizer. Every worker
 // therefore applies the same update and the weights stay identical; one
@@ -29,10 +31,12 @@
 //
 // Trainer runs this on a train.DataParallelTrainer: each worker reads its
 // shard of Datasets["train"] (a list column of inputs and a label column),
-// steps with ContextReducer (the group's AllReduce), evaluates
+// steps with the worker's tc.Collective(), evaluates
 // Datasets["valid"] after every epoch and reports the metrics with a
 // checkpoint; it implements tune's ConfigurableTrainer ("lr", "momentum",
-// "batch_size", ...) and ResumableTrainer.
+// "batch_size", ...) and ResumableTrainer, and train.RunConfigurableTrainer.
+// Its loop is registered as "nn.Trainer" and receives the TrainerConfig in
+// its encoded config, so the workers need nothing from the driver's memory.
 //
 // Gorgonia graphs have fixed shapes: learners and predictors build one graph
 // per batch size and core, all fed from the same master weights (float64).

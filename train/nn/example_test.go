@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/goray/goray/train"
 	"github.com/goray/goray/train/nn"
 )
 
@@ -25,7 +26,7 @@ func Example() {
 	}
 	var st nn.StepStats
 	for i := 0; i < 50; i++ {
-		if st, err = learner.Step(context.Background(), batch, nn.LocalReducer{}); err != nil {
+		if st, err = learner.Step(context.Background(), batch, train.Solo()); err != nil {
 			panic(err)
 		}
 	}

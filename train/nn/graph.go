@@ -44,17 +44,17 @@ func newTensorNode(g *G.ExprGraph, dt tensor.Dtype, name string, shape ...int) *
 	return G.NewTensor(g, dt, len(shape), G.WithShape(shape...), G.WithName(name), G.WithValue(t))
 }
 
+// graphBuild serialises graph construction: gorgonia shares constant nodes
+// (the 1 that Grad starts the backward pass from) between graphs and caches
+// their hashes on first use, a write that races when two graphs are built
+// at once.
+var graphBuild sync.Mutex
+
 // newReplica builds the graph of m's architecture for batch examples. train
 // selects batch statistics, dropout and the backward pass.
-// buildMu serialises graph construction: gorgonia shares package-level
-// constant nodes between graphs (Grad seeds every graph with the same
-// one-valued node) and caches their hash codes lazily, so two graphs built
-// at once race on them. Graphs are built once per batch size and cached.
-var buildMu sync.Mutex
-
 func newReplica(spec Spec, batch int, dt tensor.Dtype, train bool) (r *replica, err error) {
-	buildMu.Lock()
-	defer buildMu.Unlock()
+	graphBuild.Lock()
+	defer graphBuild.Unlock()
 	defer func() {
 		// Gorgonia panics on some malformed graphs; the spec is validated
 		// first, so a panic here is a bug, reported as an error.

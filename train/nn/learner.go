@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 
 	"gorgonia.org/tensor"
+
+	"github.com/goray/goray/train"
 )
 
 // chunksPerCore is how many pieces per core a worker's batch is cut into.
@@ -18,20 +20,6 @@ const chunksPerCore = 2
 
 // ErrInvalidBatch reports a batch whose sizes or labels do not fit the model.
 var ErrInvalidBatch = errors.New("nn: invalid batch")
-
-// AllReducer averages a vector across the workers of a data-parallel group:
-// on return every worker's v holds the element-wise mean of all workers' v.
-// Every worker calls it once per step with a vector of the same length.
-type AllReducer interface {
-	AllReduceMean(ctx context.Context, v []float64) error
-}
-
-// LocalReducer is the AllReducer of a single worker: the mean of one vector
-// is itself.
-type LocalReducer struct{}
-
-// AllReduceMean does nothing.
-func (LocalReducer) AllReduceMean(context.Context, []float64) error { return nil }
 
 // Batch is one worker's share of a global batch.
 type Batch struct {
@@ -74,7 +62,8 @@ func (b Batch) size(spec Spec) (int, error) {
 // LearnerConfig configures a Learner.
 type LearnerConfig struct {
 	Optimizer OptimizerConfig
-	// Schedule sets the learning rate of each step; nil uses Optimizer.LR.
+	// Schedule sets the learning rate of each step; the zero Schedule
+	// uses Optimizer.LR.
 	Schedule Schedule
 	// Replicas is the number of graphs run at once on one worker (one per
 	// core), each with its own copy of the weights. With more than one, the
@@ -87,7 +76,7 @@ type LearnerConfig struct {
 
 // Learner trains a model: one Step computes the gradient of the mean loss over
 // the batch (split across Replicas graphs running at once, each with its own
-// copy of the weights), averages it across workers through an AllReducer and
+// copy of the weights), averages it across workers through a train.Collective and
 // applies the optimizer, so every worker holds identical weights after each
 // step. It is what one worker of a data-parallel trainer runs.
 //
@@ -121,8 +110,11 @@ func newLearner(m *Model, opt *Optimizer, cfg LearnerConfig) (*Learner, error) {
 	if cores <= 0 {
 		cores = min(runtime.GOMAXPROCS(0), 4)
 	}
+	if err := cfg.Schedule.Validate(); err != nil {
+		return nil, err
+	}
 	l := &Learner{model: m, opt: opt, schedule: cfg.Schedule, seed: cfg.Seed, cores: cores}
-	if l.schedule == nil {
+	if l.schedule.Kind == "" {
 		l.schedule = ConstantLR(opt.Config.LR)
 	}
 	for i, ly := range m.spec.Layers {
@@ -156,17 +148,21 @@ type StepStats struct {
 	LR       float64 // learning rate applied
 }
 
-// Step runs one data-parallel training step on this worker's batch.
-func (l *Learner) Step(ctx context.Context, b Batch, r AllReducer) (StepStats, error) {
+// Step runs one data-parallel training step on this worker's batch: every
+// worker of the group c calls it with its share of the global batch, the
+// gradients are averaged with c.AllReduce (train.Mean, combined in rank
+// order, so every worker applies the same update) and applied. A single
+// worker passes train.Solo().
+func (l *Learner) Step(ctx context.Context, b Batch, c train.Collective) (StepStats, error) {
 	stats := StepStats{Step: l.opt.Steps}
 	v, err := l.Gradients(ctx, b)
 	if err != nil {
 		return stats, err
 	}
-	if err := r.AllReduceMean(ctx, v); err != nil {
+	if err := c.AllReduce(ctx, v, train.Mean); err != nil {
 		return stats, fmt.Errorf("nn: step %d: all-reduce: %w", stats.Step, err)
 	}
-	stats.LR = l.schedule(stats.Step)
+	stats.LR = l.schedule.Rate(stats.Step)
 	stats.Loss, stats.Accuracy, stats.Examples = l.Apply(v, stats.LR)
 	if l.model.spec.Loss != SoftmaxCrossEntropy {
 		stats.Accuracy = math.NaN()
@@ -175,7 +171,7 @@ func (l *Learner) Step(ctx context.Context, b Batch, r AllReducer) (StepStats, e
 }
 
 // Gradients computes this worker's contribution to one step: the vector that
-// workers average with AllReduceMean and then pass to Apply. Its layout is
+// workers average with Collective.AllReduce (train.Mean) and then pass to Apply. Its layout is
 // the gradient sums over the batch (Model.Params order), then per batch-norm
 // layer the sums of the batch means and second moments, then the loss sum,
 // the number of correct predictions and the number of examples. The vector

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+
+	"github.com/goray/goray/train"
 )
 
 // synthBatch makes a learnable classification set: the class decides which
@@ -44,7 +46,7 @@ func smallCNN() Spec {
 func trainWorkers(t *testing.T, spec Spec, opt OptimizerConfig, workers, replicas, steps, batch int) *Model {
 	t.Helper()
 	ctx := t.Context()
-	group := NewInProcessGroup(workers)
+	group := train.NewLocalGroup(workers)
 	models := make([]*Model, workers)
 	var wg sync.WaitGroup
 	errs := make([]error, workers)
@@ -119,7 +121,7 @@ func TestLearnerLearns(t *testing.T) {
 	}
 	ctx := context.Background()
 	for s := 0; s < 30; s++ {
-		if _, err := l.Step(ctx, synthBatch(spec, 32, uint64(s)), LocalReducer{}); err != nil {
+		if _, err := l.Step(ctx, synthBatch(spec, 32, uint64(s)), train.Solo()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -138,7 +140,7 @@ func TestBatchNormRunningStats(t *testing.T) {
 	m, _ := NewModel(spec, 1)
 	l, _ := NewLearner(m, LearnerConfig{Optimizer: SGD(0.1, 0.9)})
 	for s := 0; s < 50; s++ {
-		if _, err := l.Step(t.Context(), synthBatch(spec, 32, uint64(s)), LocalReducer{}); err != nil {
+		if _, err := l.Step(t.Context(), synthBatch(spec, 32, uint64(s)), train.Solo()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -160,7 +162,7 @@ func TestBadBatch(t *testing.T) {
 		"labels":    {X: make([]float32, 8), Labels: []int32{0}},
 		"bad label": {X: make([]float32, 8), Labels: []int32{0, 3}},
 	} {
-		if _, err := l.Step(t.Context(), b, LocalReducer{}); err == nil {
+		if _, err := l.Step(t.Context(), b, train.Solo()); err == nil {
 			t.Errorf("%s: no error", name)
 		} else {
 			t.Logf("%s: %v", name, err)

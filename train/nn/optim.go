@@ -3,6 +3,8 @@ package nn
 import (
 	"fmt"
 	"math"
+
+	"github.com/goray/goray/train"
 )
 
 // Optimizer kinds, as stored in OptimizerConfig.Kind.
@@ -117,24 +119,75 @@ func (o *Optimizer) Update(w, g []float64, lr float64) {
 	}
 }
 
-// Schedule returns the learning rate for a step (0 for the first update). It
-// is the hook for learning-rate schedules; nil means the optimizer's LR.
-type Schedule func(step int64) float64
+// Schedule kinds, as stored in Schedule.Kind.
+const (
+	ScheduleConstant = "constant"
+	ScheduleStep     = "step"
+	ScheduleCosine   = "cosine"
+)
+
+// Schedule sets the learning rate of every step (step 0 is the first
+// update). It is plain data, not a func, so that it travels with a
+// trainer's config to workers in other processes; ConstantLR, StepDecay and
+// CosineDecay build one. The zero Schedule keeps the optimizer's LR.
+type Schedule struct {
+	// Kind is ScheduleConstant, ScheduleStep or ScheduleCosine; "" is the
+	// optimizer's LR.
+	Kind string `json:"kind,omitempty"`
+	// LR is the rate of step 0.
+	LR float64 `json:"lr,omitempty"`
+	// Every and Factor: a step schedule multiplies LR by Factor every
+	// Every steps.
+	Every  int64   `json:"every,omitempty"`
+	Factor float64 `json:"factor,omitempty"`
+	// MinLR and Total: a cosine schedule anneals from LR to MinLR over
+	// Total steps, then stays at MinLR.
+	MinLR float64 `json:"min_lr,omitempty"`
+	Total int64   `json:"total,omitempty"`
+}
 
 // ConstantLR always returns lr.
-func ConstantLR(lr float64) Schedule { return func(int64) float64 { return lr } }
+func ConstantLR(lr float64) Schedule { return Schedule{Kind: ScheduleConstant, LR: lr} }
 
 // StepDecay multiplies lr by factor every `every` steps.
 func StepDecay(lr float64, every int64, factor float64) Schedule {
-	return func(step int64) float64 { return lr * math.Pow(factor, float64(step/every)) }
+	return Schedule{Kind: ScheduleStep, LR: lr, Every: every, Factor: factor}
 }
 
 // CosineDecay anneals from lr to minLR over total steps, then stays at minLR.
 func CosineDecay(lr, minLR float64, total int64) Schedule {
-	return func(step int64) float64 {
-		if step >= total {
-			return minLR
+	return Schedule{Kind: ScheduleCosine, LR: lr, MinLR: minLR, Total: total}
+}
+
+// Validate checks the schedule and names the bad field.
+func (s Schedule) Validate() error {
+	switch s.Kind {
+	case "", ScheduleConstant:
+	case ScheduleStep:
+		if s.Every <= 0 {
+			return fmt.Errorf("%w: Schedule.Every = %d: a step schedule needs a positive number of steps", train.ErrInvalidConfig, s.Every)
 		}
-		return minLR + (lr-minLR)*0.5*(1+math.Cos(math.Pi*float64(step)/float64(total)))
+	case ScheduleCosine:
+		if s.Total <= 0 {
+			return fmt.Errorf("%w: Schedule.Total = %d: a cosine schedule needs a positive number of steps", train.ErrInvalidConfig, s.Total)
+		}
+	default:
+		return fmt.Errorf("%w: Schedule.Kind = %q: want %q, %q or %q", train.ErrInvalidConfig, s.Kind, ScheduleConstant, ScheduleStep, ScheduleCosine)
 	}
+	return nil
+}
+
+// Rate is the learning rate of step (for a valid schedule of a kind other
+// than "").
+func (s Schedule) Rate(step int64) float64 {
+	switch s.Kind {
+	case ScheduleStep:
+		return s.LR * math.Pow(s.Factor, float64(step/s.Every))
+	case ScheduleCosine:
+		if step >= s.Total {
+			return s.MinLR
+		}
+		return s.MinLR + (s.LR-s.MinLR)*0.5*(1+math.Cos(math.Pi*float64(step)/float64(s.Total)))
+	}
+	return s.LR
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/goray/goray/core"
 )
 
 // ErrInvalidSpec reports an architecture that cannot be built: a layer whose
@@ -15,6 +17,15 @@ var ErrInvalidSpec = errors.New("nn: invalid model spec")
 // ErrArchitectureMismatch reports weights (or a checkpoint) whose
 // architecture differs from the one asked for.
 var ErrArchitectureMismatch = errors.New("nn: architecture mismatch")
+
+// The sentinels keep their identity (errors.Is) when they cross from a
+// training worker to the driver.
+func init() {
+	core.RegisterError("nn.ErrInvalidBatch", ErrInvalidBatch)
+	core.RegisterError("nn.ErrInvalidSpec", ErrInvalidSpec)
+	core.RegisterError("nn.ErrArchitectureMismatch", ErrArchitectureMismatch)
+	core.RegisterError("nn.ErrCorruptWeights", ErrCorruptWeights)
+}
 
 // Layer kinds, as stored in Spec.Layers[i].Kind.
 const (

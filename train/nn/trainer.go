@@ -17,19 +17,12 @@ import (
 	"github.com/goray/goray/train"
 )
 
-// ContextReducer adapts a train worker's collectives to an AllReducer.
-type ContextReducer struct{ TC train.Context }
-
-// AllReduceMean averages v across the worker group.
-func (r ContextReducer) AllReduceMean(_ context.Context, v []float64) error {
-	return r.TC.AllReduce(v, train.Mean)
-}
-
 // TrainerConfig is what an nn.Trainer trains and how.
 type TrainerConfig struct {
 	Spec      Spec
 	Optimizer OptimizerConfig
-	// Schedule sets each step's learning rate (nil: Optimizer.LR).
+	// Schedule sets each step's learning rate (the zero Schedule:
+	// Optimizer.LR).
 	Schedule Schedule
 	// BatchSize is the global batch, split evenly across workers (default 64).
 	BatchSize int
@@ -77,7 +70,17 @@ type Trainer struct {
 	ResumeFromCheckpoint *checkpoint.Checkpoint
 }
 
-var _ train.Trainer = (*Trainer)(nil)
+var _ train.RunConfigurableTrainer = (*Trainer)(nil)
+
+// WithRunConfig returns a copy of the trainer whose RunConfig is edit
+// applied to a copy of its own (train.RunConfigurableTrainer): a tuner sets
+// the run directory and adds its report callback this way.
+func (t *Trainer) WithRunConfig(edit func(*train.RunConfig)) train.Trainer {
+	c := *t
+	c.RunConfig = t.RunConfig.Clone()
+	edit(&c.RunConfig)
+	return &c
+}
 
 // Fit trains and returns the run's result; Result.Checkpoint loads with
 // NewPredictor.
@@ -90,7 +93,8 @@ func (t *Trainer) Fit(ctx context.Context) (*train.Result, error) {
 		return nil, fmt.Errorf("%w: nn.Trainer.Datasets has no \"train\" dataset", train.ErrInvalidConfig)
 	}
 	dp := &train.DataParallelTrainer{
-		TrainLoop:            func(tc train.Context, _ map[string]any) error { return trainLoop(tc, cfg) },
+		TrainLoop:            trainerLoop,
+		Config:               map[string]any{"trainer": cfg},
 		ScalingConfig:        t.ScalingConfig,
 		RunConfig:            t.RunConfig,
 		Datasets:             t.Datasets,
@@ -107,6 +111,9 @@ func (t *Trainer) config() (TrainerConfig, error) {
 		return c, err
 	}
 	if err := c.Optimizer.Validate(); err != nil {
+		return c, err
+	}
+	if err := c.Schedule.Validate(); err != nil {
 		return c, err
 	}
 	workers := max(t.ScalingConfig.NumWorkers, 1)
@@ -263,6 +270,19 @@ func columnLabels(rec arrow.Record, name string, classes int) ([]int32, error) {
 	return out, nil
 }
 
+// TrainerConfig travels to the workers in the loop's config.
+func init() { train.RegisterConfigType[TrainerConfig]() }
+
+// trainerLoop is the per-worker loop of a Trainer; its config holds the
+// checked TrainerConfig under "trainer".
+var trainerLoop = train.RegisterLoop("nn.Trainer", func(tc train.Context, config map[string]any) error {
+	cfg, ok := config["trainer"].(TrainerConfig)
+	if !ok {
+		return fmt.Errorf("%w: the nn.Trainer loop config \"trainer\" is a %T, want an nn.TrainerConfig", train.ErrInvalidConfig, config["trainer"])
+	}
+	return trainLoop(tc, cfg)
+})
+
 func trainLoop(tc train.Context, cfg TrainerConfig) error {
 	ctx := tc.Context()
 	rank, size := tc.WorldRank(), tc.WorldSize()
@@ -280,7 +300,7 @@ func trainLoop(tc train.Context, cfg TrainerConfig) error {
 	local := cfg.BatchSize / size
 	// Every worker takes the same number of steps: the smallest shard decides.
 	cnt := []float64{-float64(sh.n)}
-	if err := tc.AllReduce(cnt, train.Max); err != nil {
+	if err := tc.Collective().AllReduce(ctx, cnt, train.Max); err != nil {
 		return err
 	}
 	steps := int(-cnt[0]) / local
@@ -316,14 +336,13 @@ func trainLoop(tc train.Context, cfg TrainerConfig) error {
 			return err
 		}
 	}
-	red := ContextReducer{TC: tc}
 	for epoch := int(l.Steps()) / steps; epoch < cfg.Epochs; epoch++ {
 		rng := rand.New(rand.NewPCG(cfg.Seed^uint64(rank+1)*0x9e3779b97f4a7c15, uint64(epoch)))
 		perm := rng.Perm(sh.n)
 		var lossSum, accSum float64
 		for s := 0; s < steps; s++ {
 			b := sh.batch(spec, perm[s*local:(s+1)*local], int64(rank*local))
-			st, err := l.Step(ctx, b, red)
+			st, err := l.Step(ctx, b, tc.Collective())
 			if err != nil {
 				return fmt.Errorf("nn: rank %d epoch %d step %d: %w", rank, epoch, s, err)
 			}
@@ -384,7 +403,7 @@ func evaluateShard(ctx context.Context, tc train.Context, l *Learner, v *shard, 
 		}
 		sums[2] += float64(st.Examples)
 	}
-	if err := tc.AllReduce(sums, train.Sum); err != nil {
+	if err := tc.Collective().AllReduce(ctx, sums, train.Sum); err != nil {
 		return err
 	}
 	if sums[2] == 0 {
@@ -412,7 +431,7 @@ func fitNormalization(tc train.Context, sh *shard, spec Spec, scale float64) (No
 		}
 	}
 	sums[2*c] = float64(sh.n * per)
-	if err := tc.AllReduce(sums, train.Sum); err != nil {
+	if err := tc.Collective().AllReduce(tc.Context(), sums, train.Sum); err != nil {
 		return Normalization{}, err
 	}
 	nm := Normalization{Scale: scale, Mean: make([]float64, c), Std: make([]float64, c)}

@@ -1,12 +1,14 @@
 package nn
 
 import (
+	"path/filepath"
 	"testing"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/memory"
 
+	"github.com/goray/goray/checkpoint"
 	"github.com/goray/goray/data"
 	"github.com/goray/goray/train"
 )
@@ -112,11 +114,25 @@ func TestTrainerResumeAndConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resumed := tr.(*Trainer).WithResumeFrom(first.Checkpoint).(*Trainer)
-	resumed.RunConfig.Name = "resumed"
+	// The run directory and a report callback come in through
+	// WithRunConfig, as a tuner sets them.
+	var epochs []float64
+	resumed := tr.(*Trainer).WithResumeFrom(first.Checkpoint).(*Trainer).WithRunConfig(func(c *train.RunConfig) {
+		c.Name = "resumed"
+		c.Callbacks = append(c.Callbacks, func(m map[string]float64, _ *checkpoint.Checkpoint) (bool, error) {
+			epochs = append(epochs, m["epoch"])
+			return false, nil
+		})
+	})
 	res, err := resumed.Fit(t.Context())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if filepath.Base(res.Path) != "resumed" || len(epochs) != 2 || epochs[1] != 3 {
+		t.Fatalf("resumed run in %s, callback saw epochs %v; want a run named resumed, epochs 2 and 3", res.Path, epochs)
+	}
+	if base.RunConfig.Name != "first" {
+		t.Fatalf("WithRunConfig changed the original trainer's RunConfig: %+v", base.RunConfig)
 	}
 	if len(res.MetricsHistory) != 2 || res.Metrics["epoch"] != 3 {
 		t.Fatalf("resumed run reported %d epochs ending at epoch %v, want epochs 2 and 3", len(res.MetricsHistory), res.Metrics["epoch"])
