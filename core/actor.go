@@ -479,10 +479,15 @@ func (a *actor) watchCaller(c *actorCall, caller context.Context) {
 // that exists. The actor it returns counts one handle more, for the
 // caller to make (newActorHandle).
 func spawnActor(ctx context.Context, class string, typ reflect.Type, opts options, ctor func(context.Context) (any, error)) (*actor, error) {
-	rt, _, err := runtimeFor(ctx)
+	b, _, err := backendFor(ctx)
 	if err != nil {
 		return nil, err
 	}
+	return b.createActor(ctx, actorSpawn{class: class, typ: typ, opts: opts, ctor: ctor})
+}
+
+// spawn is spawnActor in the embedded backend.
+func (rt *Runtime) spawn(ctx context.Context, class string, typ reflect.Type, opts options, ctor func(context.Context) (any, error)) (*actor, error) {
 	if opts.err != nil {
 		return nil, fmt.Errorf("actor %q: %w", class, opts.err)
 	}
@@ -1230,7 +1235,7 @@ func (h *ActorHandle[T]) Namespace() string { return h.a.namespace }
 // the one a Namespace option names (the only option it takes), as Ray's
 // ray.get_actor(name, namespace=...) does.
 func GetActor[T any](ctx context.Context, name string, opts ...GetActorOption) (*ActorHandle[T], error) {
-	rt, _, err := runtimeFor(ctx)
+	b, _, err := backendFor(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -1241,10 +1246,13 @@ func GetActor[T any](ctx context.Context, name string, opts ...GetActorOption) (
 	if o.err != nil {
 		return nil, fmt.Errorf("GetActor %q: %w", name, o.err)
 	}
-	ns := namespaceOf(rt, &o)
-	a := rt.actors.get(ns, name)
-	if a == nil {
-		return nil, fmt.Errorf("%w: no actor named %q in namespace %q", ErrNotRegistered, name, ns)
+	var ns string
+	if o.actor.nsSet {
+		ns = o.actor.namespace
+	}
+	a, err := b.lookupActor(ns, name)
+	if err != nil {
+		return nil, err
 	}
 	if want := reflect.TypeFor[T](); a.typ != want {
 		a.dropHandle()
@@ -1266,7 +1274,10 @@ func Kill[T any](h *ActorHandle[T], opts ...KillOption) error {
 	for _, o := range opts {
 		o(&c)
 	}
-	a := h.a
+	return h.a.rt.front.kill(h.a, c)
+}
+
+func (rt *Runtime) kill(a *actor, c killConfig) error {
 	if !c.noRestart {
 		a.mu.Lock()
 		if a.state != actorDead && (a.opts.maxRestarts < 0 || a.restarts < a.opts.maxRestarts) {
@@ -1304,21 +1315,7 @@ func callActor[T, R any](ctx context.Context, h *ActorHandle[T], method string, 
 		rt, _ := current()
 		return failedRef[R](rt, fmt.Errorf("%w: call %q on a nil actor handle", ErrInvalidInput, method))
 	}
-	rt := h.a.rt
-	if rt.closed.Load() {
-		return failedRef[R](rt, fmt.Errorf("%w: call %q", ErrShutdown, method))
-	}
-	if err := ctx.Err(); err != nil {
-		return failedRef[R](rt, err)
-	}
-	c := &actorCall{a: h.a, method: method, out: rt.store.newObject(), fn: func(ctx context.Context, inst any) (any, error) {
+	return Ref[R]{h: h.a.rt.front.callMethod(ctx, methodCall{a: h.a, method: method, deps: deps, fn: func(ctx context.Context, inst any) (any, error) {
 		return fn(ctx, inst.(T))
-	}}
-	c.out.call = c
-	ref := Ref[R]{h: newHandle(rt, c.out)}
-	if ctx.Done() != nil {
-		h.a.watchCaller(c, ctx)
-	}
-	h.a.submit(ctx, c, deps)
-	return ref
+	}})}
 }

@@ -9,7 +9,8 @@
 // Codec, else CBOR; bytes and strings raw, protobuf, Arrow IPC) that the
 // embedded runtime bypasses unless WithEncodeAll is set, and the scheduler, object
 // store and actor directory sit behind the Scheduler, ObjectStore and
-// ActorDirectory interfaces.
+// ActorDirectory interfaces, and every package-level call goes through one
+// backend (see Backends below).
 //
 // The first call a user makes is a registration, then a Remote call:
 //
@@ -146,6 +147,15 @@
 // until it wakes, as a task does: actors holding every CPU (a trainer's
 // workers) can then wait on the tasks they submit (the dataset they
 // stream) instead of deadlocking the runtime.
+//
+// Backends: every package-level call goes through the backend Init
+// chose. With no address it is the embedded runtime; WithAddress or
+// GORAY_ADDRESS ask for the cluster backend, which is not built yet: Init
+// then returns an error wrapping ErrNotImplemented rather than running
+// embedded. In encode-all mode a call reaches the backend as its wire spec
+// (corepb.TaskSpec), which the backend decodes and runs by name as a
+// cluster worker would; otherwise the embedded backend runs the typed code
+// directly.
 //
 // Values stored in the embedded object store are not copied. Treat them as
 // immutable: on a cluster they are copied, so code that relies on sharing

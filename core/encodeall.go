@@ -239,22 +239,43 @@ func readSpec(wire []byte, types []reflect.Type) (*corepb.TaskSpec, []any, error
 	if err := proto.Unmarshal(wire, &ts); err != nil {
 		return nil, nil, fmt.Errorf("%w: task spec: %v", ErrInvalidInput, err)
 	}
+	args, err := decodeArgs(&ts, types)
+	return &ts, args, err
+}
+
+// readFuncSpec is the worker side of a function call: the spec, the
+// registration it names and its arguments decoded as that one declares.
+func readFuncSpec(wire []byte) (*corepb.TaskSpec, *funcCode, []any, error) {
+	var ts corepb.TaskSpec
+	if err := proto.Unmarshal(wire, &ts); err != nil {
+		return nil, nil, nil, fmt.Errorf("%w: task spec: %v", ErrInvalidInput, err)
+	}
+	worker := lookupFunc(ts.GetFunctionName())
+	if worker == nil {
+		return nil, nil, nil, fmt.Errorf("%w: no remote function named %q", ErrNotRegistered, ts.GetFunctionName())
+	}
+	args, err := decodeArgs(&ts, worker.args)
+	return &ts, worker, args, err
+}
+
+// decodeArgs decodes a spec's inline arguments as types.
+func decodeArgs(ts *corepb.TaskSpec, types []reflect.Type) ([]any, error) {
 	if len(ts.Args) != len(types) {
-		return nil, nil, fmt.Errorf("%w: task spec has %d argument(s), the registration %d", ErrInvalidInput, len(ts.Args), len(types))
+		return nil, fmt.Errorf("%w: task spec has %d argument(s), the registration %d", ErrInvalidInput, len(ts.Args), len(types))
 	}
 	args := make([]any, len(types))
 	for i, a := range ts.Args {
 		v := a.GetInline()
 		if v == nil {
-			return nil, nil, fmt.Errorf("%w: argument %d is not inline", ErrInvalidInput, i)
+			return nil, fmt.Errorf("%w: argument %d is not inline", ErrInvalidInput, i)
 		}
 		x, err := decodeAs(types[i], v)
 		if err != nil {
-			return nil, nil, fmt.Errorf("argument %d: %w", i, err)
+			return nil, fmt.Errorf("argument %d: %w", i, err)
 		}
 		args[i] = x
 	}
-	return &ts, args, nil
+	return args, nil
 }
 
 // remoteErr sends a user error through the wire form, as a worker would.
@@ -265,7 +286,8 @@ func remoteErr(err error) error {
 	return DecodeError(EncodeError(err))
 }
 
-// launchByName runs a function call the way a cluster worker would.
+// launchByName submits a function call by name: its wire spec is what
+// the backend runs (execFunc), as a cluster worker would.
 func launchByName[R any](ctx context.Context, s *spec, args []any) Ref[R] {
 	fc := lookupFunc(s.name)
 	if fc == nil {
@@ -277,23 +299,28 @@ func launchByName[R any](ctx context.Context, s *spec, args []any) Ref[R] {
 		rt, _ := current()
 		return failedRef[R](rt, fmt.Errorf("task %q: %w", s.name, err))
 	}
-	ref := launch[R](ctx, s, nil, func(ctx context.Context) (any, error) {
-		ts, args, err := readSpec(wire, fc.args)
-		if err != nil {
-			return nil, &argError{fmt.Errorf("task %q: %w", s.name, err)}
-		}
-		worker := lookupFunc(ts.GetFunctionName())
-		if worker == nil {
-			return nil, &argError{fmt.Errorf("%w: no remote function named %q", ErrNotRegistered, ts.GetFunctionName())}
-		}
-		v, err := worker.call(ctx, args)
-		if err != nil {
-			return nil, remoteErr(err)
-		}
-		return roundTrip(worker.result, v)
-	})
-	pins.releaseWith(ref.h.obj)
-	return ref
+	b, parent, err := backendFor(ctx)
+	if err != nil {
+		pins.release()
+		return failedRef[R](nil, err)
+	}
+	h := b.submitTask(ctx, taskCall{spec: s, parent: parent, wire: wire})
+	pins.releaseWith(h.obj)
+	return Ref[R]{h: h}
+}
+
+// execFunc is the worker side of a by-name function call: decode the
+// spec, run the function it names, send the result back through the codec.
+func execFunc(ctx context.Context, name string, wire []byte) (any, error) {
+	_, worker, args, err := readFuncSpec(wire)
+	if err != nil {
+		return nil, &argError{fmt.Errorf("task %q: %w", name, err)}
+	}
+	v, err := worker.call(ctx, args)
+	if err != nil {
+		return nil, remoteErr(err)
+	}
+	return roundTrip(worker.result, v)
 }
 
 // constructByName returns an actor constructor that runs from the wire
@@ -325,25 +352,24 @@ func constructByName(class string, args []any) (func(context.Context) (any, erro
 	}, nil
 }
 
-// callByName queues an actor method call that runs from its wire form.
+// callByName queues an actor method call by name: its wire spec is what
+// the actor's backend runs (execMethod).
 func callByName[T, R any](ctx context.Context, h *ActorHandle[T], method string, args []any) Ref[R] {
 	mc := lookupMethod(method)
 	if mc == nil {
 		rt, _ := current()
 		return failedRef[R](rt, fmt.Errorf("%w: no actor method named %q", ErrNotRegistered, method))
 	}
-	ts := &corepb.TaskSpec{MethodName: method}
-	if h != nil && h.a != nil {
-		ts.ActorClass = h.a.class
+	if h == nil || h.a == nil {
+		rt, _ := current()
+		return failedRef[R](rt, fmt.Errorf("%w: call %q on a nil actor handle", ErrInvalidInput, method))
 	}
-	wire, pins, err := wireSpec(ts, mc.args, args, nil)
+	wire, pins, err := wireSpec(&corepb.TaskSpec{MethodName: method, ActorClass: h.a.class}, mc.args, args, nil)
 	if err != nil {
 		rt, _ := current()
 		return failedRef[R](rt, fmt.Errorf("call %q: %w", method, err))
 	}
-	ref := callActor(ctx, h, method, nil, func(ctx context.Context, inst T) (R, error) {
-		return runByName[R](ctx, inst, mc, wire)
-	})
+	ref := Ref[R]{h: h.a.rt.front.callMethod(ctx, methodCall{a: h.a, method: method, wire: wire})}
 	pins.releaseWith(ref.h.obj)
 	return ref
 }
@@ -361,28 +387,27 @@ func methodByName[T, R any](ctx context.Context, inst T, method string, args []a
 		return zero, fmt.Errorf("call %q: %w", method, err)
 	}
 	defer pins.release()
-	return runByName[R](ctx, inst, mc, wire)
-}
-
-// runByName is the worker side of an actor method call: it decodes the
-// call, runs the registered method and sends its result through the codec.
-func runByName[R any](ctx context.Context, inst any, mc *methodCode, wire []byte) (R, error) {
-	var zero R
-	ts, args, err := readSpec(wire, mc.args)
-	if err != nil {
-		return zero, fmt.Errorf("call %q: %w", mc.name, err)
-	}
-	worker := lookupMethod(ts.GetMethodName())
-	if worker == nil {
-		return zero, fmt.Errorf("%w: no actor method named %q", ErrNotRegistered, ts.GetMethodName())
-	}
-	v, err := worker.call(ctx, inst, args)
-	if err != nil {
-		return zero, remoteErr(err)
-	}
-	x, err := roundTrip(worker.result, v)
+	x, err := execMethod(ctx, inst, mc, wire)
 	if err != nil || x == nil {
 		return zero, err
 	}
 	return x.(R), nil
+}
+
+// execMethod is the worker side of an actor method call: it decodes the
+// call, runs the registered method and sends its result through the codec.
+func execMethod(ctx context.Context, inst any, mc *methodCode, wire []byte) (any, error) {
+	ts, args, err := readSpec(wire, mc.args)
+	if err != nil {
+		return nil, fmt.Errorf("call %q: %w", mc.name, err)
+	}
+	worker := lookupMethod(ts.GetMethodName())
+	if worker == nil {
+		return nil, fmt.Errorf("%w: no actor method named %q", ErrNotRegistered, ts.GetMethodName())
+	}
+	v, err := worker.call(ctx, inst, args)
+	if err != nil {
+		return nil, remoteErr(err)
+	}
+	return roundTrip(worker.result, v)
 }

@@ -265,8 +265,7 @@ func (g *Generator[T]) Cancel(opts ...CancelOption) error {
 	for _, o := range opts {
 		o(&c)
 	}
-	s.rt.cancelTask(s.t, c)
-	return nil
+	return s.rt.front.cancelRef(s.t.out, c)
 }
 
 // Completed is a ref that is complete once the task is over: its Get
@@ -283,28 +282,39 @@ func (g *Generator[T]) Completed() Ref[struct{}] {
 	return Ref[struct{}]{h: newHandle(s.rt, s.t.out)}
 }
 
-// launchGen builds and submits a generator task; run yields its values.
+// launchGen submits a generator call to the backend of ctx; run yields
+// its values.
 func launchGen[T any](ctx context.Context, s *spec, deps []*object, run func(ctx context.Context, yield func(any) error) error) *Generator[T] {
-	return launchGenWithID[T](ctx, s, deps, newCallID(), run)
+	return submitGen[T](ctx, taskCall{spec: s, gen: run, deps: deps, id: newCallID()})
 }
 
-func launchGenWithID[T any](ctx context.Context, s *spec, deps []*object, id TaskID, run func(ctx context.Context, yield func(any) error) error) *Generator[T] {
-	st := &stream{name: s.name, id: id, limit: s.opts.task.backpressure}
-	g := &Generator[T]{s: st}
-	rt, parent, err := prepare(ctx, s, 1)
+// submitGen submits c, a generator call, and returns its Generator.
+func submitGen[T any](ctx context.Context, c taskCall) *Generator[T] {
+	b, parent, err := backendFor(ctx)
 	if err != nil {
-		return failedGen[T](rt, s.name, err)
+		return failedGen[T](nil, c.spec.name, err)
 	}
+	st := &stream{name: c.spec.name, id: c.id, limit: c.spec.opts.task.backpressure}
+	g := &Generator[T]{s: st}
+	c.parent, c.stream = parent, st
+	b.submitTask(ctx, c)
+	if st.t != nil {
+		runtime.AddCleanup(g, (*stream).stop, st)
+	}
+	return g
+}
+
+// startGen makes and starts the task of c, a generator call, on c.stream.
+func (rt *Runtime) startGen(ctx context.Context, c taskCall) {
+	st, gen := c.stream, c.gen
 	st.rt = rt
-	t, live := rt.newTask(s, deps, func(ctx context.Context) (any, error) {
+	t, live := rt.newTask(c.spec, c.deps, func(ctx context.Context) (any, error) {
 		st.begin()
-		return nil, run(ctx, func(v any) error { return st.yield(ctx, v) })
+		return nil, gen(ctx, func(v any) error { return st.yield(ctx, v) })
 	})
 	st.t = t
 	t.out.onDone(st.finish)
-	runtime.AddCleanup(g, (*stream).stop, st)
-	rt.start(ctx, parent, t, live)
-	return g
+	rt.start(ctx, c.parent, t, live)
 }
 
 // failedGen is a generator whose call failed before its task started.
@@ -328,9 +338,10 @@ func registerGen(name string, localOnly bool, args []reflect.Type, elem reflect.
 	addFuncCode(name, fc)
 }
 
-// launchGenByName runs a generator call the way a cluster worker would:
-// from its wire spec, each value crossing the codec on its way back.
-func launchGenByName[T any](ctx context.Context, s *spec, args []any) (gen *Generator[T]) {
+// launchGenByName submits a generator call by name: its wire spec is what
+// the backend runs, each value crossing the codec on its way back
+// (execGen).
+func launchGenByName[T any](ctx context.Context, s *spec, args []any) *Generator[T] {
 	fc := lookupFunc(s.name)
 	if fc == nil || fc.gen == nil {
 		rt, _ := current()
@@ -342,29 +353,30 @@ func launchGenByName[T any](ctx context.Context, s *spec, args []any) (gen *Gene
 		rt, _ := current()
 		return failedGen[T](rt, s.name, fmt.Errorf("task %q: %w", s.name, err))
 	}
+	gen := submitGen[T](ctx, taskCall{spec: s, wire: wire, id: id})
 	// The arguments' objects stay pinned until the generator task is over.
-	defer func(g **Generator[T]) {
-		if t := (*g).s.t; t != nil {
-			pins.releaseWith(t.out)
-		} else {
-			pins.release()
-		}
-	}(&gen)
-	return launchGenWithID[T](ctx, s, nil, id, func(ctx context.Context, yield func(any) error) error {
-		ts, args, err := readSpec(wire, fc.args)
+	if t := gen.s.t; t != nil {
+		pins.releaseWith(t.out)
+	} else {
+		pins.release()
+	}
+	return gen
+}
+
+// execGen is the worker side of a by-name generator call.
+func execGen(ctx context.Context, name string, wire []byte, yield func(any) error) error {
+	_, worker, args, err := readFuncSpec(wire)
+	if err != nil {
+		return &argError{fmt.Errorf("task %q: %w", name, err)}
+	}
+	if worker.gen == nil {
+		return &argError{fmt.Errorf("%w: no generator function named %q", ErrNotRegistered, worker.name)}
+	}
+	return remoteErr(worker.gen(ctx, args, func(v any) error {
+		x, err := roundTrip(worker.result, v)
 		if err != nil {
-			return &argError{fmt.Errorf("task %q: %w", s.name, err)}
+			return err
 		}
-		worker := lookupFunc(ts.GetFunctionName())
-		if worker == nil || worker.gen == nil {
-			return &argError{fmt.Errorf("%w: no generator function named %q", ErrNotRegistered, ts.GetFunctionName())}
-		}
-		return remoteErr(worker.gen(ctx, args, func(v any) error {
-			x, err := roundTrip(worker.result, v)
-			if err != nil {
-				return err
-			}
-			return yield(x)
-		}))
-	})
+		return yield(x)
+	}))
 }

@@ -75,8 +75,7 @@ func (h *refHandle) release() {
 	if !h.released.CompareAndSwap(false, true) {
 		return
 	}
-	h.cleanup.Stop()
-	h.rt.store.decRef(h.obj)
+	h.rt.front.free(h)
 }
 
 func (r Ref[T]) check() error {
@@ -86,7 +85,7 @@ func (r Ref[T]) check() error {
 	if r.h.released.Load() {
 		return fmt.Errorf("%w: %s was released", ErrObjectFreed, r.ID())
 	}
-	if r.h.rt.closed.Load() {
+	if r.h.rt.closed.Load() && !r.h.rt.dead { // a dead runtime's refs hold why they failed
 		return fmt.Errorf("%w: cannot read %s", ErrShutdown, r.ID())
 	}
 	return nil
@@ -120,7 +119,7 @@ func Get[T any](ctx context.Context, r Ref[T]) (T, error) {
 	if err := r.check(); err != nil {
 		return zero, err
 	}
-	v, err := r.h.rt.wait(ctx, r.h.obj)
+	v, err := r.h.rt.front.getRef(ctx, r.h)
 	if err != nil {
 		return zero, err
 	}
@@ -182,57 +181,74 @@ func Wait[T any](ctx context.Context, refs []Ref[T], opts WaitOptions) (ready, n
 	if err := checkUnique(refs); err != nil {
 		return nil, nil, err
 	}
+	var done []bool
 	if n > 0 {
-		signal := make(chan struct{}, len(refs))
-		var remaining atomic.Int64
-		remaining.Store(int64(n))
-		cancels := make([]func(), 0, len(refs))
-		defer func() {
-			for _, c := range cancels {
-				c()
-			}
-		}()
-		for _, r := range refs {
-			cancels = append(cancels, r.h.obj.onDone(func() {
-				if remaining.Add(-1) == 0 {
-					signal <- struct{}{}
-				}
-			}))
+		hs := make([]*refHandle, len(refs))
+		for i, r := range refs {
+			hs[i] = r.h
 		}
-		var timeout <-chan time.Time
-		if opts.Timeout > 0 {
-			t := time.NewTimer(opts.Timeout)
-			defer t.Stop()
-			timeout = t.C
-		}
-		rt := refs[0].h.rt
-		h := holderFromContext(ctx)
-		if h != nil {
-			h.block()
-		}
-		select {
-		case <-signal:
-		case <-timeout:
-		case <-ctx.Done():
-			err = ctx.Err()
-		case <-rt.ctx.Done():
-			err = ErrShutdown
-		}
-		if h != nil {
-			h.unblock()
-		}
+		done, err = refs[0].h.rt.front.waitRefs(ctx, hs, n, opts.Timeout)
 		if err != nil {
 			return nil, nil, err
 		}
 	}
-	for _, r := range refs {
-		if r.h.obj.isDone() && len(ready) < max(n, 1) {
+	for i, r := range refs {
+		if done != nil && done[i] && len(ready) < max(n, 1) {
 			ready = append(ready, r)
 		} else {
 			notReady = append(notReady, r)
 		}
 	}
 	return ready, notReady, nil
+}
+
+func (rt *Runtime) waitRefs(ctx context.Context, hs []*refHandle, n int, timeout time.Duration) (done []bool, err error) {
+	signal := make(chan struct{}, len(hs))
+	var remaining atomic.Int64
+	remaining.Store(int64(n))
+	cancels := make([]func(), 0, len(hs))
+	defer func() {
+		for _, c := range cancels {
+			c()
+		}
+	}()
+	for _, h := range hs {
+		cancels = append(cancels, h.obj.onDone(func() {
+			if remaining.Add(-1) == 0 {
+				signal <- struct{}{}
+			}
+		}))
+	}
+	var expired <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		expired = t.C
+	}
+	wrt := hs[0].rt
+	h := holderFromContext(ctx)
+	if h != nil {
+		h.block()
+	}
+	select {
+	case <-signal:
+	case <-expired:
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-wrt.ctx.Done():
+		err = ErrShutdown
+	}
+	if h != nil {
+		h.unblock()
+	}
+	if err != nil {
+		return nil, err
+	}
+	done = make([]bool, len(hs))
+	for i, h := range hs {
+		done[i] = h.obj.isDone()
+	}
+	return done, nil
 }
 
 // checkUnique refuses a list that names one object twice, as Ray's wait
@@ -266,25 +282,19 @@ func checkUnique[T any](refs []Ref[T]) error {
 // stores into that task's runtime. A value that no codec can carry to
 // another process (see CheckEncodable) is refused with ErrNotEncodable.
 func Put[T any](ctx context.Context, v T) (Ref[T], error) {
-	rt, _, err := runtimeFor(ctx)
+	b, _, err := backendFor(ctx)
 	if err != nil {
 		return Ref[T]{}, err
-	}
-	if err := ctx.Err(); err != nil {
-		return Ref[T]{}, err
-	}
-	if rt.closed.Load() {
-		return Ref[T]{}, fmt.Errorf("%w: cannot put a %T", ErrShutdown, v)
 	}
 	v, err = putValue(v)
 	if err != nil {
 		return Ref[T]{}, err
 	}
-	obj, err := rt.store.put(v)
+	h, err := b.put(ctx, v)
 	if err != nil {
 		return Ref[T]{}, err
 	}
-	return Ref[T]{h: newHandle(rt, obj)}, nil
+	return Ref[T]{h: h}, nil
 }
 
 // CancelOption configures Cancel.
@@ -318,17 +328,7 @@ func Cancel[T any](r Ref[T], opts ...CancelOption) error {
 	for _, o := range opts {
 		o(&c)
 	}
-	r.h.obj.mu.Lock()
-	t, call := r.h.obj.producer, r.h.obj.call
-	r.h.obj.mu.Unlock()
-	if call != nil {
-		return cancelActorCall(call, c)
-	}
-	if t == nil {
-		return nil
-	}
-	r.h.rt.cancelTask(t, c)
-	return nil
+	return r.h.rt.front.cancelRef(r.h.obj, c)
 }
 
 // ObjectRef is the untyped view of a Ref, for code that handles refs of

@@ -15,25 +15,29 @@ import (
 // the others (Ray's num_returns). Cancelling any of them cancels the task;
 // an error fails them all.
 
-// launchN builds and submits a task with len(hs) returns, filling hs with
-// their handles. run returns the values as a []any of that length.
+// launchN submits a call with len(hs) returns to the backend of ctx,
+// filling hs with their handles. run returns the values as a []any of
+// that length.
 func launchN(ctx context.Context, s *spec, deps []*object, hs []*refHandle, run func(ctx context.Context) (any, error)) {
-	launchNWithID(ctx, s, deps, hs, newCallID(), run)
+	b, parent, err := backendFor(ctx)
+	if err != nil {
+		failHandles(nil, hs, err)
+		return
+	}
+	b.submitTask(ctx, taskCall{spec: s, parent: parent, run: run, deps: deps, id: newCallID(), returns: hs})
 }
 
 // newCallID is the TaskID of a call whose objects are named by ObjectID.
 func newCallID() TaskID { return NewTaskID(localDriver, taskSeq.Add(1)) }
 
-func launchNWithID(ctx context.Context, s *spec, deps []*object, hs []*refHandle, id TaskID, run func(ctx context.Context) (any, error)) {
-	rt, parent, err := prepare(ctx, s, len(hs))
-	if err != nil {
-		failHandles(rt, hs, err)
-		return
-	}
-	t, live := rt.newTask(s, deps, run)
+// startN makes and starts the task of c, a call with several returns: one
+// object per return, each named ReturnObjectID(c.id, index).
+func (rt *Runtime) startN(ctx context.Context, c taskCall) {
+	hs := c.returns
+	t, live := rt.newTask(c.spec, c.deps, c.run)
 	oids := make([]ObjectID, len(hs))
 	for i := range oids {
-		oids[i] = ReturnObjectID(id, uint32(i+1))
+		oids[i] = ReturnObjectID(c.id, uint32(i+1))
 	}
 	hs[0] = newHandle(rt, t.out)
 	hs[0].oid = &oids[0]
@@ -50,7 +54,7 @@ func launchNWithID(ctx context.Context, s *spec, deps []*object, hs []*refHandle
 		t.extra().rest = rest
 		t.mu.Unlock()
 	}
-	rt.start(ctx, parent, t, live)
+	rt.start(ctx, c.parent, t, live)
 }
 
 // failHandles fills hs with handles of objects that hold err.
@@ -100,9 +104,9 @@ func registerFuncN(name string, localOnly bool, args, results []reflect.Type, ea
 	addFuncCode(name, fc)
 }
 
-// launchByNameN runs a call with several returns the way a cluster worker
-// would: from its wire spec (num_returns set), each result crossing the
-// codec on its way back.
+// launchByNameN submits a call with several returns by name: its wire
+// spec (num_returns set) is what the backend runs, each result crossing
+// the codec on its way back (execFuncN).
 func launchByNameN(ctx context.Context, s *spec, args []any, hs []*refHandle) {
 	fc := lookupFunc(s.name)
 	if fc == nil {
@@ -118,37 +122,36 @@ func launchByNameN(ctx context.Context, s *spec, args []any, hs []*refHandle) {
 		failHandles(rt, hs, fmt.Errorf("task %q: %w", s.name, err))
 		return
 	}
+	b, parent, err := backendFor(ctx)
+	if err != nil {
+		pins.release()
+		failHandles(nil, hs, err)
+		return
+	}
+	b.submitTask(ctx, taskCall{spec: s, parent: parent, wire: wire, id: id, returns: hs})
 	// The arguments' objects stay pinned until the task is over (its
 	// results complete together).
-	defer func() {
-		if hs[0] != nil && hs[0].obj != nil {
-			pins.releaseWith(hs[0].obj)
-		} else {
-			pins.release()
+	pins.releaseWith(hs[0].obj)
+}
+
+// execFuncN is the worker side of a by-name call with several returns.
+func execFuncN(ctx context.Context, name string, wire []byte) (any, error) {
+	ts, worker, args, err := readFuncSpec(wire)
+	if err != nil {
+		return nil, &argError{fmt.Errorf("task %q: %w", name, err)}
+	}
+	v, err := worker.call(ctx, args)
+	if err != nil {
+		return nil, remoteErr(err)
+	}
+	vs, ok := v.([]any)
+	if n := int(ts.GetNumReturns()); !ok || len(vs) != n {
+		return nil, remoteErr(fmt.Errorf("%w: task %q returned %d values for NumReturns(%d)", ErrInvalidInput, name, len(vs), n))
+	}
+	for i, x := range vs {
+		if vs[i], err = roundTrip(worker.resultType(i), x); err != nil {
+			return nil, fmt.Errorf("return %d: %w", i+1, err)
 		}
-	}()
-	launchNWithID(ctx, s, nil, hs, id, func(ctx context.Context) (any, error) {
-		ts, args, err := readSpec(wire, fc.args)
-		if err != nil {
-			return nil, &argError{fmt.Errorf("task %q: %w", s.name, err)}
-		}
-		worker := lookupFunc(ts.GetFunctionName())
-		if worker == nil {
-			return nil, &argError{fmt.Errorf("%w: no remote function named %q", ErrNotRegistered, ts.GetFunctionName())}
-		}
-		v, err := worker.call(ctx, args)
-		if err != nil {
-			return nil, remoteErr(err)
-		}
-		vs, ok := v.([]any)
-		if n := int(ts.GetNumReturns()); !ok || len(vs) != n {
-			return nil, remoteErr(fmt.Errorf("%w: task %q returned %d values for NumReturns(%d)", ErrInvalidInput, s.name, len(vs), n))
-		}
-		for i, x := range vs {
-			if vs[i], err = roundTrip(worker.resultType(i), x); err != nil {
-				return nil, fmt.Errorf("return %d: %w", i+1, err)
-			}
-		}
-		return vs, nil
-	})
+	}
+	return vs, nil
 }

@@ -33,6 +33,13 @@ type Runtime struct {
 	store  *store
 	actors *actorDirectory
 	cfg    initConfig
+
+	// front is the backend that fronts this runtime: the runtime itself,
+	// or a backend layered over it. Package-level calls made in its tasks
+	// and actors go to front, and so do calls on its refs and actors.
+	// Set before the runtime is published.
+	front backend
+	dead  bool // the runtime of refs made when no runtime could be had
 }
 
 // InitOption configures Init.
@@ -47,6 +54,7 @@ type initConfig struct {
 	spillLimit int64
 	encodeAll  bool   // WithEncodeAll
 	namespace  string // WithNamespace
+	address    string // WithAddress
 	err        error
 }
 
@@ -101,7 +109,7 @@ func Init(opts ...InitOption) error {
 		return fmt.Errorf("%w: core.Init with options: the runtime is already running with %s; call core.Shutdown first to start one with other options",
 			ErrInvalidInput, rt.cfg)
 	}
-	rt, err := newRuntime(opts...)
+	rt, err := startBackend(opts...)
 	if err != nil {
 		return err
 	}
@@ -149,16 +157,15 @@ func Shutdown() {
 	}
 	if calledFromUserCode() {
 		// Waiting would wait for the caller itself: start the stop and let
-		// the runtime finish it once every task and actor has returned.
-		if rt.beginShutdown() {
-			go func() {
-				rt.finishShutdown()
-				forget()
-			}()
-		}
+		// the backend finish it once every task and actor has returned.
+		done := rt.front.shutdown(false)
+		go func() {
+			<-done
+			forget()
+		}()
 		return
 	}
-	rt.shutdown()
+	rt.front.shutdown(true)
 	forget()
 }
 
@@ -189,7 +196,7 @@ func current() (*Runtime, error) {
 	if global.down {
 		return nil, errNotRunning
 	}
-	rt, err := newRuntime()
+	rt, err := startBackend()
 	if err != nil {
 		return nil, err
 	}
@@ -285,6 +292,7 @@ func newRuntime(opts ...InitOption) (*Runtime, error) {
 		cfg.spillDir = filepath.Join(cfg.spillDir, fmt.Sprintf("goray-%d-%d", os.Getpid(), runtimeSeq.Add(1)))
 	}
 	rt := &Runtime{cfg: cfg, down: make(chan struct{})}
+	rt.front = rt
 	rt.ctx, rt.cancel = context.WithCancel(context.Background())
 	res := resources{cpu: cfg.cpus, gpu: cfg.gpus, mem: cfg.memory}
 	for k, v := range cfg.custom {
@@ -304,6 +312,7 @@ var runtimeSeq atomic.Int64
 var deadOnce = sync.OnceValue(func() *Runtime {
 	rt, _ := newRuntime(WithSpillDir(os.TempDir()))
 	rt.closed.Store(true)
+	rt.dead = true
 	rt.cancel()
 	close(rt.down)
 	return rt
@@ -312,9 +321,9 @@ var deadOnce = sync.OnceValue(func() *Runtime {
 // deadRuntime backs refs made when no runtime could be had.
 func deadRuntime() *Runtime { return deadOnce() }
 
-// shutdown stops rt and waits for its goroutines; a second call waits for
+// stop stops rt and waits for its goroutines; a second call waits for
 // the first to finish.
-func (rt *Runtime) shutdown() {
+func (rt *Runtime) stop() {
 	if rt.beginShutdown() {
 		rt.finishShutdown()
 		return
@@ -385,7 +394,8 @@ func ClusterResources() map[string]float64 {
 	if err != nil {
 		return nil
 	}
-	return rt.sched.Total()
+	total, _ := rt.front.resources()
+	return total
 }
 
 // AvailableResources reports what is free right now.
@@ -394,7 +404,8 @@ func AvailableResources() map[string]float64 {
 	if err != nil {
 		return nil
 	}
-	return rt.sched.Available()
+	_, avail := rt.front.resources()
+	return avail
 }
 
 // ObjectStoreStats reports the default runtime's object store use.
@@ -403,7 +414,7 @@ func ObjectStoreStats() StoreStats {
 	if err != nil {
 		return StoreStats{}
 	}
-	return rt.store.Stats()
+	return rt.front.storeStats()
 }
 
 // SpillDir is where the default runtime spills objects.

@@ -658,39 +658,29 @@ func (s *spec) withOptions(opts []FuncOption) spec {
 	return c
 }
 
-// launch builds and submits a task for a typed call.
+// launch submits a typed call with one return to the backend of ctx.
 func launch[R any](ctx context.Context, s *spec, deps []*object, run func(ctx context.Context) (any, error)) Ref[R] {
-	rt, parent, err := prepare(ctx, s, 1)
+	b, parent, err := backendFor(ctx)
 	if err != nil {
-		return failedRef[R](rt, err)
+		return failedRef[R](nil, err)
 	}
-	t, live := rt.newTask(s, deps, run)
-	ref := Ref[R]{h: newHandle(rt, t.out)}
-	rt.start(ctx, parent, t, live)
-	return ref
+	return Ref[R]{h: b.submitTask(ctx, taskCall{spec: s, parent: parent, run: run, deps: deps})}
 }
 
-// prepare checks a call of s with n returns: the runtime it goes to, the
-// task it is submitted from (if any), or the error its refs get.
-func prepare(ctx context.Context, s *spec, n int) (*Runtime, *task, error) {
-	rt, parent, err := runtimeFor(ctx)
-	if err != nil {
-		return rt, nil, err
-	}
+// prepare checks a call of s with n returns before it becomes a task: the
+// error its refs get, if any.
+func (rt *Runtime) prepare(ctx context.Context, s *spec, n int) error {
 	if s.opts.err != nil {
-		return rt, nil, fmt.Errorf("task %q: %w", s.name, s.opts.err)
+		return fmt.Errorf("task %q: %w", s.name, s.opts.err)
 	}
 	if k := s.opts.task.numReturns; k != 0 && k != n {
-		return rt, nil, fmt.Errorf("%w: task %q: option NumReturns(%d) on a function with %d return(s); a variable number needs a FuncAxN registration",
+		return fmt.Errorf("%w: task %q: option NumReturns(%d) on a function with %d return(s); a variable number needs a FuncAxN registration",
 			ErrInvalidInput, s.name, k, n)
 	}
 	if err := rt.sched.feasible("task", s.name, &s.opts.res); err != nil {
-		return rt, nil, err
+		return err
 	}
-	if err := ctx.Err(); err != nil {
-		return rt, nil, err
-	}
-	return rt, parent, nil
+	return ctx.Err()
 }
 
 // newTask builds the task of a call of s; it returns the ref arguments the

@@ -1,0 +1,293 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"reflect"
+	"time"
+)
+
+// backend is the seam between the package-level API and what runs the
+// work: the operations Ray's core worker offers a driver. Every
+// package-level call goes through one: calls that make something (a task,
+// an actor, a Put, GetActor) through the backend of the caller's context
+// (backendFor: the one the running task or actor belongs to, else the
+// default one Init chose), calls on something that exists (Get, Wait,
+// Release, Cancel, Kill, an actor method) through the backend that made
+// it. The embedded *Runtime is its one implementation; a cluster backend
+// (the driver side of a multi-process cluster) is not built yet, so Init
+// refuses WithAddress.
+//
+// The interface is unexported while its arguments name the embedded
+// runtime's types (handles, objects, actors): a second implementation
+// lives in this package.
+type backend interface {
+	// submitTask submits a call of a remote function and returns the
+	// handle of its first return; with c.returns it fills one handle per
+	// return, with c.stream it starts a generator and returns nil. A
+	// failure before the task starts is the error of the handles.
+	submitTask(ctx context.Context, c taskCall) *refHandle
+	// createActor starts an actor, or with GetIfExists finds the named
+	// one; the actor returned counts one handle for the caller to make.
+	createActor(ctx context.Context, c actorSpawn) (*actor, error)
+	// callMethod queues a call of a method of c.a and returns the handle
+	// of its result.
+	callMethod(ctx context.Context, c methodCall) *refHandle
+	// put stores v, already checked (and in encode-all mode copied
+	// through the codec) by Put.
+	put(ctx context.Context, v any) (*refHandle, error)
+	// getRef waits for h's value.
+	getRef(ctx context.Context, h *refHandle) (any, error)
+	// waitRefs waits until n of hs are complete, timeout passes (0:
+	// never) or ctx ends, and reports which are complete.
+	waitRefs(ctx context.Context, hs []*refHandle, n int, timeout time.Duration) ([]bool, error)
+	// free drops h's reference now (Ref.Release).
+	free(h *refHandle)
+	// cancelRef stops the task or actor call that produces obj.
+	cancelRef(obj *object, c cancelConfig) error
+	// kill stops (or, with c.noRestart false, restarts) an actor.
+	kill(a *actor, c killConfig) error
+	// lookupActor finds a named actor in namespace ns ("" for the
+	// backend's own); the actor returned counts one handle for the caller.
+	lookupActor(ns, name string) (*actor, error)
+	// resources reports the total and the free resources.
+	resources() (total, available map[string]float64)
+	// storeStats reports the object store's use.
+	storeStats() StoreStats
+	// shutdown stops the backend. With wait it returns once everything it
+	// ran has returned; without (called from a task), it returns at once
+	// and done closes once they have.
+	shutdown(wait bool) (done <-chan struct{})
+}
+
+var _ backend = (*Runtime)(nil)
+
+// taskCall is one call of a remote function as a backend receives it.
+// On the by-name path (encode-all mode, and what a cluster worker runs)
+// wire holds the call as an encoded corepb.TaskSpec (function name,
+// arguments encoded inline, options, task ID, number of returns) and the
+// backend runs the registered function from it. On the embedded fast path
+// wire is nil and run (or gen) is the typed closure the embedded backend
+// runs without encoding, after the ref arguments in deps are ready.
+type taskCall struct {
+	spec   *spec
+	parent *task // the task it is submitted from, when it runs in this process
+
+	wire []byte // by name: the encoded corepb.TaskSpec
+
+	run  func(ctx context.Context) (any, error)                 // fast path: one value, or one []any for several returns
+	gen  func(ctx context.Context, yield func(any) error) error // fast path of a generator
+	deps []*object                                              // fast path: the ref arguments to wait for
+
+	id      TaskID       // names the returns of several-returns and generator calls
+	returns []*refHandle // several returns: filled with one handle each
+	stream  *stream      // a generator: started on it
+}
+
+// actorSpawn is an actor's creation as a backend receives it.
+type actorSpawn struct {
+	class string
+	typ   reflect.Type
+	opts  options
+	ctor  func(context.Context) (any, error)
+}
+
+// methodCall is an actor method call as a backend receives it: by name
+// (wire, an encoded corepb.TaskSpec naming the method), or the typed
+// closure fn of the fast path, run once the ref arguments in deps are
+// ready.
+type methodCall struct {
+	a      *actor
+	method string
+	wire   []byte
+	fn     func(ctx context.Context, inst any) (any, error)
+	deps   []*object
+}
+
+// ErrNotImplemented: what was asked for is part of goray's design but not
+// built yet.
+var ErrNotImplemented = fmt.Errorf("not implemented")
+
+// WithAddress connects to the goray cluster at addr ("host:port")
+// instead of starting an embedded runtime, as ray.init(address=...) does;
+// GORAY_ADDRESS in the environment does the same for every Init and for
+// the runtime the first remote call starts. The cluster backend is not
+// built yet: Init with an address returns an error wrapping
+// ErrNotImplemented, never an embedded runtime in its place.
+func WithAddress(addr string) InitOption { return func(c *initConfig) { c.address = addr } }
+
+// startBackend starts the backend opts choose: a cluster backend for an
+// address (WithAddress, else GORAY_ADDRESS), else an embedded runtime.
+func startBackend(opts ...InitOption) (*Runtime, error) {
+	var cfg initConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	addr, from := cfg.address, "WithAddress"
+	if addr == "" {
+		addr, from = os.Getenv("GORAY_ADDRESS"), "GORAY_ADDRESS"
+	}
+	if addr != "" {
+		return nil, fmt.Errorf("%w: cluster backend at %q (%s) is not built yet; omit WithAddress and unset GORAY_ADDRESS to run embedded",
+			ErrNotImplemented, addr, from)
+	}
+	return newRuntime(opts...)
+}
+
+// backendFor returns the backend a call made with ctx goes to (the one
+// the task or actor running it belongs to, else the default one) and the
+// task whose context ctx is, if any.
+func backendFor(ctx context.Context) (backend, *task, error) {
+	rt, parent, err := runtimeFor(ctx)
+	if err != nil {
+		return nil, parent, err
+	}
+	return rt.front, parent, nil
+}
+
+// The embedded backend.
+
+func (rt *Runtime) submitTask(ctx context.Context, c taskCall) *refHandle {
+	n := 1
+	if c.returns != nil {
+		n = len(c.returns)
+	}
+	if err := rt.prepare(ctx, c.spec, n); err != nil {
+		return rt.failCall(c, err)
+	}
+	if c.wire != nil {
+		rt.runFromWire(&c)
+	}
+	switch {
+	case c.stream != nil:
+		rt.startGen(ctx, c)
+		return nil
+	case c.returns != nil:
+		rt.startN(ctx, c)
+		return c.returns[0]
+	}
+	t, live := rt.newTask(c.spec, c.deps, c.run)
+	h := newHandle(rt, t.out)
+	rt.start(ctx, c.parent, t, live)
+	return h
+}
+
+// failCall gives a call's handles (or generator) err.
+func (rt *Runtime) failCall(c taskCall, err error) *refHandle {
+	switch {
+	case c.stream != nil:
+		c.stream.rt, c.stream.done, c.stream.err = rt, true, err
+		return nil
+	case c.returns != nil:
+		failHandles(rt, c.returns, err)
+		return c.returns[0]
+	}
+	return failedRef[any](rt, err).h
+}
+
+// runFromWire sets c's code to the worker side of the by-name path: decode
+// the spec, find the registration it names, run it on the decoded
+// arguments and send its results back through the codec.
+func (rt *Runtime) runFromWire(c *taskCall) {
+	wire, name := c.wire, c.spec.name
+	switch {
+	case c.stream != nil:
+		c.gen = func(ctx context.Context, yield func(any) error) error { return execGen(ctx, name, wire, yield) }
+	case c.returns != nil:
+		c.run = func(ctx context.Context) (any, error) { return execFuncN(ctx, name, wire) }
+	default:
+		c.run = func(ctx context.Context) (any, error) { return execFunc(ctx, name, wire) }
+	}
+}
+
+func (rt *Runtime) createActor(ctx context.Context, c actorSpawn) (*actor, error) {
+	return rt.spawn(ctx, c.class, c.typ, c.opts, c.ctor)
+}
+
+func (rt *Runtime) callMethod(ctx context.Context, c methodCall) *refHandle {
+	if rt.closed.Load() {
+		return failedRef[any](rt, fmt.Errorf("%w: call %q", ErrShutdown, c.method)).h
+	}
+	if err := ctx.Err(); err != nil {
+		return failedRef[any](rt, err).h
+	}
+	fn := c.fn
+	if c.wire != nil {
+		mc, wire := lookupMethod(c.method), c.wire
+		if mc == nil {
+			return failedRef[any](rt, fmt.Errorf("%w: no actor method named %q", ErrNotRegistered, c.method)).h
+		}
+		fn = func(ctx context.Context, inst any) (any, error) { return execMethod(ctx, inst, mc, wire) }
+	}
+	call := &actorCall{a: c.a, method: c.method, out: rt.store.newObject(), fn: fn}
+	call.out.call = call
+	h := newHandle(rt, call.out)
+	if ctx.Done() != nil {
+		c.a.watchCaller(call, ctx)
+	}
+	c.a.submit(ctx, call, c.deps)
+	return h
+}
+
+func (rt *Runtime) put(ctx context.Context, v any) (*refHandle, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if rt.closed.Load() {
+		return nil, fmt.Errorf("%w: cannot put a %T", ErrShutdown, v)
+	}
+	obj, err := rt.store.put(v)
+	if err != nil {
+		return nil, err
+	}
+	return newHandle(rt, obj), nil
+}
+
+func (rt *Runtime) getRef(ctx context.Context, h *refHandle) (any, error) {
+	return h.rt.wait(ctx, h.obj)
+}
+
+func (rt *Runtime) free(h *refHandle) {
+	h.cleanup.Stop()
+	h.rt.store.decRef(h.obj)
+}
+
+func (rt *Runtime) cancelRef(obj *object, c cancelConfig) error {
+	obj.mu.Lock()
+	t, call := obj.producer, obj.call
+	obj.mu.Unlock()
+	if call != nil {
+		return cancelActorCall(call, c)
+	}
+	if t != nil {
+		t.rt.cancelTask(t, c)
+	}
+	return nil
+}
+
+func (rt *Runtime) lookupActor(ns, name string) (*actor, error) {
+	if ns == "" {
+		ns = rt.cfg.namespace
+	}
+	a := rt.actors.get(ns, name)
+	if a == nil {
+		return nil, fmt.Errorf("%w: no actor named %q in namespace %q", ErrNotRegistered, name, ns)
+	}
+	return a, nil
+}
+
+func (rt *Runtime) resources() (total, available map[string]float64) {
+	return rt.sched.Total(), rt.sched.Available()
+}
+
+func (rt *Runtime) storeStats() StoreStats { return rt.store.Stats() }
+
+func (rt *Runtime) shutdown(wait bool) <-chan struct{} {
+	if wait {
+		rt.stop()
+	} else if rt.beginShutdown() {
+		go rt.finishShutdown()
+	}
+	return rt.down
+}
