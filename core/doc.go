@@ -86,6 +86,11 @@
 // tasks end gets the free resources gathered for it, so a stream of small
 // tasks does not starve a big one.
 //
+// CheckRegistrations walks every registration through the wire spec of a
+// call and the lookup by name, as a worker on another node would, without
+// running user code: call it from a test to know that what a program
+// registers can be dispatched on a cluster.
+//
 // Options are typed by what they configure: an Option (NumCPUs, NumGPUs,
 // Memory, Resources, RetryExceptions, RetryOn) fits functions and actor
 // classes; a FuncOption (MaxRetries, NumReturns, GeneratorBackpressure)
