@@ -227,7 +227,7 @@ func run() error {
 	// Large Put, copied: what a Put costs when the value has to be copied
 	// into the store, as it will be in a cluster. A store whose memory
 	// budget is below the value's size encodes it (with the store's codec:
-	// gob for these types, none being registered) into a file under
+	// CBOR for these types) into a file under
 	// /dev/shm, shared memory like Ray's plasma store. Baseline: memcpy of
 	// the same bytes into a buffer already touched.
 	copied, err := largePutCopied(ctx, big)
@@ -235,6 +235,19 @@ func run() error {
 		return err
 	}
 	rows = append(rows, copied...)
+
+	// The same core figures with encode-all on: every argument and result
+	// through the codec, every call dispatched by name through its wire
+	// spec, as on a cluster. They are the floor of what a cluster can do.
+	core.Shutdown()
+	if err := core.Init(core.WithEncodeAll()); err != nil {
+		return err
+	}
+	ea, err := encodeAllRows(ctx)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, ea...)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "benchmark\tgoray\tplain Go baseline\tratio (goray/baseline)\tunit\ttarget\t\n")
 	for _, r := range rows {
@@ -408,4 +421,91 @@ func loadavg() string {
 		return "unknown (" + err.Error() + ")"
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// encodeAllRows measures the sync round trip, async tasks from one
+// submitter, actor calls and small Put+Get on the running (encode-all)
+// runtime, each beside its plain-goroutine baseline.
+func encodeAllRows(ctx context.Context) ([]row, error) {
+	var rows []row
+	const syncN = 20_000
+	d := timeIt(func() {
+		for i := range syncN {
+			if _, err := core.Get(ctx, noop.Remote(ctx, i)); err != nil {
+				panic(err)
+			}
+		}
+	})
+	base := timeIt(func() {
+		for i := range syncN {
+			ch := make(chan int, 1)
+			go func() { ch <- i }()
+			<-ch
+		}
+	})
+	rows = append(rows, row{"encode-all: sync task round trip", "µs", us(d, syncN), us(base, syncN), false, "report"})
+	const n = 200_000
+	d = timeIt(func() {
+		refs := make([]core.Ref[int], n)
+		for i := range n {
+			refs[i] = noop.Remote(ctx, i)
+		}
+		if _, err := core.GetAll(ctx, refs); err != nil {
+			panic(err)
+		}
+	})
+	base = timeIt(func() {
+		chans := make([]chan int, n)
+		for i := range n {
+			ch := make(chan int, 1)
+			chans[i] = ch
+			go func() { ch <- i }()
+		}
+		for _, ch := range chans {
+			<-ch
+		}
+	})
+	rows = append(rows, row{"encode-all: async tasks/s, 1 submitter", "ops/s", rate(d, n), rate(base, n), true, "report"})
+	h, err := sinkActor.Remote(ctx)
+	if err != nil {
+		return nil, err
+	}
+	const calls = 200_000
+	d = timeIt(func() {
+		refs := make([]core.Ref[int], calls)
+		for i := range calls {
+			refs[i] = sinkPush.Remote(ctx, h, 1)
+		}
+		if _, err := core.Get(ctx, refs[len(refs)-1]); err != nil {
+			panic(err)
+		}
+	})
+	base = timeIt(func() { chanActorAsync(calls) })
+	rows = append(rows, row{"encode-all: actor calls/s, 1:1 async", "ops/s", rate(d, calls), rate(base, calls), true, "report"})
+	const puts = 200_000
+	d = timeIt(func() {
+		for i := range puts {
+			r, err := core.Put(ctx, i)
+			if err != nil {
+				panic(err)
+			}
+			if _, err := core.Get(ctx, r); err != nil {
+				panic(err)
+			}
+			r.Release()
+		}
+	})
+	base = timeIt(func() {
+		var mu sync.Mutex
+		m := map[int]any{}
+		for i := range puts {
+			mu.Lock()
+			m[i] = i
+			_ = m[i]
+			delete(m, i)
+			mu.Unlock()
+		}
+	})
+	rows = append(rows, row{"encode-all: small Put+Get ops/s", "ops/s", rate(d, puts), rate(base, puts), true, "report"})
+	return rows, nil
 }
