@@ -11,13 +11,6 @@ import (
 	"time"
 )
 
-// ActorDirectory is the part of a runtime that knows where actors live and
-// finds named ones. The embedded runtime keeps them in this process.
-type ActorDirectory interface {
-	// Names lists the named actors alive now in the runtime's namespace.
-	Names() []string
-}
-
 type actorDirectory struct {
 	mu     sync.Mutex
 	closed bool
@@ -29,7 +22,6 @@ type actorDirectory struct {
 // actorName is a named actor's key: one name per namespace.
 type actorName struct{ ns, name string }
 
-var _ ActorDirectory = (*actorDirectory)(nil)
 
 func newActorDirectory(ns string) *actorDirectory {
 	return &actorDirectory{byName: map[actorName]*actor{}, all: map[*actor]struct{}{}, ns: ns}

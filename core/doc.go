@@ -7,10 +7,10 @@
 // a multi-node cluster: functions, actor classes and methods are registered
 // by name at package init, values cross a strict codec boundary (a registered
 // Codec, else CBOR; bytes and strings raw, protobuf, Arrow IPC) that the
-// embedded runtime bypasses unless WithEncodeAll is set, and the scheduler, object
-// store and actor directory sit behind the Scheduler, ObjectStore and
-// ActorDirectory interfaces, and every package-level call goes through one
-// backend (see Backends below).
+// embedded runtime bypasses unless WithEncodeAll is set, and every
+// package-level call goes through one backend (see Backends below), whose
+// embedded implementation holds the scheduler, object store and actor
+// directory.
 //
 // The first call a user makes is a registration, then a Remote call:
 //

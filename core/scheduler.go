@@ -5,15 +5,6 @@ import (
 	"sync"
 )
 
-// Scheduler is the part of a runtime that decides when and where tasks
-// run. The embedded runtime has one local node; a cluster backend places
-// tasks on nodes.
-type Scheduler interface {
-	// Total and Available report resources as {"CPU": .., "GPU": .., "memory": .., custom...}.
-	Total() map[string]float64
-	Available() map[string]float64
-}
-
 // scheduler runs tasks when the resources they ask for are free. It never
 // lets running tasks hold more than the total.
 //
@@ -83,7 +74,6 @@ type pending struct {
 	w   int // index in waiter when q is nil
 }
 
-var _ Scheduler = (*scheduler)(nil)
 
 func newScheduler(rt *Runtime, total resources) *scheduler {
 	return &scheduler{rt: rt, total: total.clone(), avail: total.clone()}

@@ -11,14 +11,6 @@ import (
 	"sync/atomic"
 )
 
-// ObjectStore is the part of a runtime that holds objects: the embedded
-// runtime keeps values in process memory and spills to local disk; a cluster
-// backend keeps them on the node that made them.
-type ObjectStore interface {
-	// Stats reports the store's memory use.
-	Stats() StoreStats
-}
-
 // StoreStats describes the object store at one moment.
 type StoreStats struct {
 	Objects       int   // objects in the books (values of 100 KiB or more; smaller ones are inlined)
@@ -63,7 +55,6 @@ type store struct {
 	lruTail  *object
 }
 
-var _ ObjectStore = (*store)(nil)
 
 func newStore(budget, spillLimit int64, dir string) *store {
 	return &store{budget: budget, spillLimit: spillLimit, dir: dir, refs: newRefTable()}
