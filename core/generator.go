@@ -29,7 +29,8 @@ type Generator[T any] struct {
 // stream is what a generator task and its caller share.
 type stream struct {
 	rt    *Runtime
-	t     *task // the producer; nil when the call failed before it started
+	t     *task      // the producer; nil when the call failed before it started
+	call  *actorCall // the producer of a generator method (GenMethodA); nil for a task
 	name  string
 	id    TaskID // the values' ObjectIDs are ReturnObjectID(id, 1..)
 	limit int    // GeneratorBackpressure; 0 for none
@@ -122,7 +123,7 @@ func (s *stream) closedLocked() error {
 		return fmt.Errorf("%w: generator %q: the caller stopped reading", ErrTaskCancelled, s.name)
 	case s.done:
 		return fmt.Errorf("%w: generator %q is over", ErrTaskCancelled, s.name)
-	case s.t.state.Load() == taskCancelled:
+	case s.t != nil && s.t.state.Load() == taskCancelled:
 		return s.t.cancelError()
 	}
 	return nil
@@ -179,6 +180,9 @@ func (s *stream) stop() {
 	}
 	if s.t != nil {
 		s.rt.cancelTask(s.t, cancelConfig{recursive: true})
+	}
+	if s.call != nil {
+		s.call.a.cancelCall(s.call, fmt.Errorf("%w: generator %q: the caller stopped reading", ErrTaskCancelled, s.name))
 	}
 }
 
@@ -258,12 +262,15 @@ func (g *Generator[T]) All(ctx context.Context) iter.Seq2[Ref[T], error] {
 // returns the refs of the values yielded so far, then ErrTaskCancelled.
 func (g *Generator[T]) Cancel(opts ...CancelOption) error {
 	s := g.s
-	if s.t == nil {
-		return nil
-	}
 	c := cancelConfig{recursive: true}
 	for _, o := range opts {
 		o(&c)
+	}
+	if s.call != nil {
+		return cancelActorCall(s.call, c)
+	}
+	if s.t == nil {
+		return nil
 	}
 	s.rt.cancelTask(s.t, c)
 	return nil
@@ -274,6 +281,9 @@ func (g *Generator[T]) Cancel(opts ...CancelOption) error {
 // ObjectRefGenerator.completed()).
 func (g *Generator[T]) Completed() Ref[struct{}] {
 	s := g.s
+	if s.call != nil {
+		return Ref[struct{}]{h: newHandle(s.rt, s.call.out)}
+	}
 	if s.t == nil {
 		s.mu.Lock()
 		err := s.err
