@@ -165,6 +165,11 @@ func (s *stream) finish() {
 // stop ends the stream for a caller that stopped reading: the task is
 // cancelled and the values not taken are freed.
 func (s *stream) stop() {
+	if s.call != nil {
+		// First, so that a yield failing from here on finds the call
+		// cancelled: it ends as cancelled, not as failed by its yield.
+		s.call.a.cancelCall(s.call, fmt.Errorf("%w: generator %q: the caller stopped reading", ErrTaskCancelled, s.name))
+	}
 	s.mu.Lock()
 	if s.stopped {
 		s.mu.Unlock()
@@ -180,9 +185,6 @@ func (s *stream) stop() {
 	}
 	if s.t != nil {
 		s.rt.cancelTask(s.t, cancelConfig{recursive: true})
-	}
-	if s.call != nil {
-		s.call.a.cancelCall(s.call, fmt.Errorf("%w: generator %q: the caller stopped reading", ErrTaskCancelled, s.name))
 	}
 }
 

@@ -458,8 +458,8 @@ func TestGenMethodStopsWhenTheCallerStops(t *testing.T) {
 			}
 		}
 		returned(t, key)
-		if _, err := core.Get(promptly(t), done); !errors.Is(err, core.ErrTaskCancelled) {
-			t.Errorf("%s: call after the caller stopped: %v", how, err)
+		if _, err := core.Get(promptly(t), done); !errors.Is(err, core.ErrTaskCancelled) || errors.Is(err, core.ErrTaskFailed) {
+			t.Errorf("%s: call after the caller stopped: %v, want ErrTaskCancelled", how, err)
 		}
 		if how == "Cancel" || how == "context" {
 			var err error
@@ -478,6 +478,39 @@ func TestGenMethodStopsWhenTheCallerStops(t *testing.T) {
 		cancel()
 	}
 }
+
+// A generator waiting on something other than yield is stopped too: the
+// call's context ends once the loop reading it breaks.
+func TestGenMethodBreakCancelsAWaitingCall(t *testing.T) {
+	ctx := setup(t, core.WithNumCPUs(2))
+	h := newStreamer(t, ctx)
+	key := fmt.Sprintf("%s/%d", t.Name(), runSeq.Add(1))
+	gen := streamSquares.Remote(ctx, h, key, 5)
+	done := gen.Completed()
+	for _, err := range gen.All(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		break // the generator now waits for its gate or its context
+	}
+	if _, err := core.Get(promptly(t), done); !errors.Is(err, core.ErrTaskCancelled) {
+		t.Errorf("call after the loop broke: %v, want ErrTaskCancelled", err)
+	}
+	if seen, err := core.Get(promptly(t), streamSeen.Remote(ctx, h)); err != nil || !slices.Equal(seen, []int{0}) {
+		t.Errorf("the actor's next call: %v, %v", seen, err)
+	}
+}
+
+// streamTicker yields a value a millisecond, never looking at its context.
+var streamTicker = core.GenMethod0("parity.method.Streamer.Ticker", func(s *Streamer, ctx context.Context, yield func(int) error) error {
+	for i := range 10000 {
+		if err := yield(i); err != nil {
+			return err
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return nil
+})
 
 // Ray: ray.kill on an actor fails its running generator with
 // RayActorError after the values it yielded before; here ErrActorDied.
@@ -499,6 +532,25 @@ func TestGenMethodKillFailsTheStream(t *testing.T) {
 	_, err = gen.Next(promptly(t))
 	if !errors.Is(err, core.ErrActorDied) || errors.Is(err, core.ErrTaskFailed) {
 		t.Errorf("Next after Kill: %v, want ErrActorDied", err)
+	}
+	// A generator that does not watch its context learns of the kill from
+	// its next yield.
+	h2 := newStreamer(t, ctx)
+	ticks := streamTicker.Remote(ctx, h2)
+	if _, err := ticks.Next(promptly(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := core.Kill(h2); err != nil {
+		t.Fatal(err)
+	}
+	wait := promptly(t)
+	for {
+		if _, err = ticks.Next(wait); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, core.ErrActorDied) {
+		t.Errorf("ticker after Kill: %v, want ErrActorDied", err)
 	}
 	// A generator call on a dead actor fails at once.
 	if _, err := streamSquares.Remote(ctx, h, "", 2).Next(promptly(t)); !errors.Is(err, core.ErrActorDied) {
