@@ -240,6 +240,7 @@ type callExtra struct {
 	cancelErr error           // set once the call was cancelled
 	ctx       context.Context // the running attempt's cancellable context, made on demand
 	stopCtx   context.CancelFunc
+	rest      []*object // the results after the first of a call with several (MethodAxB)
 }
 
 // extra returns c.x, making it. Caller holds c.mu.
@@ -368,19 +369,16 @@ func (c *actorCall) complete(rt *Runtime, v any, err error) {
 	c.completed = true
 	var stop func() bool
 	var deps []func()
+	var rest []*object
 	if x := c.x; x != nil {
-		stop, deps = x.stop, x.depStops
-		x.stop, x.depStops = nil, nil
+		stop, deps, rest = x.stop, x.depStops, x.rest
+		x.stop, x.depStops, x.rest = nil, nil, nil
 	}
 	c.mu.Unlock()
 	if !first {
 		return
 	}
-	if err != nil {
-		c.out.complete(nil, err)
-	} else {
-		rt.finish(c.out, v)
-	}
+	c.finishResults(rt, rest, v, err)
 	if stop != nil {
 		stop()
 	}

@@ -93,6 +93,12 @@ type methodCode struct {
 	signature
 	class reflect.Type
 	call  func(ctx context.Context, inst any, args []any) (any, error)
+	// A method with several returns (MethodAxB) gives them to call's
+	// caller as one []any, of the types results (result is then nil).
+	results []reflect.Type
+	// gen runs a generator method (GenMethodA); each value it yields is of
+	// type result.
+	gen func(ctx context.Context, inst any, args []any, yield func(any) error) error
 }
 
 var code struct {
@@ -132,9 +138,15 @@ func registerActorClass(name string, typ reflect.Type, localOnly bool, args []re
 }
 
 func registerActorMethod(name string, class reflect.Type, localOnly bool, args []reflect.Type, result reflect.Type, call func(context.Context, any, []any) (any, error)) {
-	mc := &methodCode{signature{"actor method", name, args, result, localOnly}, class, call}
+	mc := &methodCode{signature: signature{"actor method", name, args, result, localOnly}, class: class, call: call}
 	mc.check()
-	registerMethod(name, class)
+	addMethodCode(mc)
+}
+
+// addMethodCode registers checked method code under its name.
+func addMethodCode(mc *methodCode) {
+	name := mc.name
+	registerMethod(name, mc.class)
 	code.Lock()
 	defer code.Unlock()
 	if code.methods == nil {

@@ -69,6 +69,24 @@
 //		}
 //		...
 //	})
+//
+// Actor methods have both too. Method0x2..Method3x3 register a method of
+// 2 or 3 results (Ray's num_returns on an actor method): one call, one
+// object per result, named by the call's ID and the index; an error fails
+// them all and Cancel through any cancels the call. GenMethod0..GenMethod3
+// register a streaming generator method: Remote returns the same
+// *Generator as Gen tasks. The call holds its actor like any call, so on a
+// one-at-a-time actor the next call starts once the generator returned.
+// Backpressure is per handle, m.WithBackpressure(n) (Ray's
+// method.options(_generator_backpressure_num_objects=n)); a method's
+// registration takes only LocalOnly. Kill fails the stream with
+// ErrActorDied after the refs yielded before it; leaving the loop,
+// Cancel, the caller's ctx or GC of the Generator cancel the call
+// (ErrTaskCancelled), and a call retried on a restarted actor
+// (MaxTaskRetries) does not hand out its values twice.
+//
+//	var Chunks = core.GenMethod1("Reader.Chunks", func(r *Reader, ctx context.Context, n int, yield func([]byte) error) error { ... })
+//	for ref, err := range Chunks.WithBackpressure(4).Remote(ctx, h, 64).All(ctx) { ... }
 //	for ref, err := range Lines.Remote(ctx, "in.txt").All(ctx) { ... }
 //
 // Retries: RetryOn(kinds...) retries a task, up to MaxRetries, only on a

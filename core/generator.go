@@ -29,7 +29,8 @@ type Generator[T any] struct {
 // stream is what a generator task and its caller share.
 type stream struct {
 	rt    *Runtime
-	t     *task // the producer; nil when the call failed before it started
+	t     *task      // the producer; nil when the call failed before it started
+	call  *actorCall // the producer of a generator method (GenMethodA); nil for a task
 	name  string
 	id    TaskID // the values' ObjectIDs are ReturnObjectID(id, 1..)
 	limit int    // GeneratorBackpressure; 0 for none
@@ -122,7 +123,7 @@ func (s *stream) closedLocked() error {
 		return fmt.Errorf("%w: generator %q: the caller stopped reading", ErrTaskCancelled, s.name)
 	case s.done:
 		return fmt.Errorf("%w: generator %q is over", ErrTaskCancelled, s.name)
-	case s.t.state.Load() == taskCancelled:
+	case s.t != nil && s.t.state.Load() == taskCancelled:
 		return s.t.cancelError()
 	}
 	return nil
@@ -164,6 +165,11 @@ func (s *stream) finish() {
 // stop ends the stream for a caller that stopped reading: the task is
 // cancelled and the values not taken are freed.
 func (s *stream) stop() {
+	if s.call != nil {
+		// First, so that a yield failing from here on finds the call
+		// cancelled: it ends as cancelled, not as failed by its yield.
+		s.call.a.cancelCall(s.call, fmt.Errorf("%w: generator %q: the caller stopped reading", ErrTaskCancelled, s.name))
+	}
 	s.mu.Lock()
 	if s.stopped {
 		s.mu.Unlock()
@@ -258,12 +264,15 @@ func (g *Generator[T]) All(ctx context.Context) iter.Seq2[Ref[T], error] {
 // returns the refs of the values yielded so far, then ErrTaskCancelled.
 func (g *Generator[T]) Cancel(opts ...CancelOption) error {
 	s := g.s
-	if s.t == nil {
-		return nil
-	}
 	c := cancelConfig{recursive: true}
 	for _, o := range opts {
 		o(&c)
+	}
+	if s.call != nil {
+		return cancelActorCall(s.call, c)
+	}
+	if s.t == nil {
+		return nil // the call failed before it started
 	}
 	return s.rt.front.cancelRef(s.t.out, c)
 }
@@ -273,6 +282,9 @@ func (g *Generator[T]) Cancel(opts ...CancelOption) error {
 // ObjectRefGenerator.completed()).
 func (g *Generator[T]) Completed() Ref[struct{}] {
 	s := g.s
+	if s.call != nil {
+		return Ref[struct{}]{h: newHandle(s.rt, s.call.out)}
+	}
 	if s.t == nil {
 		s.mu.Lock()
 		err := s.err

@@ -1,7 +1,9 @@
 // Command gen writes core's arity variants, funcs.go (Func0..Func4, the
 // several-result Func0x2..Func4x3 and Func0xN..Func4xN, the generators
-// Gen0..Gen4) and actors_gen.go
-// (Actor0..Actor3, Method0..Method3), from the templates below. core/generate.go runs it: go generate ./core.
+// Gen0..Gen4), actors_gen.go (Actor0..Actor3, Method0..Method3) and
+// method_variants_gen.go (the several-result Method0x2..Method3x3, the
+// generator methods GenMethod0..GenMethod3), from the templates below.
+// core/generate.go runs it: go generate ./core.
 //
 // Usage (from the core directory): go run ./internal/gen [-dir .] [-check]
 package main
@@ -612,6 +614,169 @@ func (m *ActorMethod{{.N}}[T, {{.TP}}R]) RemoteArgs(ctx context.Context, h *Acto
 {{- end}}
 {{end}}`))
 
+var methodVariantsTmpl = template.Must(template.New("methodVariants").Parse(header + `import (
+	"context"
+	"fmt"
+	"reflect"
+)
+{{range .}}{{range .Multi}}
+// ActorMethod{{.N}}x{{.K}} is an actor method of {{.N}} argument(s) and {{.K}} results,
+// each its own ref (Ray's num_returns={{.K}} on an actor method), made by
+// Method{{.N}}x{{.K}}.
+type ActorMethod{{.N}}x{{.K}}[T, {{.TP}}{{.RP}} any] struct {
+	name      string
+	localOnly bool
+	fn        func(inst T, ctx context.Context{{.Params}}) ({{.RP}}, error)
+}
+
+// Method{{.N}}x{{.K}} registers a method of actor type T with {{.K}} results.
+// Registration is as for Method{{.N}}.
+func Method{{.N}}x{{.K}}[T, {{.TP}}{{.RP}} any](name string, fn func(inst T, ctx context.Context{{.Params}}) ({{.RP}}, error), opts ...MethodOption) *ActorMethod{{.N}}x{{.K}}[T, {{.TP}}{{.RP}}] {
+	localOnly := registrationLocalOnly(opts)
+	registerActorMethodN(name, reflect.TypeFor[T](), localOnly, []reflect.Type{ {{- .ArgTypes -}} }, []reflect.Type{ {{- .RetTypes -}} },
+		func(ctx context.Context, inst any, args []any) (any, error) {
+{{- range .Unpack}}
+			{{.Var}}, ok := args[{{.I}}].({{.Type}})
+			if !ok {
+				return nil, fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, {{.I}}, args[{{.I}}], reflect.TypeFor[{{.Type}}]())
+			}
+{{- end}}
+			{{.RetVars}}, err := fn(inst.(T), ctx{{.Args}})
+			if err != nil {
+				return nil, err
+			}
+			return []any{ {{- .RetVars -}} }, nil
+		})
+	return &ActorMethod{{.N}}x{{.K}}[T, {{.TP}}{{.RP}}]{name: name, localOnly: localOnly, fn: fn}
+}
+
+// Remote queues the call on the actor and returns a ref to each of its
+// results at once. An error of the call fails every one of them; Cancel
+// through any of them cancels the call.
+func (m *ActorMethod{{.N}}x{{.K}}[T, {{.TP}}{{.RP}}]) Remote(ctx context.Context, h *ActorHandle[T]{{.Params}}) ({{.Refs}}) {
+	var hs [{{.K}}]*refHandle
+	if encodeAllMethod(m.name, m.localOnly) {
+		callByNameN(ctx, h, m.name, []any{ {{- range $i, $v := .Vars}}{{if $i}}, {{end}}{{$v}}{{end -}} }, hs[:])
+		return {{.Typed}}
+	}
+	fn := m.fn
+	callActorN(ctx, h, m.name, nil, hs[:], func(ctx context.Context, inst T) (any, error) {
+		{{.RetVars}}, err := fn(inst, ctx{{.Args}})
+		if err != nil {
+			return nil, err
+		}
+		return []any{ {{- .RetVars -}} }, nil
+	})
+	return {{.Typed}}
+}
+{{- if .N}}
+
+// RemoteArgs is Remote with arguments that may be refs, as for Method{{.N}}.
+func (m *ActorMethod{{.N}}x{{.K}}[T, {{.TP}}{{.RP}}]) RemoteArgs(ctx context.Context, h *ActorHandle[T]{{.ArgParams}}) ({{.Refs}}) {
+	var hs [{{.K}}]*refHandle
+	fn, name := m.fn, m.name
+	byName := encodeAllMethod(m.name, m.localOnly)
+	callActorN(ctx, h, name, []*object{ {{- .Deps -}} }, hs[:], func(ctx context.Context, inst T) (any, error) {
+{{- range .Unpack}}
+		{{.Var}}v, err := awaitArg(ctx, {{.Var}}, {{.I}}, name)
+		if err != nil {
+			return nil, err
+		}
+{{- end}}
+		if byName {
+			return methodByNameN(ctx, inst, name, []any{ {{- range $i, $v := .Vars}}{{if $i}}, {{end}}{{$v}}v{{end -}} }, {{.K}})
+		}
+		{{.RetVars}}, err := fn(inst, ctx{{.ResolvedArgs}})
+		if err != nil {
+			return nil, err
+		}
+		return []any{ {{- .RetVars -}} }, nil
+	})
+	return {{.Typed}}
+}
+{{- end}}
+{{end}}{{end}}
+{{- range .}}
+// ActorGenMethod{{.N}} is a generator method of {{.N}} argument(s): its call yields
+// values of type V one at a time, each its own ref as soon as it is yielded
+// (Ray's streaming generator actor method), made by GenMethod{{.N}}.
+type ActorGenMethod{{.N}}[T, {{.TP}}V any] struct {
+	name         string
+	localOnly    bool
+	backpressure int
+	fn           func(inst T, ctx context.Context{{.Params}}, yield func(V) error) error
+}
+
+// GenMethod{{.N}} registers a generator method of actor type T. fn calls yield
+// for each value, in order; yield returns an error once the caller stopped
+// reading, the call was cancelled or the actor was killed, and fn should
+// then return it. Registration is as for Method{{.N}}, V being the result type.
+func GenMethod{{.N}}[T, {{.TP}}V any](name string, fn func(inst T, ctx context.Context{{.Params}}, yield func(V) error) error, opts ...MethodOption) *ActorGenMethod{{.N}}[T, {{.TP}}V] {
+	localOnly := registrationLocalOnly(opts)
+	registerActorGenMethod(name, reflect.TypeFor[T](), localOnly, []reflect.Type{ {{- .ArgTypes -}} }, reflect.TypeFor[V](),
+		func(ctx context.Context, inst any, args []any, yield func(any) error) error {
+{{- range .Unpack}}
+			{{.Var}}, ok := args[{{.I}}].({{.Type}})
+			if !ok {
+				return fmt.Errorf("%w: %q argument %d is %T, want %v", ErrInvalidInput, name, {{.I}}, args[{{.I}}], reflect.TypeFor[{{.Type}}]())
+			}
+{{- end}}
+			return fn(inst.(T), ctx{{.Args}}, func(v V) error { return yield(v) })
+		})
+	return &ActorGenMethod{{.N}}[T, {{.TP}}V]{name: name, localOnly: localOnly, fn: fn}
+}
+
+// WithBackpressure returns a copy of m whose calls yield at most n values
+// not yet taken by Next or All: the next yield waits, giving the actor's
+// CPUs back (Ray's _generator_backpressure_num_objects). The default, 0,
+// never waits; a negative n fails the calls with ErrInvalidInput.
+func (m *ActorGenMethod{{.N}}[T, {{.TP}}V]) WithBackpressure(n int) *ActorGenMethod{{.N}}[T, {{.TP}}V] {
+	c := *m
+	c.backpressure = n
+	return &c
+}
+
+// Remote queues the call on the actor and returns its Generator at once.
+// Errors surface on Next.
+func (m *ActorGenMethod{{.N}}[T, {{.TP}}V]) Remote(ctx context.Context, h *ActorHandle[T]{{.Params}}) *Generator[V] {
+	if m.backpressure < 0 {
+		rt, _ := current()
+		return failedGen[V](rt, m.name, backpressureErr(m.name, m.backpressure))
+	}
+	if encodeAllMethod(m.name, m.localOnly) {
+		return callGenByName[T, V](ctx, h, m.name, m.backpressure, []any{ {{- range $i, $v := .Vars}}{{if $i}}, {{end}}{{$v}}{{end -}} })
+	}
+	fn := m.fn
+	return callActorGen[T, V](ctx, h, m.name, m.backpressure, nil, func(ctx context.Context, inst T, yield func(any) error) error {
+		return fn(inst, ctx{{.Args}}, func(v V) error { return yield(v) })
+	})
+}
+{{- if .N}}
+
+// RemoteArgs is Remote with arguments that may be refs, as for Method{{.N}}.
+func (m *ActorGenMethod{{.N}}[T, {{.TP}}V]) RemoteArgs(ctx context.Context, h *ActorHandle[T]{{.ArgParams}}) *Generator[V] {
+	if m.backpressure < 0 {
+		rt, _ := current()
+		return failedGen[V](rt, m.name, backpressureErr(m.name, m.backpressure))
+	}
+	fn, name := m.fn, m.name
+	byName := encodeAllMethod(m.name, m.localOnly)
+	return callActorGen[T, V](ctx, h, name, m.backpressure, []*object{ {{- .Deps -}} }, func(ctx context.Context, inst T, yield func(any) error) error {
+{{- range .Unpack}}
+		{{.Var}}v, err := awaitArg(ctx, {{.Var}}, {{.I}}, name)
+		if err != nil {
+			return err
+		}
+{{- end}}
+		if byName {
+			return genMethodByName(ctx, inst, name, []any{ {{- range $i, $v := .Vars}}{{if $i}}, {{end}}{{$v}}v{{end -}} }, yield)
+		}
+		return fn(inst, ctx{{.ResolvedArgs}}, func(v V) error { return yield(v) })
+	})
+}
+{{- end}}
+{{end}}`))
+
 // render returns the generated files by name.
 func render() (map[string][]byte, error) {
 	out := map[string][]byte{}
@@ -626,6 +791,11 @@ func render() (map[string][]byte, error) {
 		return nil, err
 	}
 	out["actors_gen.go"] = bytes.Clone(buf.Bytes())
+	buf.Reset()
+	if err := methodVariantsTmpl.Execute(&buf, arities(maxMethodArgs)); err != nil {
+		return nil, err
+	}
+	out["method_variants_gen.go"] = bytes.Clone(buf.Bytes())
 	for name, src := range out {
 		f, err := format.Source(src)
 		if err != nil {
