@@ -32,7 +32,8 @@ type backend interface {
 	// one; the actor returned counts one handle for the caller to make.
 	createActor(ctx context.Context, c actorSpawn) (*actor, error)
 	// callMethod queues a call of a method of c.a and returns the handle
-	// of its result.
+	// of its result; with c.returns it fills one handle per return, with
+	// c.stream it starts a generator method and returns nil.
 	callMethod(ctx context.Context, c methodCall) *refHandle
 	// put stores v, already checked (and in encode-all mode copied
 	// through the codec) by Put.
@@ -103,6 +104,10 @@ type methodCall struct {
 	wire   []byte
 	fn     func(ctx context.Context, inst any) (any, error)
 	deps   []*object
+
+	id      TaskID       // names the returns of several-returns and generator calls
+	returns []*refHandle // several returns (fn gives one []any): filled with one handle each
+	stream  *stream      // a generator method: started on it (fn yields through it)
 }
 
 // ErrNotImplemented: what was asked for is part of goray's design but not
@@ -206,23 +211,57 @@ func (rt *Runtime) createActor(ctx context.Context, c actorSpawn) (*actor, error
 }
 
 func (rt *Runtime) callMethod(ctx context.Context, c methodCall) *refHandle {
+	fail := func(err error) *refHandle {
+		switch {
+		case c.stream != nil:
+			c.stream.rt, c.stream.done, c.stream.err = rt, true, err
+			return nil
+		case c.returns != nil:
+			failHandles(rt, c.returns, err)
+			return c.returns[0]
+		}
+		return failedRef[any](rt, err).h
+	}
 	if rt.closed.Load() {
-		return failedRef[any](rt, fmt.Errorf("%w: call %q", ErrShutdown, c.method)).h
+		return fail(fmt.Errorf("%w: call %q", ErrShutdown, c.method))
 	}
 	if err := ctx.Err(); err != nil {
-		return failedRef[any](rt, err).h
+		return fail(err)
 	}
 	fn := c.fn
 	if c.wire != nil {
 		mc, wire := lookupMethod(c.method), c.wire
 		if mc == nil {
-			return failedRef[any](rt, fmt.Errorf("%w: no actor method named %q", ErrNotRegistered, c.method)).h
+			return fail(fmt.Errorf("%w: no actor method named %q", ErrNotRegistered, c.method))
 		}
 		fn = func(ctx context.Context, inst any) (any, error) { return execMethod(ctx, inst, mc, wire) }
 	}
 	call := &actorCall{a: c.a, method: c.method, out: rt.store.newObject(), fn: fn}
 	call.out.call = call
-	h := newHandle(rt, call.out)
+	var h *refHandle
+	switch {
+	case c.stream != nil:
+		st := c.stream
+		st.rt, st.call = rt, call
+		call.out.onDone(st.finishCall)
+	case c.returns != nil:
+		rest := make([]*object, len(c.returns)-1)
+		for i := range c.returns {
+			o := call.out
+			if i > 0 {
+				o = rt.store.newObject()
+				o.call = call
+				rest[i-1] = o
+			}
+			c.returns[i] = newHandle(rt, o)
+			oid := ReturnObjectID(c.id, uint32(i+1))
+			c.returns[i].oid = &oid
+		}
+		call.extra().rest = rest // call is not shared yet
+		h = c.returns[0]
+	default:
+		h = newHandle(rt, call.out)
+	}
 	if ctx.Done() != nil {
 		c.a.watchCaller(call, ctx)
 	}

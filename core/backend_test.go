@@ -149,6 +149,15 @@ var (
 		s.n += a + b + c
 		return s.n, nil
 	})
+	seamM1x2 = Method1x2("seam.M1x2", func(s *seamBox, ctx context.Context, a int) (int, int, error) { return a, -a, nil })
+	seamGM1  = GenMethod1("seam.GM1", func(s *seamBox, ctx context.Context, n int, yield func(int) error) error {
+		for i := range n {
+			if err := yield(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	// seamInActor submits a task from inside an actor call.
 	seamInActor = Method1("seam.InActor", func(s *seamBox, ctx context.Context, a int) (int, error) {
 		return Get(ctx, seamF1.Remote(ctx, a))
@@ -271,6 +280,29 @@ func TestEveryCallGoesThroughTheBackend(t *testing.T) {
 			through("Method1.Remote", "callMethod", false, func() error { return get(seamM1.Remote(ctx, h0, 1), 1) })
 			through("Method2.Remote", "callMethod", false, func() error { return get(seamM2.Remote(ctx, h0, 1, 1), 3) })
 			through("Method3.Remote", "callMethod", false, func() error { return get(seamM3.Remote(ctx, h0, 1, 1, 1), 6) })
+			through("Method1x2.Remote", "callMethod", false, func() error {
+				a, b := seamM1x2.Remote(ctx, h0, 4)
+				if err := get(a, 4); err != nil {
+					return err
+				}
+				return get(b, -4)
+			})
+			through("GenMethod1.Remote", "callMethod", false, func() error {
+				n := 0
+				for r, err := range seamGM1.Remote(ctx, h0, 3).All(ctx) {
+					if err != nil {
+						return err
+					}
+					if err := get(r, n); err != nil {
+						return err
+					}
+					n++
+				}
+				if n != 3 {
+					return errors.New("generator method yielded " + string(rune('0'+n)) + " values, want 3")
+				}
+				return nil
+			})
 			through("Method1.RemoteArgs", "callMethod", false, func() error {
 				y, err := Put(ctx, 1)
 				if err != nil {

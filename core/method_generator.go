@@ -24,19 +24,20 @@ import (
 // callActorGen submits a generator method call; run yields its values.
 // A limit above 0 bounds the values yielded and not yet taken.
 func callActorGen[T, V any](ctx context.Context, h *ActorHandle[T], method string, limit int, deps []*object, run func(ctx context.Context, inst T, yield func(any) error) error) *Generator[V] {
-	st := &stream{name: method, id: newCallID(), limit: limit}
-	rt, c, err := newActorCall(ctx, h, method, func(ctx context.Context, inst any) (any, error) {
-		st.begin()
-		return nil, run(ctx, inst.(T), func(v any) error { return st.yieldCall(ctx, v) })
-	})
-	if err != nil {
-		return failedGen[V](rt, method, err)
+	if h == nil || h.a == nil {
+		rt, _ := current()
+		return failedGen[V](rt, method, fmt.Errorf("%w: call %q on a nil actor handle", ErrInvalidInput, method))
 	}
-	st.rt, st.call = rt, c
+	st := &stream{name: method, id: newCallID(), limit: limit}
+	h.a.rt.front.callMethod(ctx, methodCall{a: h.a, method: method, deps: deps, id: st.id, stream: st,
+		fn: func(ctx context.Context, inst any) (any, error) {
+			st.begin()
+			return nil, run(ctx, inst.(T), func(v any) error { return st.yieldCall(ctx, v) })
+		}})
 	g := &Generator[V]{s: st}
-	c.out.onDone(st.finishCall)
-	runtime.AddCleanup(g, (*stream).stop, st)
-	c.send(ctx, deps)
+	if st.call != nil {
+		runtime.AddCleanup(g, (*stream).stop, st)
+	}
 	return g
 }
 

@@ -15,58 +15,17 @@ import (
 // its ID is the call's TaskID with the return's index. An error fails
 // every result; Cancel through any of them cancels the call.
 
-// newActorCall makes a call of method on h's actor whose code is fn; it
-// is not submitted yet (send). The error is why the call cannot be made.
-func newActorCall[T any](ctx context.Context, h *ActorHandle[T], method string, fn func(ctx context.Context, inst any) (any, error)) (*Runtime, *actorCall, error) {
+// callActorN submits a method call with len(hs) results through the
+// actor's backend and fills hs with their handles; fn returns the results
+// as a []any of that length.
+func callActorN[T any](ctx context.Context, h *ActorHandle[T], method string, deps []*object, hs []*refHandle, fn func(ctx context.Context, inst T) (any, error)) {
 	if h == nil || h.a == nil {
 		rt, _ := current()
-		return rt, nil, fmt.Errorf("%w: call %q on a nil actor handle", ErrInvalidInput, method)
-	}
-	rt := h.a.rt
-	if rt.closed.Load() {
-		return rt, nil, fmt.Errorf("%w: call %q", ErrShutdown, method)
-	}
-	if err := ctx.Err(); err != nil {
-		return rt, nil, err
-	}
-	c := &actorCall{a: h.a, method: method, out: rt.store.newObject(), fn: fn}
-	c.out.call = c
-	return rt, c, nil
-}
-
-// send submits c, made with ctx, whose ref arguments are deps.
-func (c *actorCall) send(ctx context.Context, deps []*object) {
-	if ctx.Done() != nil {
-		c.a.watchCaller(c, ctx)
-	}
-	c.a.submit(ctx, c, deps)
-}
-
-// callActorN submits a method call with len(hs) results and fills hs with
-// their handles; fn returns the results as a []any of that length.
-func callActorN[T any](ctx context.Context, h *ActorHandle[T], method string, deps []*object, hs []*refHandle, fn func(ctx context.Context, inst T) (any, error)) {
-	rt, c, err := newActorCall(ctx, h, method, func(ctx context.Context, inst any) (any, error) {
-		return fn(ctx, inst.(T))
-	})
-	if err != nil {
-		failHandles(rt, hs, err)
+		failHandles(rt, hs, fmt.Errorf("%w: call %q on a nil actor handle", ErrInvalidInput, method))
 		return
 	}
-	id := newCallID()
-	rest := make([]*object, len(hs)-1)
-	for i := range hs {
-		o := c.out
-		if i > 0 {
-			o = rt.store.newObject()
-			o.call = c
-			rest[i-1] = o
-		}
-		hs[i] = newHandle(rt, o)
-		oid := ReturnObjectID(id, uint32(i+1))
-		hs[i].oid = &oid
-	}
-	c.extra().rest = rest // c is not shared yet
-	c.send(ctx, deps)
+	h.a.rt.front.callMethod(ctx, methodCall{a: h.a, method: method, deps: deps, id: newCallID(), returns: hs,
+		fn: func(ctx context.Context, inst any) (any, error) { return fn(ctx, inst.(T)) }})
 }
 
 // finishResults stores the outcome of c: v, or err, in c.out; for a call
