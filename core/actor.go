@@ -22,7 +22,6 @@ type actorDirectory struct {
 // actorName is a named actor's key: one name per namespace.
 type actorName struct{ ns, name string }
 
-
 func newActorDirectory(ns string) *actorDirectory {
 	return &actorDirectory{byName: map[actorName]*actor{}, all: map[*actor]struct{}{}, ns: ns}
 }

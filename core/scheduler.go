@@ -74,7 +74,6 @@ type pending struct {
 	w   int // index in waiter when q is nil
 }
 
-
 func newScheduler(rt *Runtime, total resources) *scheduler {
 	return &scheduler{rt: rt, total: total.clone(), avail: total.clone()}
 }

@@ -55,7 +55,6 @@ type store struct {
 	lruTail  *object
 }
 
-
 func newStore(budget, spillLimit int64, dir string) *store {
 	return &store{budget: budget, spillLimit: spillLimit, dir: dir, refs: newRefTable()}
 }
