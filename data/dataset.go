@@ -63,6 +63,9 @@ type mapOp struct {
 	batchSize   int
 	concurrency int
 	newActor    func(ctx context.Context) (BatchFunc, error)
+	// reg is set for an operator built from a registered Fn: its tasks
+	// can run by name, with encoded arguments (see runTaskStage).
+	reg *opFn
 }
 
 func newDataset(n *node, dc *Context) *Dataset {
@@ -217,6 +220,43 @@ func (ds *Dataset) addMap(kind string, fn BatchFunc, opts []MapOption) *Dataset 
 // error.
 func (ds *Dataset) MapBatches(fn func(ctx context.Context, batch arrow.Record) (arrow.Record, error), opts ...MapOption) *Dataset {
 	return ds.addMap("MapBatches", fn, opts)
+}
+
+// MapBatchesFn is MapBatches for a registered batch function or class
+// (RegisterBatchFunc, RegisterBatchClass) bound to its arguments: f.FnArgs(args)
+// runs the function on every batch with args, fn.FnConstructorArgs(args)
+// runs it on a pool of actors (size: Concurrency, default 1) that each
+// build the function once from args. The arguments are encoded when the
+// operator is added and every task (or actor) decodes its own copy, so the
+// function sees the same values in-process as on a cluster, and changes a
+// task makes to them stay in that task. A stage whose operators are all
+// registered (and that reads blocks, not a file or other source) runs its
+// tasks by name with encodable arguments only: what a cluster runs.
+// Arguments that cannot be encoded fail the dataset, when it is consumed,
+// with ErrInvalidInput naming the operator and the FnArgs. Options:
+// BatchSize, Concurrency, Name.
+func (ds *Dataset) MapBatchesFn(f Fn, opts ...MapOption) *Dataset {
+	op := &mapOp{name: "MapBatches", reg: newOpFn("MapBatches("+f.name+")", f)}
+	for _, o := range opts {
+		o.applyMap(op)
+	}
+	if op.name != "MapBatches" {
+		op.name = fmt.Sprintf("MapBatches(%s)", op.name)
+	} else if f.name != "" {
+		op.name = fmt.Sprintf("MapBatches(%s)", f.name)
+	}
+	reg := op.reg
+	if reg.class {
+		op.newActor = func(ctx context.Context) (BatchFunc, error) {
+			if reg.err != nil {
+				return nil, reg.err
+			}
+			return constructClass(ctx, op.name, reg.name, reg.enc)
+		}
+	} else {
+		op.newActor = nil
+	}
+	return ds.child(&node{kind: kindMap, name: op.name, op: op})
 }
 
 // MapColumns is MapBatches over typed column slices: each column is a
