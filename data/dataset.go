@@ -236,16 +236,23 @@ func (ds *Dataset) MapBatches(fn func(ctx context.Context, batch arrow.Record) (
 // with ErrInvalidInput naming the operator and the FnArgs. Options:
 // BatchSize, Concurrency, Name.
 func (ds *Dataset) MapBatchesFn(f Fn, opts ...MapOption) *Dataset {
-	op := &mapOp{name: "MapBatches", reg: newOpFn("MapBatches("+f.name+")", f)}
+	return ds.addFn("MapBatches", f.name, f, opts)
+}
+
+// addFn adds a map operator that runs registered f, named kind(label) in
+// stats and errors (or kind(Name) with the Name option).
+func (ds *Dataset) addFn(kind, label string, f Fn, opts []MapOption) *Dataset {
+	op := &mapOp{name: label}
 	for _, o := range opts {
 		o.applyMap(op)
 	}
-	if op.name != "MapBatches" {
-		op.name = fmt.Sprintf("MapBatches(%s)", op.name)
-	} else if f.name != "" {
-		op.name = fmt.Sprintf("MapBatches(%s)", f.name)
+	op.name = fmt.Sprintf("%s(%s)", kind, op.name)
+	if op.name == kind+"()" {
+		op.name = kind
 	}
-	reg := op.reg
+	op.newActor = nil // WithActorPool does not apply: a class is a BatchClass
+	reg := newOpFn(op.name, f)
+	op.reg = reg
 	if reg.class {
 		op.newActor = func(ctx context.Context) (BatchFunc, error) {
 			if reg.err != nil {
@@ -253,8 +260,6 @@ func (ds *Dataset) MapBatchesFn(f Fn, opts ...MapOption) *Dataset {
 			}
 			return constructClass(ctx, op.name, reg.name, reg.enc)
 		}
-	} else {
-		op.newActor = nil
 	}
 	return ds.child(&node{kind: kindMap, name: op.name, op: op})
 }
@@ -369,7 +374,25 @@ func (ds *Dataset) AddColumn(name string, fn func(ctx context.Context, batch arr
 // DropColumns removes columns. An unknown column fails the dataset with
 // ErrInvalidInput naming it.
 func (ds *Dataset) DropColumns(cols ...string) *Dataset {
-	return ds.addMap("DropColumns", func(ctx context.Context, batch arrow.Record) (arrow.Record, error) {
+	return ds.addFn("DropColumns", "", dropColumnsFn.FnArgs(cols), nil)
+}
+
+// SelectColumns keeps only cols, in that order. An unknown column fails the
+// dataset with ErrInvalidInput naming it.
+func (ds *Dataset) SelectColumns(cols ...string) *Dataset {
+	return ds.addFn("SelectColumns", "", selectColumnsFn.FnArgs(cols), nil)
+}
+
+// RenameColumns renames columns by the map old -> new. An unknown column
+// fails the dataset.
+func (ds *Dataset) RenameColumns(names map[string]string) *Dataset {
+	return ds.addFn("RenameColumns", "", renameColumnsFn.FnArgs(names), nil)
+}
+
+// The column operators are registered functions, so that a stage of them
+// and of other registered operators runs by name.
+var (
+	dropColumnsFn = RegisterBatchFunc("goray.data.DropColumns", func(ctx context.Context, batch arrow.Record, cols []string) (arrow.Record, error) {
 		names := block.Names(batch.Schema())
 		for _, c := range cols {
 			if !slices.Contains(names, c) {
@@ -378,25 +401,15 @@ func (ds *Dataset) DropColumns(cols ...string) *Dataset {
 		}
 		keep := slices.DeleteFunc(names, func(n string) bool { return slices.Contains(cols, n) })
 		return block.Select(batch, keep)
-	}, nil)
-}
-
-// SelectColumns keeps only cols, in that order. An unknown column fails the
-// dataset with ErrInvalidInput naming it.
-func (ds *Dataset) SelectColumns(cols ...string) *Dataset {
-	return ds.addMap("SelectColumns", func(ctx context.Context, batch arrow.Record) (arrow.Record, error) {
+	})
+	selectColumnsFn = RegisterBatchFunc("goray.data.SelectColumns", func(ctx context.Context, batch arrow.Record, cols []string) (arrow.Record, error) {
 		r, err := block.Select(batch, cols)
 		if err != nil {
 			return nil, fmt.Errorf("%w: SelectColumns: %v", ErrInvalidInput, err)
 		}
 		return r, nil
-	}, nil)
-}
-
-// RenameColumns renames columns by the map old -> new. An unknown column
-// fails the dataset.
-func (ds *Dataset) RenameColumns(names map[string]string) *Dataset {
-	return ds.addMap("RenameColumns", func(ctx context.Context, batch arrow.Record) (arrow.Record, error) {
+	})
+	renameColumnsFn = RegisterBatchFunc("goray.data.RenameColumns", func(ctx context.Context, batch arrow.Record, names map[string]string) (arrow.Record, error) {
 		have := block.Names(batch.Schema())
 		for old := range names {
 			if !slices.Contains(have, old) {
@@ -414,8 +427,8 @@ func (ds *Dataset) RenameColumns(names map[string]string) *Dataset {
 		r := array.NewRecord(arrow.NewSchema(fields, nil), cols, batch.NumRows())
 		batch.Release()
 		return r, nil
-	}, nil)
-}
+	})
+)
 
 // Limit keeps the first n rows.
 func (ds *Dataset) Limit(n int64) *Dataset {

@@ -281,3 +281,25 @@ func TestMapBatchesFnEncodeAllTasksDoNotBypass(t *testing.T) {
 		}
 	}
 }
+
+// TestColumnOperatorsRunByName: the column operators are registered, so
+// they fuse with registered functions into a stage that runs by name.
+func TestColumnOperatorsRunByName(t *testing.T) {
+	ctx := testCtx(t)
+	src := materialized(t, ctx, 100)
+	before := bypassed("function goray.data.mapTask")
+	ds := src.MapBatchesFn(scaleFn.FnArgs(scaleArgs{Factor: 2})).
+		RenameColumns(map[string]string{"id": "x"}).
+		SelectColumns("x").
+		RenameColumns(map[string]string{"x": "id"})
+	if got, want := sumIDs(t, ctx, ds), int64(99*100); got != want {
+		t.Fatalf("sum = %d, want %d", got, want)
+	}
+	if n := bypassed("function goray.data.mapTask") - before; n != 0 {
+		t.Fatalf("%d map tasks bypassed the codec", n)
+	}
+	_, err := src.DropColumns("nope").Count(ctx)
+	if !errors.Is(err, data.ErrInvalidInput) || !strings.Contains(err.Error(), `DropColumns: unknown column "nope"`) {
+		t.Fatalf("err = %v", err)
+	}
+}
