@@ -181,7 +181,9 @@ func Name(s string) MapOption { return mapOptFunc(func(m *mapOp) { m.name = s })
 // WithActorPool runs the operator on a pool of actors (size: Concurrency,
 // default 1), each built once with newFn: use it for stateful functions
 // such as a model or a tokenizer. The function passed to MapBatches is
-// ignored and may be nil.
+// ignored and may be nil. newFn runs in-process only; for a pool that can
+// run on a cluster, register the class (RegisterBatchClass) and use
+// MapBatchesFn with FnConstructorArgs.
 func WithActorPool(newFn func(ctx context.Context) (BatchFunc, error)) MapOption {
 	return mapOptFunc(func(m *mapOp) { m.newActor = newFn })
 }
@@ -218,6 +220,11 @@ func (ds *Dataset) addMap(kind string, fn BatchFunc, opts []MapOption) *Dataset 
 // it). Options: BatchSize, Concurrency, WithActorPool, Name. If fn fails the
 // dataset fails with ErrOperatorFailed naming the operator and wrapping fn's
 // error.
+//
+// fn runs in-process only: the variables it captures are the driver's,
+// shared by every task, and no cluster can run it. A function that must
+// run on a cluster is registered (RegisterBatchFunc) and added with
+// MapBatchesFn, its state passed as FnArgs.
 func (ds *Dataset) MapBatches(fn func(ctx context.Context, batch arrow.Record) (arrow.Record, error), opts ...MapOption) *Dataset {
 	return ds.addMap("MapBatches", fn, opts)
 }
