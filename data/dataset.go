@@ -51,6 +51,9 @@ type node struct {
 type readTask struct {
 	est  int64 // estimated output bytes, for the memory budget
 	read func(ctx context.Context, dc *Context) ([]arrow.Record, error)
+	// spec, when set, is the read in encodable form: a task can run it by
+	// name (mapSpec.Read).
+	spec *readSpec
 }
 
 // BatchFunc transforms one batch. It must not release batch and returns a

@@ -418,7 +418,12 @@ func (ex *execution) runTaskStage(ctx context.Context, src *node, ops []*node, i
 	}
 	// A stage of registered operators over blocks runs by name: its
 	// tasks' arguments are encodable (mapSpec), as on a cluster.
-	byName := !isSource && len(ops) > 0
+	byName := len(ops) > 0
+	for _, w := range queue {
+		if w.read.spec == nil {
+			byName = false
+		}
+	}
 	for _, n := range ops {
 		if n.op.reg == nil {
 			byName = false
@@ -619,6 +624,9 @@ func (ex *execution) runTaskStage(ctx context.Context, src *node, ops []*node, i
 			for _, b := range p.res.Blocks {
 				ready = append(ready, item{b: b, owned: true})
 			}
+			if p.res.Source != nil && srcStats != nil {
+				srcStats.addRun(*p.res.Source)
+			}
 			for i, r := range p.res.Ops {
 				if i < len(opSt) {
 					opSt[i].addRun(r)
@@ -676,6 +684,7 @@ type taskResult struct {
 	Blocks []blockRef
 	// Ops and Warnings come from a task run by name (mapSpec): the stats
 	// of each operator and the warnings raised, for the driver to record.
+	Source   *opRun   `cbor:",omitempty"`
 	Ops      []opRun  `cbor:",omitempty"`
 	Warnings []string `cbor:",omitempty"`
 }

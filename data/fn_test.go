@@ -303,3 +303,26 @@ func TestColumnOperatorsRunByName(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestRangeFusedWithRegisteredRunsByName: Range's read tasks have an
+// encodable form, so Range fused with registered operators runs by name.
+func TestRangeFusedWithRegisteredRunsByName(t *testing.T) {
+	ctx := testCtx(t)
+	before := bypassed("function goray.data.mapTask")
+	ds := data.Range(1000).MapBatchesFn(scaleFn.FnArgs(scaleArgs{Factor: 3})).SelectColumns("id")
+	if got, want := sumIDs(t, ctx, ds), int64(3*999*1000/2); got != want {
+		t.Fatalf("sum = %d, want %d", got, want)
+	}
+	if n := bypassed("function goray.data.mapTask") - before; n != 0 {
+		t.Fatalf("%d map tasks bypassed the codec", n)
+	}
+	var rangeRows int64
+	for _, o := range ds.Stats().Operators {
+		if o.Name == "Range" {
+			rangeRows = o.Rows
+		}
+	}
+	if rangeRows != 1000 {
+		t.Fatalf("Range stats: %d rows\n%v", rangeRows, ds.Stats())
+	}
+}

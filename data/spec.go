@@ -19,10 +19,23 @@ func init() { core.RegisterError("data.ErrOperatorFailed", ErrOperatorFailed) }
 // the settings the task needs travel (the task allocates with the Go
 // allocator and hands its warnings back to the driver's Context.Warn).
 type mapSpec struct {
+	Read               *readSpec `cbor:",omitempty"`
 	Inputs             []core.Ref[*Block]
 	Ops                []opSpec
 	TargetMaxBlockSize int64
 	TargetMinBlockSize int64
+}
+
+// readSpec is a source's read task in encodable form.
+type readSpec struct {
+	Range *[2]int64 `cbor:",omitempty"` // Range: ids [0] to [1]-1
+}
+
+func (r *readSpec) read(dc *Context) ([]arrow.Record, error) {
+	if r.Range != nil {
+		return rangeRecords(dc.Allocator, r.Range[0], r.Range[1]), nil
+	}
+	return nil, fmt.Errorf("%w: an empty read spec", ErrInvalidInput)
 }
 
 // opSpec is one fused operator of a mapSpec. Fn is empty for the operator
@@ -42,6 +55,15 @@ type opRun struct {
 	Bytes  int64
 }
 
+func runOf(d time.Duration, recs []arrow.Record) *opRun {
+	r := &opRun{Wall: d, Blocks: len(recs)}
+	for _, rec := range recs {
+		r.Rows += rec.NumRows()
+		r.Bytes += block.Size(rec)
+	}
+	return r
+}
+
 // classSpec is what an actor of a registered class's pool is built from.
 type classSpec struct {
 	Operator string
@@ -51,6 +73,9 @@ type classSpec struct {
 
 func newMapSpec(t *mapTask) *mapSpec {
 	s := &mapSpec{Inputs: t.inputs, TargetMaxBlockSize: t.dc.TargetMaxBlockSize, TargetMinBlockSize: t.dc.TargetMinBlockSize}
+	if t.read != nil {
+		s.Read = t.read.spec
+	}
 	for _, op := range t.ops {
 		o := opSpec{Name: op.name, BatchSize: op.batchSize}
 		if !op.reg.class {
@@ -108,15 +133,25 @@ func (s *mapSpec) run(ctx context.Context, actorFn BatchFunc) (*taskResult, erro
 		}
 		fns[i] = f
 	}
-	bs, err := core.GetAll(ctx, s.Inputs)
-	if err != nil {
-		return nil, err
-	}
 	var recs []arrow.Record
-	for _, b := range bs {
-		recs = append(recs, b.Rec)
-	}
 	owned := false
+	if s.Read != nil {
+		start := time.Now()
+		rs, err := s.Read.read(dc)
+		if err != nil {
+			return nil, err
+		}
+		recs, owned = rs, true
+		res.Source = runOf(time.Since(start), recs)
+	} else {
+		bs, err := core.GetAll(ctx, s.Inputs)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range bs {
+			recs = append(recs, b.Rec)
+		}
+	}
 	for i, o := range s.Ops {
 		start := time.Now()
 		op := &mapOp{name: o.Name, batchSize: o.BatchSize}
@@ -128,12 +163,7 @@ func (s *mapSpec) run(ctx context.Context, actorFn BatchFunc) (*taskResult, erro
 			return nil, err
 		}
 		recs, owned = next, true
-		r := opRun{Wall: time.Since(start), Blocks: len(recs)}
-		for _, rec := range recs {
-			r.Rows += rec.NumRows()
-			r.Bytes += block.Size(rec)
-		}
-		res.Ops = append(res.Ops, r)
+		res.Ops = append(res.Ops, *runOf(time.Since(start), recs))
 	}
 	if !owned {
 		for _, r := range recs {
