@@ -50,16 +50,15 @@
 // fails the dataset with ErrInvalidInput naming the operator. A stage of
 // registered operators (MapBatchesFn, DropColumns, SelectColumns,
 // RenameColumns) over blocks (after a barrier or a materialization) or
-// fused with Range runs
-// its tasks by name with encodable arguments only: input refs, the
-// registered names and encoded arguments, the block-size settings; stats
-// and warnings come back in the task result. Such a task allocates with
-// the Go allocator, not Context.Allocator. Functions passed as closures
-// (MapBatches, Map, Filter, FlatMap, AddColumn, WithActorPool...), and
-// stages fused with another source (a reader's task holds a closure), still run
-// in-process only: they cannot run on a cluster, and in encode-all mode
-// their tasks keep the in-process path (core.EncodeAllBypassed counts
-// them).
+// fused with Range runs its tasks by name with encodable arguments only:
+// input refs, the registered names and encoded arguments, the block-size
+// settings; stats and warnings come back in the task result. Such a task
+// allocates with the Go allocator, not Context.Allocator. Functions passed
+// as closures (MapBatches, Map, Filter, FlatMap, AddColumn, WithActorPool...)
+// and stages fused with another source (a reader's task holds a closure)
+// still run in-process only: they cannot run on a cluster, and in
+// encode-all mode their tasks keep the in-process path
+// (core.EncodeAllBypassed counts them).
 //
 // Errors: bad input (a ragged CSV row, an unknown column, a value that does
 // not convert) is ErrInvalidInput, naming the file, line and column or the
