@@ -51,6 +51,9 @@ type node struct {
 type readTask struct {
 	est  int64 // estimated output bytes, for the memory budget
 	read func(ctx context.Context, dc *Context) ([]arrow.Record, error)
+	// spec, when set, is the read in encodable form: a task can run it by
+	// name (mapSpec.Read).
+	spec *readSpec
 }
 
 // BatchFunc transforms one batch. It must not release batch and returns a
@@ -63,6 +66,9 @@ type mapOp struct {
 	batchSize   int
 	concurrency int
 	newActor    func(ctx context.Context) (BatchFunc, error)
+	// reg is set for an operator built from a registered Fn: its tasks
+	// can run by name, with encoded arguments (see runTaskStage).
+	reg *opFn
 }
 
 func newDataset(n *node, dc *Context) *Dataset {
@@ -178,7 +184,9 @@ func Name(s string) MapOption { return mapOptFunc(func(m *mapOp) { m.name = s })
 // WithActorPool runs the operator on a pool of actors (size: Concurrency,
 // default 1), each built once with newFn: use it for stateful functions
 // such as a model or a tokenizer. The function passed to MapBatches is
-// ignored and may be nil.
+// ignored and may be nil. newFn runs in-process only; for a pool that can
+// run on a cluster, register the class (RegisterBatchClass) and use
+// MapBatchesFn with FnConstructorArgs.
 func WithActorPool(newFn func(ctx context.Context) (BatchFunc, error)) MapOption {
 	return mapOptFunc(func(m *mapOp) { m.newActor = newFn })
 }
@@ -215,8 +223,55 @@ func (ds *Dataset) addMap(kind string, fn BatchFunc, opts []MapOption) *Dataset 
 // it). Options: BatchSize, Concurrency, WithActorPool, Name. If fn fails the
 // dataset fails with ErrOperatorFailed naming the operator and wrapping fn's
 // error.
+//
+// fn runs in-process only: the variables it captures are the driver's,
+// shared by every task, and no cluster can run it. A function that must
+// run on a cluster is registered (RegisterBatchFunc) and added with
+// MapBatchesFn, its state passed as FnArgs.
 func (ds *Dataset) MapBatches(fn func(ctx context.Context, batch arrow.Record) (arrow.Record, error), opts ...MapOption) *Dataset {
 	return ds.addMap("MapBatches", fn, opts)
+}
+
+// MapBatchesFn is MapBatches for a registered batch function or class
+// (RegisterBatchFunc, RegisterBatchClass) bound to its arguments: f.FnArgs(args)
+// runs the function on every batch with args, fn.FnConstructorArgs(args)
+// runs it on a pool of actors (size: Concurrency, default 1) that each
+// build the function once from args. The arguments are encoded when the
+// operator is added and every task (or actor) decodes its own copy, so the
+// function sees the same values in-process as on a cluster, and changes a
+// task makes to them stay in that task. A stage whose operators are all
+// registered (and that reads blocks, not a file or other source) runs its
+// tasks by name with encodable arguments only: what a cluster runs.
+// Arguments that cannot be encoded fail the dataset, when it is consumed,
+// with ErrInvalidInput naming the operator and the FnArgs. Options:
+// BatchSize, Concurrency, Name.
+func (ds *Dataset) MapBatchesFn(f Fn, opts ...MapOption) *Dataset {
+	return ds.addFn("MapBatches", f.name, f, opts)
+}
+
+// addFn adds a map operator that runs registered f, named kind(label) in
+// stats and errors (or kind(Name) with the Name option).
+func (ds *Dataset) addFn(kind, label string, f Fn, opts []MapOption) *Dataset {
+	op := &mapOp{name: label}
+	for _, o := range opts {
+		o.applyMap(op)
+	}
+	op.name = fmt.Sprintf("%s(%s)", kind, op.name)
+	if op.name == kind+"()" {
+		op.name = kind
+	}
+	op.newActor = nil // WithActorPool does not apply: a class is a BatchClass
+	reg := newOpFn(op.name, f)
+	op.reg = reg
+	if reg.class {
+		op.newActor = func(ctx context.Context) (BatchFunc, error) {
+			if reg.err != nil {
+				return nil, reg.err
+			}
+			return constructClass(ctx, op.name, reg.name, reg.enc)
+		}
+	}
+	return ds.child(&node{kind: kindMap, name: op.name, op: op})
 }
 
 // MapColumns is MapBatches over typed column slices: each column is a
@@ -329,7 +384,25 @@ func (ds *Dataset) AddColumn(name string, fn func(ctx context.Context, batch arr
 // DropColumns removes columns. An unknown column fails the dataset with
 // ErrInvalidInput naming it.
 func (ds *Dataset) DropColumns(cols ...string) *Dataset {
-	return ds.addMap("DropColumns", func(ctx context.Context, batch arrow.Record) (arrow.Record, error) {
+	return ds.addFn("DropColumns", "", dropColumnsFn.FnArgs(cols), nil)
+}
+
+// SelectColumns keeps only cols, in that order. An unknown column fails the
+// dataset with ErrInvalidInput naming it.
+func (ds *Dataset) SelectColumns(cols ...string) *Dataset {
+	return ds.addFn("SelectColumns", "", selectColumnsFn.FnArgs(cols), nil)
+}
+
+// RenameColumns renames columns by the map old -> new. An unknown column
+// fails the dataset.
+func (ds *Dataset) RenameColumns(names map[string]string) *Dataset {
+	return ds.addFn("RenameColumns", "", renameColumnsFn.FnArgs(names), nil)
+}
+
+// The column operators are registered functions, so that a stage of them
+// and of other registered operators runs by name.
+var (
+	dropColumnsFn = RegisterBatchFunc("goray.data.DropColumns", func(ctx context.Context, batch arrow.Record, cols []string) (arrow.Record, error) {
 		names := block.Names(batch.Schema())
 		for _, c := range cols {
 			if !slices.Contains(names, c) {
@@ -338,25 +411,15 @@ func (ds *Dataset) DropColumns(cols ...string) *Dataset {
 		}
 		keep := slices.DeleteFunc(names, func(n string) bool { return slices.Contains(cols, n) })
 		return block.Select(batch, keep)
-	}, nil)
-}
-
-// SelectColumns keeps only cols, in that order. An unknown column fails the
-// dataset with ErrInvalidInput naming it.
-func (ds *Dataset) SelectColumns(cols ...string) *Dataset {
-	return ds.addMap("SelectColumns", func(ctx context.Context, batch arrow.Record) (arrow.Record, error) {
+	})
+	selectColumnsFn = RegisterBatchFunc("goray.data.SelectColumns", func(ctx context.Context, batch arrow.Record, cols []string) (arrow.Record, error) {
 		r, err := block.Select(batch, cols)
 		if err != nil {
 			return nil, fmt.Errorf("%w: SelectColumns: %v", ErrInvalidInput, err)
 		}
 		return r, nil
-	}, nil)
-}
-
-// RenameColumns renames columns by the map old -> new. An unknown column
-// fails the dataset.
-func (ds *Dataset) RenameColumns(names map[string]string) *Dataset {
-	return ds.addMap("RenameColumns", func(ctx context.Context, batch arrow.Record) (arrow.Record, error) {
+	})
+	renameColumnsFn = RegisterBatchFunc("goray.data.RenameColumns", func(ctx context.Context, batch arrow.Record, names map[string]string) (arrow.Record, error) {
 		have := block.Names(batch.Schema())
 		for old := range names {
 			if !slices.Contains(have, old) {
@@ -374,8 +437,8 @@ func (ds *Dataset) RenameColumns(names map[string]string) *Dataset {
 		r := array.NewRecord(arrow.NewSchema(fields, nil), cols, batch.NumRows())
 		batch.Release()
 		return r, nil
-	}, nil)
-}
+	})
+)
 
 // Limit keeps the first n rows.
 func (ds *Dataset) Limit(n int64) *Dataset {

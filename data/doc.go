@@ -33,6 +33,33 @@
 // keep it. Blocks held by the object store use the Go allocator and are freed
 // by the garbage collector once no ref reaches them.
 //
+// Functions and their state: a task runs wherever the scheduler puts it,
+// on a cluster in another process, where neither a func value nor the
+// variables it captures exist. A function that must run there is
+// registered by name at package initialisation and gets its state as
+// explicit, encoded arguments, as Ray's fn_args and fn_constructor_args:
+//
+//	var scale = data.RegisterBatchFunc("mypkg.scale",
+//		func(ctx context.Context, batch arrow.Record, a ScaleArgs) (arrow.Record, error) { ... })
+//	ds = ds.MapBatchesFn(scale.FnArgs(ScaleArgs{Factor: 2}))
+//
+// RegisterBatchClass does the same for a stateful function built once per
+// actor (a model) from FnConstructorArgs. Every task decodes its own copy
+// of the arguments, in-process as on a cluster. An argument type that
+// cannot be encoded panics at registration; a value that fails to encode
+// fails the dataset with ErrInvalidInput naming the operator. A stage of
+// registered operators (MapBatchesFn, DropColumns, SelectColumns,
+// RenameColumns) over blocks (after a barrier or a materialization) or
+// fused with Range runs its tasks by name with encodable arguments only:
+// input refs, the registered names and encoded arguments, the block-size
+// settings; stats and warnings come back in the task result. Such a task
+// allocates with the Go allocator, not Context.Allocator. Functions passed
+// as closures (MapBatches, Map, Filter, FlatMap, AddColumn, WithActorPool...)
+// and stages fused with another source (a reader's task holds a closure)
+// still run in-process only: they cannot run on a cluster, and in
+// encode-all mode their tasks keep the in-process path
+// (core.EncodeAllBypassed counts them).
+//
 // Errors: bad input (a ragged CSV row, an unknown column, a value that does
 // not convert) is ErrInvalidInput, naming the file, line and column or the
 // operator; an error returned by a user function fails the dataset with

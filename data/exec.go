@@ -416,6 +416,28 @@ func (ex *execution) runTaskStage(ctx context.Context, src *node, ops []*node, i
 			maxTasks = max(1, n.op.concurrency)
 		}
 	}
+	// A stage of registered operators over blocks runs by name: its
+	// tasks' arguments are encodable (mapSpec), as on a cluster.
+	byName := len(ops) > 0
+	for _, w := range queue {
+		if w.read.spec == nil {
+			byName = false
+		}
+	}
+	for _, n := range ops {
+		if n.op.reg == nil {
+			byName = false
+			continue
+		}
+		if n.op.reg.err != nil {
+			ex.stageFail(ctx, n.op.reg.err)
+			return
+		}
+	}
+	var classOp *opFn
+	if byName && newActor != nil {
+		classOp = ops[0].op.reg
+	}
 	var srcStats *opStats
 	if isSource {
 		srcStats = ex.stats.op(src, src.name)
@@ -427,9 +449,13 @@ func (ex *execution) runTaskStage(ctx context.Context, src *node, ops []*node, i
 
 	// Actor pool, created lazily.
 	var actors []*core.ActorHandle[*poolWorker]
+	var named []*core.ActorHandle[*namedWorker]
 	var busy []bool
 	defer func() {
 		for _, a := range actors {
+			_ = core.Kill(a)
+		}
+		for _, a := range named {
 			_ = core.Kill(a)
 		}
 	}()
@@ -482,23 +508,41 @@ func (ex *execution) runTaskStage(ctx context.Context, src *node, ops []*node, i
 			for _, it := range w.inputs {
 				t.inputs = append(t.inputs, it.b.Ref)
 			}
+			var spec *mapSpec
+			if byName {
+				spec = newMapSpec(t)
+			}
 			p := &pendingTask{w: w, done: make(chan struct{}), actor: -1}
 			var ref core.Ref[*taskResult]
 			if newActor != nil {
-				if len(actors) < maxTasks && !anyFree(busy) {
-					h, err := poolWorkerClass.Remote(ctx, newActor)
+				if len(busy) < maxTasks && !anyFree(busy) {
+					var err error
+					if classOp != nil {
+						var h *core.ActorHandle[*namedWorker]
+						h, err = namedWorkerClass.Remote(ctx, classSpec{Operator: ops[0].op.name, Name: classOp.name, Args: classOp.enc})
+						named = append(named, h)
+					} else {
+						var h *core.ActorHandle[*poolWorker]
+						h, err = poolWorkerClass.Remote(ctx, newActor)
+						actors = append(actors, h)
+					}
 					if err != nil {
 						ex.stageFail(ctx, fmt.Errorf("%s: starting actor: %w", name, err))
 						cleanup()
 						return
 					}
-					actors = append(actors, h)
 					busy = append(busy, false)
 				}
 				a := freeIndex(busy)
 				busy[a] = true
 				p.actor = a
-				ref = poolWorkerRun.Remote(ctx, actors[a], t)
+				if classOp != nil {
+					ref = namedWorkerRun.Remote(ctx, named[a], spec)
+				} else {
+					ref = poolWorkerRun.Remote(ctx, actors[a], t)
+				}
+			} else if byName {
+				ref = mapBlocksFn.Remote(ctx, spec)
 			} else {
 				ref = mapTaskFn.Remote(ctx, t)
 			}
@@ -580,6 +624,17 @@ func (ex *execution) runTaskStage(ctx context.Context, src *node, ops []*node, i
 			for _, b := range p.res.Blocks {
 				ready = append(ready, item{b: b, owned: true})
 			}
+			if p.res.Source != nil && srcStats != nil {
+				srcStats.addRun(*p.res.Source)
+			}
+			for i, r := range p.res.Ops {
+				if i < len(opSt) {
+					opSt[i].addRun(r)
+				}
+			}
+			for _, w := range p.res.Warnings {
+				ex.dc.Warn("%s", w)
+			}
 		case <-budgetCh:
 		case <-ctx.Done():
 			cleanup()
@@ -627,6 +682,11 @@ type mapTask struct {
 
 type taskResult struct {
 	Blocks []blockRef
+	// Ops and Warnings come from a task run by name (mapSpec): the stats
+	// of each operator and the warnings raised, for the driver to record.
+	Source   *opRun   `cbor:",omitempty"`
+	Ops      []opRun  `cbor:",omitempty"`
+	Warnings []string `cbor:",omitempty"`
 }
 
 // SizeBytes implements core.Sizer: the result only names blocks.
@@ -685,8 +745,20 @@ func (t *mapTask) run(ctx context.Context) (*taskResult, error) {
 	for i, op := range t.ops {
 		start := time.Now()
 		fn := op.fn
-		if op.newActor != nil {
+		switch {
+		case op.newActor != nil:
 			fn = t.actorFn
+		case op.reg != nil:
+			// A registered function gets its own copy of its arguments in
+			// every task, as when it runs by name.
+			f, err := batchFunc(op.name, op.reg.name, op.reg.enc)
+			if err != nil {
+				if owned {
+					releaseRecs(recs)
+				}
+				return nil, err
+			}
+			fn = f
 		}
 		next, err := op.apply(ctx, mem, fn, recs)
 		if owned {

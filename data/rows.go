@@ -574,6 +574,20 @@ func Range(n int) *Dataset {
 	return rangeDataset(int64(n), 0)
 }
 
+// rangeRecords is the block of ids s..e-1.
+func rangeRecords(mem memory.Allocator, s, e int64) []arrow.Record {
+	b := array.NewInt64Builder(mem)
+	defer b.Release()
+	b.Reserve(int(e - s))
+	for i := s; i < e; i++ {
+		b.UnsafeAppend(i)
+	}
+	arr := b.NewArray()
+	defer arr.Release()
+	schema := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}, nil)
+	return []arrow.Record{array.NewRecord(schema, []arrow.Array{arr}, e-s)}
+}
+
 func rangeDataset(n int64, blockRows int64) *Dataset {
 	return newDataset(&node{kind: kindSource, name: "Range", plan: func(ctx context.Context, dc *Context) ([]readTask, error) {
 		per := blockRows
@@ -588,17 +602,8 @@ func rangeDataset(n int64, blockRows int64) *Dataset {
 		for start := int64(0); start < n || (n == 0 && start == 0); start += per {
 			s, e := start, min(start+per, n)
 			tasks = append(tasks, readTask{est: (e - s) * 8, read: func(ctx context.Context, dc *Context) ([]arrow.Record, error) {
-				b := array.NewInt64Builder(dc.Allocator)
-				defer b.Release()
-				b.Reserve(int(e - s))
-				for i := s; i < e; i++ {
-					b.UnsafeAppend(i)
-				}
-				arr := b.NewArray()
-				defer arr.Release()
-				schema := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}, nil)
-				return []arrow.Record{array.NewRecord(schema, []arrow.Array{arr}, e-s)}, nil
-			}})
+				return rangeRecords(dc.Allocator, s, e), nil
+			}, spec: &readSpec{Range: &[2]int64{s, e}}})
 			if n == 0 {
 				break
 			}

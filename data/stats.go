@@ -65,6 +65,17 @@ func (o *opStats) add(d time.Duration, recs []arrow.Record) {
 	}
 }
 
+// addRun records what the operator did in a task run by name.
+func (o *opStats) addRun(r opRun) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.Tasks++
+	o.WallTime += r.Wall
+	o.Blocks += r.Blocks
+	o.Rows += r.Rows
+	o.Bytes += r.Bytes
+}
+
 func (o *opStats) record(d time.Duration, refs []blockRef) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
