@@ -80,7 +80,7 @@ type taskCall struct {
 	gen  func(ctx context.Context, yield func(any) error) error // fast path of a generator
 	deps []*object                                              // fast path: the ref arguments to wait for
 
-	id      TaskID       // names the returns of several-returns and generator calls
+	id      TaskID       // the task's ID: its results are ReturnObjectID(id, 1..); nil: the backend gives it one
 	returns []*refHandle // several returns: filled with one handle each
 	stream  *stream      // a generator: started on it
 }
@@ -103,6 +103,7 @@ type methodCall struct {
 	wire   []byte
 	fn     func(ctx context.Context, inst any) (any, error)
 	deps   []*object
+	id     TaskID // the call's ID (its result is ReturnObjectID(id, 1)); nil: the backend gives it one
 }
 
 // ErrNotImplemented: what was asked for is part of goray's design but not
@@ -146,12 +147,25 @@ func backendFor(ctx context.Context) (backend, *task, error) {
 	return rt.front, parent, nil
 }
 
+// callerFor is backendFor plus the submitter whose counters name what the
+// call makes: the task's, the actor's or the driver's.
+func callerFor(ctx context.Context) (backend, *task, *submitter, error) {
+	rt, parent, err := runtimeFor(ctx)
+	if err != nil {
+		return nil, parent, nil, err
+	}
+	return rt.front, parent, rt.submitterFor(ctx, parent), nil
+}
+
 // The embedded backend.
 
 func (rt *Runtime) submitTask(ctx context.Context, c taskCall) *refHandle {
 	n := 1
 	if c.returns != nil {
 		n = len(c.returns)
+	}
+	if c.id.IsNil() {
+		c.id = rt.submitterFor(ctx, c.parent).nextTaskID()
 	}
 	if err := rt.prepare(ctx, c.spec, n); err != nil {
 		return rt.failCall(c, err)
@@ -167,7 +181,7 @@ func (rt *Runtime) submitTask(ctx context.Context, c taskCall) *refHandle {
 		rt.startN(ctx, c)
 		return c.returns[0]
 	}
-	t, live := rt.newTask(c.spec, c.deps, c.run)
+	t, live := rt.newTask(c.spec, c.id, 1, c.deps, c.run)
 	h := newHandle(rt, t.out)
 	rt.start(ctx, c.parent, t, live)
 	return h
@@ -180,10 +194,12 @@ func (rt *Runtime) failCall(c taskCall, err error) *refHandle {
 		c.stream.rt, c.stream.done, c.stream.err = rt, true, err
 		return nil
 	case c.returns != nil:
-		failHandles(rt, c.returns, err)
+		for i := range c.returns {
+			c.returns[i] = failedObject(rt, ReturnObjectID(c.id, uint32(i+1)), err)
+		}
 		return c.returns[0]
 	}
-	return failedRef[any](rt, err).h
+	return failedObject(rt, ReturnObjectID(c.id, 1), err)
 }
 
 // runFromWire sets c's code to the worker side of the by-name path: decode
@@ -220,7 +236,10 @@ func (rt *Runtime) callMethod(ctx context.Context, c methodCall) *refHandle {
 		}
 		fn = func(ctx context.Context, inst any) (any, error) { return execMethod(ctx, inst, mc, wire) }
 	}
-	call := &actorCall{a: c.a, method: c.method, out: rt.store.newObject(), fn: fn}
+	if c.id.IsNil() {
+		c.id = rt.submitterFor(ctx, taskFromContext(ctx)).nextActorTaskID(c.a.id)
+	}
+	call := &actorCall{a: c.a, method: c.method, out: rt.store.newObject(ReturnObjectID(c.id, 1)), fn: fn}
 	call.out.call = call
 	h := newHandle(rt, call.out)
 	if ctx.Done() != nil {
@@ -237,7 +256,7 @@ func (rt *Runtime) put(ctx context.Context, v any) (*refHandle, error) {
 	if rt.closed.Load() {
 		return nil, fmt.Errorf("%w: cannot put a %T", ErrShutdown, v)
 	}
-	obj, err := rt.store.put(v)
+	obj, err := rt.store.put(v, rt.submitterFor(ctx, taskFromContext(ctx)).nextPutID())
 	if err != nil {
 		return nil, err
 	}

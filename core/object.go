@@ -12,7 +12,7 @@ var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); retu
 // object is one entry of the object store: a value (or an error) that is
 // complete once done is closed. Values are immutable once set.
 type object struct {
-	id       uint64
+	id       ObjectID // ReturnObjectID of the task that fills it, or PutObjectID
 	finished atomic.Bool
 	flags    atomic.Uint32 // objFreed, objTracked
 	waiters  int32         // callbacks not cancelled; guarded by mu
@@ -35,7 +35,7 @@ type object struct {
 	// never the argument values or the task's closure, which would keep
 	// the arguments alive as long as the result is.
 	fn     *spec
-	argIDs *[maxArgs]uint64
+	argIDs *[maxArgs]ObjectID
 
 	// Store bookkeeping, guarded by the store's lock.
 	refs      atomic.Int64 // local handles (refHandle)

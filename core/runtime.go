@@ -40,6 +40,10 @@ type Runtime struct {
 	// Set before the runtime is published.
 	front backend
 	dead  bool // the runtime of refs made when no runtime could be had
+
+	// driver names what the program submits and puts outside any task or
+	// actor: its ID is the job's DriverTaskID.
+	driver submitter
 }
 
 // InitOption configures Init.
@@ -303,6 +307,7 @@ func newRuntime(opts ...InitOption) (*Runtime, error) {
 	}
 	rt.sched = newScheduler(rt, res)
 	rt.store = newStore(cfg.budget, cfg.spillLimit, cfg.spillDir)
+	rt.driver.id = DriverTaskID(rt.store.refs.job)
 	rt.actors = newActorDirectory(cfg.namespace)
 	return rt, nil
 }

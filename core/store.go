@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"sync"
-	"sync/atomic"
 )
 
 // ObjectStore is the part of a runtime that holds objects: the embedded
@@ -44,7 +43,6 @@ type Sizer interface {
 // store is the embedded object store: values in memory up to a budget, the
 // oldest spilled to files in dir past it.
 type store struct {
-	nextID     atomic.Uint64
 	budget     int64
 	spillLimit int64
 	dir        string
@@ -69,13 +67,14 @@ func newStore(budget, spillLimit int64, dir string) *store {
 	return &store{budget: budget, spillLimit: spillLimit, dir: dir, refs: newRefTable()}
 }
 
-func (s *store) newObject() *object {
-	return &object{id: s.nextID.Add(1)}
+// newObject makes the object named id, to be filled by a task.
+func (s *store) newObject(id ObjectID) *object {
+	return &object{id: id}
 }
 
-// put stores a complete value.
-func (s *store) put(v any) (*object, error) {
-	obj := &object{id: s.nextID.Add(1), value: v}
+// put stores a complete value as the object named id.
+func (s *store) put(v any, id ObjectID) (*object, error) {
+	obj := &object{id: id, value: v}
 	obj.finished.Store(true)
 	if err := s.admit(obj); err != nil {
 		return nil, err
@@ -264,7 +263,7 @@ func (s *store) writeSpill(obj *object) (string, error) {
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		return "", err
 	}
-	path := filepath.Join(s.dir, fmt.Sprintf("obj-%016x.spill", obj.id))
+	path := filepath.Join(s.dir, "obj-"+obj.id.String()+".spill")
 	f, err := os.Create(path)
 	if err != nil {
 		return "", err
@@ -300,7 +299,7 @@ func (s *store) load(obj *object) (any, error) {
 	s.mu.Lock()
 	if obj.isFreed() {
 		s.mu.Unlock()
-		return nil, fmt.Errorf("%w: obj-%016x", ErrObjectFreed, obj.id)
+		return nil, fmt.Errorf("%w: object %s", ErrObjectFreed, obj.id)
 	}
 	path, typ := obj.spillPath, obj.typ
 	s.mu.Unlock()
@@ -309,11 +308,11 @@ func (s *store) load(obj *object) (any, error) {
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("restore spilled obj-%016x from %s: %w", obj.id, path, err)
+		return nil, fmt.Errorf("restore spilled object %s from %s: %w", obj.id, path, err)
 	}
 	v, err = decodeValue(bytes.NewReader(b), typ)
 	if err != nil {
-		return nil, fmt.Errorf("restore spilled obj-%016x from %s: %w", obj.id, path, err)
+		return nil, fmt.Errorf("restore spilled object %s from %s: %w", obj.id, path, err)
 	}
 	s.mu.Lock()
 	if obj.isFreed() || obj.spillPath != path {
