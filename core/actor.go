@@ -173,8 +173,8 @@ const (
 // retried, MaxTaskRetries).
 type actor struct {
 	rt        *Runtime
-	id        ActorID   // NewActorID of the task or actor that created it and its index there
-	sub       submitter // ActorCreationTaskID(id): names what its constructor and methods submit and put
+	id        ActorID    // NewActorID of the task or actor that created it and its index there
+	n         idCounters // what its constructor and methods submitted and put (their parent: ActorCreationTaskID(id))
 	class     string
 	name      string
 	namespace string // of its name
@@ -505,9 +505,8 @@ func (rt *Runtime) spawn(ctx context.Context, class string, typ reflect.Type, op
 	}
 	a := &actor{rt: rt, class: class, name: opts.name, namespace: namespaceOf(rt, &opts), typ: typ, opts: opts, ctor: ctor,
 		ready: make(chan struct{}), stopped: make(chan struct{}), handles: 1}
-	creator := rt.submitterFor(ctx, taskFromContext(ctx)) // its creation counts as one of the creator's tasks, as in Ray
-	a.id = NewActorID(rt.store.refs.job, creator.id, creator.tasks.Add(1))
-	a.sub.id = ActorCreationTaskID(a.id)
+	// Its creation counts as one of the creator's submissions, as in Ray.
+	a.id = rt.submitterFor(ctx, taskFromContext(ctx)).nextActorID(rt.store.refs.job)
 	a.work.L, a.life.L = &a.mu, &a.mu
 	a.ctx, a.cancel = context.WithCancel(rt.ctx)
 	a.genCtx, a.genStop = context.WithCancel(a.ctx)

@@ -149,10 +149,10 @@ func backendFor(ctx context.Context) (backend, *task, error) {
 
 // callerFor is backendFor plus the submitter whose counters name what the
 // call makes: the task's, the actor's or the driver's.
-func callerFor(ctx context.Context) (backend, *task, *submitter, error) {
+func callerFor(ctx context.Context) (backend, *task, submitter, error) {
 	rt, parent, err := runtimeFor(ctx)
 	if err != nil {
-		return nil, parent, nil, err
+		return nil, parent, submitter{}, err
 	}
 	return rt.front, parent, rt.submitterFor(ctx, parent), nil
 }

@@ -13,7 +13,7 @@ func newTestStore(t *testing.T) *store {
 	return newStore(1<<30, unlimitedSpill, t.TempDir())
 }
 
-var testPuts submitter
+var testPuts = submitter{n: new(idCounters)}
 
 // held makes an object with one local handle (counted, no Go handle).
 func held(t *testing.T, s *store) *object {

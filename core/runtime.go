@@ -41,9 +41,10 @@ type Runtime struct {
 	front backend
 	dead  bool // the runtime of refs made when no runtime could be had
 
-	// driver names what the program submits and puts outside any task or
-	// actor: its ID is the job's DriverTaskID.
-	driver submitter
+	// What the program submits and puts outside any task or actor: the
+	// job's DriverTaskID and its counts (driverSub).
+	driverID TaskID
+	driver   idCounters
 }
 
 // InitOption configures Init.
@@ -307,7 +308,7 @@ func newRuntime(opts ...InitOption) (*Runtime, error) {
 	}
 	rt.sched = newScheduler(rt, res)
 	rt.store = newStore(cfg.budget, cfg.spillLimit, cfg.spillDir)
-	rt.driver.id = DriverTaskID(rt.store.refs.job)
+	rt.driverID = DriverTaskID(rt.store.refs.job)
 	rt.actors = newActorDirectory(cfg.namespace)
 	return rt, nil
 }

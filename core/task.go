@@ -35,7 +35,7 @@ type task struct {
 	attempt int
 
 	tctx taskContext
-	sub  submitter // its ID, and what it submits and puts
+	n    idCounters // what it submitted and put; its ID is out.id.Task()
 
 	mu        sync.Mutex
 	ctx       context.Context // made lazily by taskContext
@@ -48,39 +48,51 @@ type task struct {
 	x atomic.Pointer[taskExtra]
 }
 
-// submitter is what names the work of a task, an actor or the driver: its
-// TaskID and how many tasks it submitted and values it put so far, so that
-// its index-th task is NewTaskID(id, index) and its index-th Put
-// PutObjectID(id, index), both counted from 1, as in Ray.
-type submitter struct {
-	id    TaskID
+// idCounters count what a task, an actor or the driver submitted (tasks,
+// actors, method calls) and put so far.
+type idCounters struct {
 	tasks atomic.Uint64
-	puts  atomic.Uint32
+	puts  atomic.Uint32 // an ObjectID has 31 bits for the put index
+}
+
+// submitter names the work of a task, an actor or the driver: its
+// index-th submission is NewTaskID(id, index) (NewActorTaskID for a method
+// call, NewActorID for an actor), its index-th Put PutObjectID(id, index),
+// both counted from 1, as in Ray.
+type submitter struct {
+	id TaskID
+	n  *idCounters
 }
 
 // nextTaskID is the ID of the next task s submits.
-func (s *submitter) nextTaskID() TaskID { return NewTaskID(s.id, s.tasks.Add(1)) }
+func (s submitter) nextTaskID() TaskID { return NewTaskID(s.id, s.n.tasks.Add(1)) }
 
 // nextActorTaskID is the ID of the next method call s makes on actor.
-func (s *submitter) nextActorTaskID(actor ActorID) TaskID {
-	return NewActorTaskID(actor, s.id, s.tasks.Add(1))
+func (s submitter) nextActorTaskID(actor ActorID) TaskID {
+	return NewActorTaskID(actor, s.id, s.n.tasks.Add(1))
 }
 
+// nextActorID is the ID of the next actor s creates.
+func (s submitter) nextActorID(job JobID) ActorID { return NewActorID(job, s.id, s.n.tasks.Add(1)) }
+
 // nextPutID is the ObjectID of the next value s puts.
-func (s *submitter) nextPutID() ObjectID { return PutObjectID(s.id, s.puts.Add(1)) }
+func (s submitter) nextPutID() ObjectID { return PutObjectID(s.id, s.n.puts.Add(1)) }
 
 // submitterFor is who makes a call with ctx in rt: parent (the task whose
 // context ctx is) if not nil, else the actor whose context it is, else
 // rt's driver.
-func (rt *Runtime) submitterFor(ctx context.Context, parent *task) *submitter {
+func (rt *Runtime) submitterFor(ctx context.Context, parent *task) submitter {
 	if parent != nil && parent.rt == rt {
-		return &parent.sub
+		return submitter{parent.out.id.Task(), &parent.n}
 	}
 	if a, ok := ctx.Value(holderKey{}).(*actor); ok && a.rt == rt {
-		return &a.sub
+		return submitter{ActorCreationTaskID(a.id), &a.n}
 	}
-	return &rt.driver
+	return rt.driverSub()
 }
+
+// driverSub is the submitter of what the program does outside any task.
+func (rt *Runtime) driverSub() submitter { return submitter{rt.driverID, &rt.driver} }
 
 // CurrentTaskID is the TaskID of the task ctx is the context of: the
 // parent of the tasks and Puts made with ctx. In an actor's constructor or
@@ -89,13 +101,13 @@ func (rt *Runtime) submitterFor(ctx context.Context, parent *task) *submitter {
 // the nil ID.
 func CurrentTaskID(ctx context.Context) TaskID {
 	if t := taskFromContext(ctx); t != nil {
-		return t.sub.id
+		return t.out.id.Task()
 	}
 	if a, ok := ctx.Value(holderKey{}).(*actor); ok {
-		return a.sub.id
+		return ActorCreationTaskID(a.id)
 	}
 	if rt := global.rt.Load(); rt != nil {
-		return rt.driver.id
+		return rt.driverID
 	}
 	return TaskID{}
 }
@@ -660,7 +672,7 @@ func failedRef[R any](rt *Runtime, err error) Ref[R] {
 	if rt == nil {
 		rt = deadRuntime()
 	}
-	obj := &object{id: ReturnObjectID(rt.driver.nextTaskID(), 1), err: err}
+	obj := &object{id: ReturnObjectID(rt.driverSub().nextTaskID(), 1), err: err}
 	obj.finished.Store(true)
 	return Ref[R]{h: newHandle(rt, obj)}
 }
@@ -763,7 +775,6 @@ func (rt *Runtime) newTask(s *spec, id TaskID, first uint32, deps []*object, run
 		}
 	}
 	t := &task{rt: rt, name: s.name, opts: &s.opts, run: run, out: rt.store.newObject(ReturnObjectID(id, first))}
-	t.sub.id = id
 	t.out.producer = t
 	t.out.fn, t.out.argIDs = s, argIDs
 	return t, live
