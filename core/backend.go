@@ -35,8 +35,8 @@ type backend interface {
 	// of its result.
 	callMethod(ctx context.Context, c methodCall) *refHandle
 	// put stores v, already checked (and in encode-all mode copied
-	// through the codec) by Put.
-	put(ctx context.Context, v any) (*refHandle, error)
+	// through the codec) by Put, as the object id.
+	put(ctx context.Context, id ObjectID, v any) (*refHandle, error)
 	// getRef waits for h's value.
 	getRef(ctx context.Context, h *refHandle) (any, error)
 	// waitRefs waits until n of hs are complete, timeout passes (0:
@@ -150,11 +150,23 @@ func backendFor(ctx context.Context) (backend, *task, error) {
 // callerFor is backendFor plus the submitter whose counters name what the
 // call makes: the task's, the actor's or the driver's.
 func callerFor(ctx context.Context) (backend, *task, submitter, error) {
-	rt, parent, err := runtimeFor(ctx)
-	if err != nil {
-		return nil, parent, submitter{}, err
+	if t := taskFromContext(ctx); t != nil {
+		if t.rt.closed.Load() {
+			return nil, t, submitter{}, fmt.Errorf("%w: called from task %q while the runtime stops", ErrShutdown, t.name)
+		}
+		return t.rt.front, t, submitter{t.out.id.Task(), &t.n}, nil
 	}
-	return rt.front, parent, rt.submitterFor(ctx, parent), nil
+	if a, ok := ctx.Value(holderKey{}).(*actor); ok {
+		if a.rt.closed.Load() {
+			return nil, nil, submitter{}, fmt.Errorf("%w: called from actor %q while the runtime stops", ErrShutdown, a.class)
+		}
+		return a.rt.front, nil, submitter{ActorCreationTaskID(a.id), &a.n}, nil
+	}
+	rt, err := current()
+	if err != nil {
+		return nil, nil, submitter{}, err
+	}
+	return rt.front, nil, rt.driverSub(), nil
 }
 
 // The embedded backend.
@@ -249,14 +261,14 @@ func (rt *Runtime) callMethod(ctx context.Context, c methodCall) *refHandle {
 	return h
 }
 
-func (rt *Runtime) put(ctx context.Context, v any) (*refHandle, error) {
+func (rt *Runtime) put(ctx context.Context, id ObjectID, v any) (*refHandle, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if rt.closed.Load() {
 		return nil, fmt.Errorf("%w: cannot put a %T", ErrShutdown, v)
 	}
-	obj, err := rt.store.put(v, rt.submitterFor(ctx, taskFromContext(ctx)).nextPutID())
+	obj, err := rt.store.put(v, id)
 	if err != nil {
 		return nil, err
 	}

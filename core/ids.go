@@ -74,11 +74,11 @@ func fold(a, b uint64) uint64 {
 
 // hash64 is a 64-bit hash of tag and words, the same everywhere.
 func hash64(tag uint64, words ...uint64) uint64 {
-	h := fold(tag, uint64(len(words)))
+	h := tag
 	for _, w := range words {
 		h = fold(h, w)
 	}
-	return fold(h, 0x8ebc6af09c88c6e3)
+	return h
 }
 
 func word(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
@@ -123,8 +123,9 @@ func NewTaskID(parent TaskID, index uint64) TaskID {
 	var id TaskID
 	a, b, c := taskWords(&parent)
 	binary.BigEndian.PutUint64(id[:8], hash64(tagTask, a, b, c, index))
-	nilActor := NilActorID(parent.Job())
-	copy(id[8:], nilActor[:])
+	binary.BigEndian.PutUint64(id[8:16], ^uint64(0)) // NilActorID(parent.Job())
+	binary.BigEndian.PutUint32(id[16:20], ^uint32(0))
+	copy(id[20:], parent[20:])
 	return id
 }
 

@@ -280,7 +280,7 @@ func checkUnique[T any](refs []Ref[T]) error {
 // stores into that task's runtime. A value that no codec can carry to
 // another process (see CheckEncodable) is refused with ErrNotEncodable.
 func Put[T any](ctx context.Context, v T) (Ref[T], error) {
-	b, _, err := backendFor(ctx)
+	b, _, sub, err := callerFor(ctx)
 	if err != nil {
 		return Ref[T]{}, err
 	}
@@ -288,7 +288,7 @@ func Put[T any](ctx context.Context, v T) (Ref[T], error) {
 	if err != nil {
 		return Ref[T]{}, err
 	}
-	h, err := b.put(ctx, v)
+	h, err := b.put(ctx, sub.nextPutID(), v)
 	if err != nil {
 		return Ref[T]{}, err
 	}
