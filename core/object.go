@@ -26,7 +26,6 @@ type object struct {
 	value     any
 	err       error
 	callbacks []*waiter
-	restoreMu sync.Mutex // one reader restores a spilled value at a time
 	producer  *task      // the task that fills it, for Cancel; nil for Put and once complete
 	call      *actorCall // the actor call that fills it, for Cancel; nil once complete
 
@@ -37,13 +36,20 @@ type object struct {
 	fn     *spec
 	argIDs *[maxArgs]ObjectID
 
-	// Store bookkeeping, guarded by the store's lock.
-	refs      atomic.Int64 // local handles (refHandle)
+	refs atomic.Int64 // local handles (refHandle)
+	big  *bigObject   // set by the store's admit for a value it accounts (not inlined)
+}
+
+// bigObject is the store's bookkeeping of an object it accounts (a value
+// of inlineSize or more), guarded by the store's lock: most objects are
+// small and never need it.
+type bigObject struct {
 	size      int64
 	spillPath string // non-empty while the value lives on disk
 	typ       reflect.Type
 	lruPrev   *object
 	lruNext   *object
+	restoreMu sync.Mutex // one reader restores a spilled value at a time
 }
 
 // maxArgs is the most arguments a remote function takes (Func4).

@@ -101,8 +101,11 @@ func (s *store) admit(obj *object) error {
 		return nil
 	}
 	s.mu.Lock()
-	obj.size = size
-	obj.typ = reflect.TypeOf(v)
+	if obj.big == nil {
+		obj.big = &bigObject{}
+	}
+	obj.big.size = size
+	obj.big.typ = reflect.TypeOf(v)
 	obj.accounted = true
 	if obj.isFreed() { // its last ref went while it was being computed
 		obj.accounted = false
@@ -162,9 +165,9 @@ func (s *store) makeRoomLocked(need int64) ([]*object, bool) {
 	}
 	var victims []*object
 	var total int64
-	for o := s.lruHead; o != nil && total < over; o = o.lruNext {
+	for o := s.lruHead; o != nil && total < over; o = o.big.lruNext {
 		victims = append(victims, o)
-		total += o.size
+		total += o.big.size
 	}
 	if total < over || total > s.spillLeftLocked() {
 		return nil, false
@@ -193,13 +196,13 @@ func (s *store) spillVictims(victims []*object) {
 // addMemory puts obj at the LRU tail. Caller holds s.mu.
 func (s *store) addMemory(obj *object) {
 	obj.inMemory = true
-	s.used += obj.size
+	s.used += obj.big.size
 	if s.used > s.peak {
 		s.peak = s.used
 	}
-	obj.lruPrev, obj.lruNext = s.lruTail, nil
+	obj.big.lruPrev, obj.big.lruNext = s.lruTail, nil
 	if s.lruTail != nil {
-		s.lruTail.lruNext = obj
+		s.lruTail.big.lruNext = obj
 	} else {
 		s.lruHead = obj
 	}
@@ -212,18 +215,18 @@ func (s *store) removeMemory(obj *object) {
 		return
 	}
 	obj.inMemory = false
-	s.used -= obj.size
-	if obj.lruPrev != nil {
-		obj.lruPrev.lruNext = obj.lruNext
+	s.used -= obj.big.size
+	if obj.big.lruPrev != nil {
+		obj.big.lruPrev.big.lruNext = obj.big.lruNext
 	} else {
-		s.lruHead = obj.lruNext
+		s.lruHead = obj.big.lruNext
 	}
-	if obj.lruNext != nil {
-		obj.lruNext.lruPrev = obj.lruPrev
+	if obj.big.lruNext != nil {
+		obj.big.lruNext.big.lruPrev = obj.big.lruPrev
 	} else {
-		s.lruTail = obj.lruPrev
+		s.lruTail = obj.big.lruPrev
 	}
-	obj.lruPrev, obj.lruNext = nil, nil
+	obj.big.lruPrev, obj.big.lruNext = nil, nil
 }
 
 // spill writes obj's value to a file, using the spill space reserved for
@@ -231,7 +234,7 @@ func (s *store) removeMemory(obj *object) {
 // Go handles on disk, so obj pins their objects from now on (Ray's
 // contained-in refs) until it is freed.
 func (s *store) spill(obj *object) error {
-	if mayHoldRefs(obj.typ) {
+	if mayHoldRefs(obj.big.typ) {
 		v, _ := obj.result()
 		w := refsIn(v)
 		s.refs.nest(obj, w.objectsOf(s))
@@ -239,7 +242,7 @@ func (s *store) spill(obj *object) error {
 	path, err := s.writeSpill(obj)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.reserved -= obj.size
+	s.reserved -= obj.big.size
 	if err != nil {
 		return err
 	}
@@ -250,8 +253,8 @@ func (s *store) spill(obj *object) error {
 	obj.mu.Lock()
 	obj.value = nil
 	obj.mu.Unlock()
-	obj.spillPath = path
-	s.spilled += obj.size
+	obj.big.spillPath = path
+	s.spilled += obj.big.size
 	s.files++
 	s.spills++
 	return nil
@@ -291,8 +294,14 @@ func (s *store) load(obj *object) (any, error) {
 	if err != nil || v != nil {
 		return v, err
 	}
-	obj.restoreMu.Lock()
-	defer obj.restoreMu.Unlock()
+	if obj.big == nil { // never accounted (obj.big is set before obj completes): a nil value, or freed
+		if obj.isFreed() {
+			return nil, fmt.Errorf("%w: object %s", ErrObjectFreed, obj.id)
+		}
+		return nil, nil
+	}
+	obj.big.restoreMu.Lock()
+	defer obj.big.restoreMu.Unlock()
 	if v, err := obj.result(); err != nil || v != nil {
 		return v, err // restored by another reader meanwhile
 	}
@@ -301,7 +310,7 @@ func (s *store) load(obj *object) (any, error) {
 		s.mu.Unlock()
 		return nil, fmt.Errorf("%w: object %s", ErrObjectFreed, obj.id)
 	}
-	path, typ := obj.spillPath, obj.typ
+	path, typ := obj.big.spillPath, obj.big.typ
 	s.mu.Unlock()
 	if path == "" { // a nil value
 		return obj.result()
@@ -315,17 +324,17 @@ func (s *store) load(obj *object) (any, error) {
 		return nil, fmt.Errorf("restore spilled object %s from %s: %w", obj.id, path, err)
 	}
 	s.mu.Lock()
-	if obj.isFreed() || obj.spillPath != path {
+	if obj.isFreed() || obj.big.spillPath != path {
 		s.mu.Unlock()
 		return v, nil // freed meanwhile: hand the value over, keep no books
 	}
 	// Back into memory if it fits, evicting older objects the spill space
 	// can take (the file this one leaves frees its share); else it stays
 	// on disk and this reader gets the value.
-	s.spilled -= obj.size
-	victims, ok := s.makeRoomLocked(obj.size)
+	s.spilled -= obj.big.size
+	victims, ok := s.makeRoomLocked(obj.big.size)
 	if !ok {
-		s.spilled += obj.size
+		s.spilled += obj.big.size
 		s.restores++
 		s.mu.Unlock()
 		return v, nil
@@ -333,7 +342,7 @@ func (s *store) load(obj *object) (any, error) {
 	obj.mu.Lock()
 	obj.value = v
 	obj.mu.Unlock()
-	obj.spillPath = ""
+	obj.big.spillPath = ""
 	// Unlink before the object is back in memory: evicted again, it would
 	// spill to this same path.
 	os.Remove(path)
@@ -378,10 +387,10 @@ func (s *store) drop(obj *object) {
 		obj.accounted = false
 		s.live--
 		s.removeMemory(obj)
-		path = obj.spillPath
+		path = obj.big.spillPath
 		if path != "" {
-			obj.spillPath = ""
-			s.spilled -= obj.size
+			obj.big.spillPath = ""
+			s.spilled -= obj.big.size
 			s.files--
 		}
 	}
