@@ -164,6 +164,8 @@ const (
 // retried, MaxTaskRetries).
 type actor struct {
 	rt        *Runtime
+	id        ActorID    // NewActorID of the task or actor that created it and its index there
+	n         idCounters // what its constructor and methods submitted and put (their parent: ActorCreationTaskID(id))
 	class     string
 	name      string
 	namespace string // of its name
@@ -492,6 +494,8 @@ func (rt *Runtime) spawn(ctx context.Context, class string, typ reflect.Type, op
 	}
 	a := &actor{rt: rt, class: class, name: opts.name, namespace: namespaceOf(rt, &opts), typ: typ, opts: opts, ctor: ctor,
 		ready: make(chan struct{}), stopped: make(chan struct{}), handles: 1}
+	// Its creation counts as one of the creator's submissions, as in Ray.
+	a.id = rt.submitterFor(ctx, taskFromContext(ctx)).nextActorID(rt.store.refs.job)
 	a.work.L, a.life.L = &a.mu, &a.mu
 	a.ctx, a.cancel = context.WithCancel(rt.ctx)
 	a.genCtx, a.genStop = context.WithCancel(a.ctx)

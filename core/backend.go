@@ -36,8 +36,8 @@ type backend interface {
 	// c.stream it starts a generator method and returns nil.
 	callMethod(ctx context.Context, c methodCall) *refHandle
 	// put stores v, already checked (and in encode-all mode copied
-	// through the codec) by Put.
-	put(ctx context.Context, v any) (*refHandle, error)
+	// through the codec) by Put, as the object id.
+	put(ctx context.Context, id ObjectID, v any) (*refHandle, error)
 	// getRef waits for h's value.
 	getRef(ctx context.Context, h *refHandle) (any, error)
 	// waitRefs waits until n of hs are complete, timeout passes (0:
@@ -81,7 +81,7 @@ type taskCall struct {
 	gen  func(ctx context.Context, yield func(any) error) error // fast path of a generator
 	deps []*object                                              // fast path: the ref arguments to wait for
 
-	id      TaskID       // names the returns of several-returns and generator calls
+	id      TaskID       // the task's ID: its results are ReturnObjectID(id, 1..); nil: the backend gives it one
 	returns []*refHandle // several returns: filled with one handle each
 	stream  *stream      // a generator: started on it
 }
@@ -104,8 +104,8 @@ type methodCall struct {
 	wire   []byte
 	fn     func(ctx context.Context, inst any) (any, error)
 	deps   []*object
+	id     TaskID // the call's ID (its result is ReturnObjectID(id, 1)); nil: the backend gives it one
 
-	id      TaskID       // names the returns of several-returns and generator calls
 	returns []*refHandle // several returns (fn gives one []any): filled with one handle each
 	stream  *stream      // a generator method: started on it (fn yields through it)
 }
@@ -151,12 +151,37 @@ func backendFor(ctx context.Context) (backend, *task, error) {
 	return rt.front, parent, nil
 }
 
+// callerFor is backendFor plus the submitter whose counters name what the
+// call makes: the task's, the actor's or the driver's.
+func callerFor(ctx context.Context) (backend, *task, submitter, error) {
+	if t := taskFromContext(ctx); t != nil {
+		if t.rt.closed.Load() {
+			return nil, t, submitter{}, fmt.Errorf("%w: called from task %q while the runtime stops", ErrShutdown, t.name)
+		}
+		return t.rt.front, t, submitter{t.out.id.Task(), &t.n}, nil
+	}
+	if a, ok := ctx.Value(holderKey{}).(*actor); ok {
+		if a.rt.closed.Load() {
+			return nil, nil, submitter{}, fmt.Errorf("%w: called from actor %q while the runtime stops", ErrShutdown, a.class)
+		}
+		return a.rt.front, nil, submitter{ActorCreationTaskID(a.id), &a.n}, nil
+	}
+	rt, err := current()
+	if err != nil {
+		return nil, nil, submitter{}, err
+	}
+	return rt.front, nil, rt.driverSub(), nil
+}
+
 // The embedded backend.
 
 func (rt *Runtime) submitTask(ctx context.Context, c taskCall) *refHandle {
 	n := 1
 	if c.returns != nil {
 		n = len(c.returns)
+	}
+	if c.id.IsNil() {
+		c.id = rt.submitterFor(ctx, c.parent).nextTaskID()
 	}
 	if err := rt.prepare(ctx, c.spec, n); err != nil {
 		return rt.failCall(c, err)
@@ -172,7 +197,7 @@ func (rt *Runtime) submitTask(ctx context.Context, c taskCall) *refHandle {
 		rt.startN(ctx, c)
 		return c.returns[0]
 	}
-	t, live := rt.newTask(c.spec, c.deps, c.run)
+	t, live := rt.newTask(c.spec, c.id, 1, c.deps, c.run)
 	h := newHandle(rt, t.out)
 	rt.start(ctx, c.parent, t, live)
 	return h
@@ -185,10 +210,12 @@ func (rt *Runtime) failCall(c taskCall, err error) *refHandle {
 		c.stream.rt, c.stream.done, c.stream.err = rt, true, err
 		return nil
 	case c.returns != nil:
-		failHandles(rt, c.returns, err)
+		for i := range c.returns {
+			c.returns[i] = failedObject(rt, ReturnObjectID(c.id, uint32(i+1)), err)
+		}
 		return c.returns[0]
 	}
-	return failedRef[any](rt, err).h
+	return failedObject(rt, ReturnObjectID(c.id, 1), err)
 }
 
 // runFromWire sets c's code to the worker side of the by-name path: decode
@@ -236,26 +263,31 @@ func (rt *Runtime) callMethod(ctx context.Context, c methodCall) *refHandle {
 		}
 		fn = func(ctx context.Context, inst any) (any, error) { return execMethod(ctx, inst, mc, wire) }
 	}
-	call := &actorCall{a: c.a, method: c.method, out: rt.store.newObject(), fn: fn}
+	if c.id.IsNil() {
+		c.id = rt.submitterFor(ctx, taskFromContext(ctx)).nextActorTaskID(c.a.id)
+	}
+	outID := ReturnObjectID(c.id, 1)
+	if c.stream != nil {
+		outID = ReturnObjectID(c.id, 0) // a generator's values are its returns 1, 2, ...
+	}
+	call := &actorCall{a: c.a, method: c.method, out: rt.store.newObject(outID), fn: fn}
 	call.out.call = call
 	var h *refHandle
 	switch {
 	case c.stream != nil:
 		st := c.stream
-		st.rt, st.call = rt, call
+		st.rt, st.call, st.id = rt, call, c.id
 		call.out.onDone(st.finishCall)
 	case c.returns != nil:
 		rest := make([]*object, len(c.returns)-1)
 		for i := range c.returns {
 			o := call.out
 			if i > 0 {
-				o = rt.store.newObject()
+				o = rt.store.newObject(ReturnObjectID(c.id, uint32(i+1)))
 				o.call = call
 				rest[i-1] = o
 			}
 			c.returns[i] = newHandle(rt, o)
-			oid := ReturnObjectID(c.id, uint32(i+1))
-			c.returns[i].oid = &oid
 		}
 		call.extra().rest = rest // call is not shared yet
 		h = c.returns[0]
@@ -269,14 +301,14 @@ func (rt *Runtime) callMethod(ctx context.Context, c methodCall) *refHandle {
 	return h
 }
 
-func (rt *Runtime) put(ctx context.Context, v any) (*refHandle, error) {
+func (rt *Runtime) put(ctx context.Context, id ObjectID, v any) (*refHandle, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if rt.closed.Load() {
 		return nil, fmt.Errorf("%w: cannot put a %T", ErrShutdown, v)
 	}
-	obj, err := rt.store.put(v)
+	obj, err := rt.store.put(v, id)
 	if err != nil {
 		return nil, err
 	}

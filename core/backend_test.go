@@ -47,9 +47,9 @@ func (r *recorder) callMethod(ctx context.Context, c methodCall) *refHandle {
 	r.note(ctx, "callMethod")
 	return r.backend.callMethod(ctx, c)
 }
-func (r *recorder) put(ctx context.Context, v any) (*refHandle, error) {
+func (r *recorder) put(ctx context.Context, id ObjectID, v any) (*refHandle, error) {
 	r.note(ctx, "put")
-	return r.backend.put(ctx, v)
+	return r.backend.put(ctx, id, v)
 }
 func (r *recorder) getRef(ctx context.Context, h *refHandle) (any, error) {
 	r.note(ctx, "get")

@@ -151,6 +151,17 @@
 // runtime does not know fails to decode (ErrInvalidInput, or
 // ErrObjectFreed once freed).
 //
+// IDs follow Ray's layout (ids.go): every object has one ObjectID, which
+// Ref.ObjectID returns and Ref.ID shows (its String form, which
+// ParseObjectID reads back), the same on the wire. The index-th task a
+// task submits is NewTaskID(parent, index), counted from 1 per parent
+// (the driver, DriverTaskID of the job, outside any task; in an actor, its
+// ActorCreationTaskID), so a task's ID says where it comes from;
+// CurrentTaskID returns the running one's. A task's results are
+// ReturnObjectID(task, 1..n) (a generator's values in the order yielded),
+// a method call's ReturnObjectID(NewActorTaskID(actor, caller, index), 1),
+// and the index-th value a task puts is PutObjectID(task, index).
+//
 // Objects are counted as Ray's ownership model counts them: the runtime
 // that makes an object owns it, and frees it when no holder is left: no
 // handle in this process (the garbage collector notices unreachable ones,

@@ -100,8 +100,9 @@ func encodeAllMethod(name string, localOnly bool) bool {
 	return true
 }
 
-// The job and driver task that encode-all specs name, until a cluster
-// gives out job IDs.
+// The job of this process and its driver task, until a cluster gives out
+// job IDs; taskSeq numbers the specs that name no task of their own (an
+// actor's constructor, RemoteArgs' late method arguments).
 var (
 	localJob    = JobIDFromInt(uint32(os.Getpid()))
 	localDriver = DriverTaskID(localJob)
@@ -203,7 +204,9 @@ func wireSpec(ts *corepb.TaskSpec, types []reflect.Type, args []any, o *options)
 		}
 	}()
 	ts.JobId = localJob[:]
-	ts.ParentTaskId = localDriver[:]
+	if ts.ParentTaskId == nil {
+		ts.ParentTaskId = localDriver[:]
+	}
 	if ts.TaskId == nil {
 		id := NewTaskID(localDriver, taskSeq.Add(1))
 		ts.TaskId = id[:]
@@ -294,17 +297,17 @@ func launchByName[R any](ctx context.Context, s *spec, args []any) Ref[R] {
 		rt, _ := current()
 		return failedRef[R](rt, fmt.Errorf("%w: no remote function named %q", ErrNotRegistered, s.name))
 	}
-	wire, pins, err := wireSpec(&corepb.TaskSpec{FunctionName: s.name}, fc.args, args, &s.opts)
+	b, parent, sub, err := callerFor(ctx)
+	if err != nil {
+		return failedRef[R](nil, err)
+	}
+	id := sub.nextTaskID()
+	wire, pins, err := wireSpec(&corepb.TaskSpec{FunctionName: s.name, TaskId: id[:], ParentTaskId: sub.id[:]}, fc.args, args, &s.opts)
 	if err != nil {
 		rt, _ := current()
 		return failedRef[R](rt, fmt.Errorf("task %q: %w", s.name, err))
 	}
-	b, parent, err := backendFor(ctx)
-	if err != nil {
-		pins.release()
-		return failedRef[R](nil, err)
-	}
-	h := b.submitTask(ctx, taskCall{spec: s, parent: parent, wire: wire})
+	h := b.submitTask(ctx, taskCall{spec: s, parent: parent, wire: wire, id: id})
 	pins.releaseWith(h.obj)
 	return Ref[R]{h: h}
 }
@@ -364,12 +367,15 @@ func callByName[T, R any](ctx context.Context, h *ActorHandle[T], method string,
 		rt, _ := current()
 		return failedRef[R](rt, fmt.Errorf("%w: call %q on a nil actor handle", ErrInvalidInput, method))
 	}
-	wire, pins, err := wireSpec(&corepb.TaskSpec{MethodName: method, ActorClass: h.a.class}, mc.args, args, nil)
+	sub := h.a.rt.submitterFor(ctx, taskFromContext(ctx))
+	id := sub.nextActorTaskID(h.a.id)
+	ts := &corepb.TaskSpec{MethodName: method, ActorClass: h.a.class, TaskId: id[:], ParentTaskId: sub.id[:], ActorId: h.a.id[:]}
+	wire, pins, err := wireSpec(ts, mc.args, args, nil)
 	if err != nil {
 		rt, _ := current()
 		return failedRef[R](rt, fmt.Errorf("call %q: %w", method, err))
 	}
-	ref := Ref[R]{h: h.a.rt.front.callMethod(ctx, methodCall{a: h.a, method: method, wire: wire})}
+	ref := Ref[R]{h: h.a.rt.front.callMethod(ctx, methodCall{a: h.a, method: method, wire: wire, id: id})}
 	pins.releaseWith(ref.h.obj)
 	return ref
 }

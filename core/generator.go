@@ -32,7 +32,7 @@ type stream struct {
 	t     *task      // the producer; nil when the call failed before it started
 	call  *actorCall // the producer of a generator method (GenMethodA); nil for a task
 	name  string
-	id    TaskID // the values' ObjectIDs are ReturnObjectID(id, 1..)
+	id    TaskID // the values' ObjectIDs are ReturnObjectID(id, 1..); the task's own (Completed) is index 0
 	limit int    // GeneratorBackpressure; 0 for none
 
 	mu      sync.Mutex
@@ -96,7 +96,7 @@ func (s *stream) yield(ctx context.Context, v any) error {
 		s.mu.Lock()
 	}
 	s.mu.Unlock()
-	obj, err := s.rt.store.put(v)
+	obj, err := s.rt.store.put(v, ReturnObjectID(s.id, uint32(i+1)))
 	if err != nil {
 		return fmt.Errorf("generator %q value %d: %w", s.name, i+1, err)
 	}
@@ -108,8 +108,6 @@ func (s *stream) yield(ctx context.Context, v any) error {
 		return err
 	}
 	s.made++
-	oid := ReturnObjectID(s.id, uint32(s.made))
-	h.oid = &oid
 	s.ready = append(s.ready, h)
 	s.signalLocked()
 	return nil
@@ -297,18 +295,18 @@ func (g *Generator[T]) Completed() Ref[struct{}] {
 // launchGen submits a generator call to the backend of ctx; run yields
 // its values.
 func launchGen[T any](ctx context.Context, s *spec, deps []*object, run func(ctx context.Context, yield func(any) error) error) *Generator[T] {
-	return submitGen[T](ctx, taskCall{spec: s, gen: run, deps: deps, id: newCallID()})
+	b, parent, sub, err := callerFor(ctx)
+	if err != nil {
+		return failedGen[T](nil, s.name, err)
+	}
+	return submitGen[T](ctx, b, taskCall{spec: s, parent: parent, gen: run, deps: deps, id: sub.nextTaskID()})
 }
 
-// submitGen submits c, a generator call, and returns its Generator.
-func submitGen[T any](ctx context.Context, c taskCall) *Generator[T] {
-	b, parent, err := backendFor(ctx)
-	if err != nil {
-		return failedGen[T](nil, c.spec.name, err)
-	}
+// submitGen submits c, a generator call, to b and returns its Generator.
+func submitGen[T any](ctx context.Context, b backend, c taskCall) *Generator[T] {
 	st := &stream{name: c.spec.name, id: c.id, limit: c.spec.opts.task.backpressure}
 	g := &Generator[T]{s: st}
-	c.parent, c.stream = parent, st
+	c.stream = st
 	b.submitTask(ctx, c)
 	if st.t != nil {
 		runtime.AddCleanup(g, (*stream).stop, st)
@@ -320,7 +318,8 @@ func submitGen[T any](ctx context.Context, c taskCall) *Generator[T] {
 func (rt *Runtime) startGen(ctx context.Context, c taskCall) {
 	st, gen := c.stream, c.gen
 	st.rt = rt
-	t, live := rt.newTask(c.spec, c.deps, func(ctx context.Context) (any, error) {
+	st.id = c.id
+	t, live := rt.newTask(c.spec, c.id, 0, c.deps, func(ctx context.Context) (any, error) {
 		st.begin()
 		return nil, gen(ctx, func(v any) error { return st.yield(ctx, v) })
 	})
@@ -359,13 +358,17 @@ func launchGenByName[T any](ctx context.Context, s *spec, args []any) *Generator
 		rt, _ := current()
 		return failedGen[T](rt, s.name, fmt.Errorf("%w: no generator function named %q", ErrNotRegistered, s.name))
 	}
-	id := newCallID()
-	wire, pins, err := wireSpec(&corepb.TaskSpec{FunctionName: s.name, TaskId: id[:]}, fc.args, args, &s.opts)
+	b, parent, sub, err := callerFor(ctx)
+	if err != nil {
+		return failedGen[T](nil, s.name, err)
+	}
+	id := sub.nextTaskID()
+	wire, pins, err := wireSpec(&corepb.TaskSpec{FunctionName: s.name, TaskId: id[:], ParentTaskId: sub.id[:]}, fc.args, args, &s.opts)
 	if err != nil {
 		rt, _ := current()
 		return failedGen[T](rt, s.name, fmt.Errorf("task %q: %w", s.name, err))
 	}
-	gen := submitGen[T](ctx, taskCall{spec: s, wire: wire, id: id})
+	gen := submitGen[T](ctx, b, taskCall{spec: s, parent: parent, wire: wire, id: id})
 	// The arguments' objects stay pinned until the generator task is over.
 	if t := gen.s.t; t != nil {
 		pins.releaseWith(t.out)

@@ -2,10 +2,10 @@ package core
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"math/bits"
 )
 
 // IDs that travel between processes: fixed-size binary values laid out the
@@ -18,6 +18,13 @@ import (
 //	ObjectID 28 bytes  TaskID + 4-byte index (a return value, or a Put when the
 //	                   high bit is set)
 //	NodeID   28 bytes  random
+//
+// Every object a runtime makes is named this way: the index-th task a
+// task (or the driver) submits is NewTaskID(parent, index), counted from 1
+// per parent; its results are ReturnObjectID(task, 1..n); the index-th
+// value a task (or the driver) stores with Put is PutObjectID(task, index).
+// The unique bytes are a fixed 64-bit multiply-fold hash (the same on
+// every platform and process), cheap enough to compute for every task.
 //
 // Each has String (lowercase hex), a Parse function, MarshalBinary and
 // MarshalText (so the codec and JSON carry them), and Nil.
@@ -51,25 +58,40 @@ func JobIDFromInt(n uint32) JobID {
 // Int is the job's number.
 func (id JobID) Int() uint32 { return binary.BigEndian.Uint32(id[:]) }
 
-// hashInto fills out with the first bytes of sha256(parts...).
-func hashInto(out []byte, parts ...[]byte) {
-	h := sha256.New()
-	for _, p := range parts {
-		h.Write(p)
-	}
-	copy(out, h.Sum(nil))
+// Hash tags, so that IDs of different kinds never share unique bytes.
+const (
+	tagDriver uint64 = 0x6472697665720001 // "driver"
+	tagTask   uint64 = 0x7461736b00000002 // "task"
+	tagActor  uint64 = 0x6163746f72000003 // "actor"
+	tagCall   uint64 = 0x63616c6c00000004 // "call"
+)
+
+// fold mixes two words into one (a 64x64->128 multiply folded, as wyhash does).
+func fold(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a^0xa0761d6478bd642f, b^0xe7037ed1a0b428db)
+	return hi ^ lo
 }
 
-func indexBytes(i uint64) []byte {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], i)
-	return b[:]
+// hash64 is a 64-bit hash of tag and words, the same everywhere.
+func hash64(tag uint64, words ...uint64) uint64 {
+	h := tag
+	for _, w := range words {
+		h = fold(h, w)
+	}
+	return h
+}
+
+func word(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
+
+// taskWords are a TaskID as three words, for hashing.
+func taskWords(t *TaskID) (uint64, uint64, uint64) {
+	return word(t[0:8]), word(t[8:16]), word(t[16:24])
 }
 
 // DriverTaskID is the ID of a job's driver: the root of its task tree.
 func DriverTaskID(job JobID) TaskID {
 	var id TaskID
-	hashInto(id[:8], []byte("driver"), job[:])
+	binary.BigEndian.PutUint64(id[:8], hash64(tagDriver, uint64(job.Int())))
 	nilActor := NilActorID(job)
 	copy(id[8:], nilActor[:])
 	return id
@@ -88,7 +110,9 @@ func NilActorID(job JobID) ActorID {
 // NewActorID derives the ID of the index-th actor created by parent.
 func NewActorID(job JobID, parent TaskID, index uint64) ActorID {
 	var id ActorID
-	hashInto(id[:12], []byte("actor"), parent[:], indexBytes(index))
+	a, b, c := taskWords(&parent)
+	binary.BigEndian.PutUint64(id[:8], hash64(tagActor, a, b, c, index))
+	binary.BigEndian.PutUint32(id[8:12], uint32(hash64(tagActor+1, a, b, c, index)))
 	copy(id[12:], job[:])
 	return id
 }
@@ -97,9 +121,11 @@ func NewActorID(job JobID, parent TaskID, index uint64) ActorID {
 // normal task is in parent's job, on no actor.
 func NewTaskID(parent TaskID, index uint64) TaskID {
 	var id TaskID
-	hashInto(id[:8], []byte("task"), parent[:], indexBytes(index))
-	nilActor := NilActorID(parent.Job())
-	copy(id[8:], nilActor[:])
+	a, b, c := taskWords(&parent)
+	binary.BigEndian.PutUint64(id[:8], hash64(tagTask, a, b, c, index))
+	binary.BigEndian.PutUint64(id[8:16], ^uint64(0)) // NilActorID(parent.Job())
+	binary.BigEndian.PutUint32(id[16:20], ^uint32(0))
+	copy(id[20:], parent[20:])
 	return id
 }
 
@@ -107,7 +133,17 @@ func NewTaskID(parent TaskID, index uint64) TaskID {
 // submitted to actor.
 func NewActorTaskID(actor ActorID, parent TaskID, index uint64) TaskID {
 	var id TaskID
-	hashInto(id[:8], []byte("actor-task"), actor[:], parent[:], indexBytes(index))
+	a, b, c := taskWords(&parent)
+	binary.BigEndian.PutUint64(id[:8], hash64(tagCall, word(actor[0:8]), word(actor[8:16]), a, b, c, index))
+	copy(id[8:], actor[:])
+	return id
+}
+
+// ActorCreationTaskID is the ID of the task that creates actor, which is
+// also the parent of what the actor's methods submit and put: the actor's
+// ID with no unique bytes of its own.
+func ActorCreationTaskID(actor ActorID) TaskID {
+	var id TaskID
 	copy(id[8:], actor[:])
 	return id
 }

@@ -38,8 +38,8 @@ func TestFinishedObjectKeepsLineageOnly(t *testing.T) {
 	if o.fn == nil || o.fn.name != "internal.lineageAdd" {
 		t.Fatalf("lineage function: %+v", o.fn)
 	}
-	if o.argIDs == nil || o.argIDs[0] != 0 || o.argIDs[1] != x.h.obj.id {
-		t.Fatalf("lineage argument IDs %v, want [0 %d 0 0]", o.argIDs, x.h.obj.id)
+	if o.argIDs == nil || !o.argIDs[0].IsNil() || o.argIDs[1] != x.h.obj.id {
+		t.Fatalf("lineage argument IDs %v, want [nil %s nil nil]", o.argIDs, x.h.obj.id)
 	}
 	if plain := lineageAdd.Remote(ctx, 1, 2); plain.h.obj.argIDs != nil {
 		t.Fatal("a call without ref arguments records argument IDs")

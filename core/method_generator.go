@@ -28,8 +28,8 @@ func callActorGen[T, V any](ctx context.Context, h *ActorHandle[T], method strin
 		rt, _ := current()
 		return failedGen[V](rt, method, fmt.Errorf("%w: call %q on a nil actor handle", ErrInvalidInput, method))
 	}
-	st := &stream{name: method, id: newCallID(), limit: limit}
-	h.a.rt.front.callMethod(ctx, methodCall{a: h.a, method: method, deps: deps, id: st.id, stream: st,
+	st := &stream{name: method, limit: limit}
+	h.a.rt.front.callMethod(ctx, methodCall{a: h.a, method: method, deps: deps, stream: st,
 		fn: func(ctx context.Context, inst any) (any, error) {
 			st.begin()
 			return nil, run(ctx, inst.(T), func(v any) error { return st.yieldCall(ctx, v) })

@@ -24,7 +24,7 @@ func callActorN[T any](ctx context.Context, h *ActorHandle[T], method string, de
 		failHandles(rt, hs, fmt.Errorf("%w: call %q on a nil actor handle", ErrInvalidInput, method))
 		return
 	}
-	h.a.rt.front.callMethod(ctx, methodCall{a: h.a, method: method, deps: deps, id: newCallID(), returns: hs,
+	h.a.rt.front.callMethod(ctx, methodCall{a: h.a, method: method, deps: deps, returns: hs,
 		fn: func(ctx context.Context, inst any) (any, error) { return fn(ctx, inst.(T)) }})
 }
 

@@ -12,7 +12,7 @@ var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); retu
 // object is one entry of the object store: a value (or an error) that is
 // complete once done is closed. Values are immutable once set.
 type object struct {
-	id       uint64
+	id       ObjectID // ReturnObjectID of the task that fills it, or PutObjectID
 	finished atomic.Bool
 	flags    atomic.Uint32 // objFreed, objTracked
 	waiters  int32         // callbacks not cancelled; guarded by mu
@@ -26,7 +26,6 @@ type object struct {
 	value     any
 	err       error
 	callbacks []*waiter
-	restoreMu sync.Mutex // one reader restores a spilled value at a time
 	producer  *task      // the task that fills it, for Cancel; nil for Put and once complete
 	call      *actorCall // the actor call that fills it, for Cancel; nil once complete
 
@@ -35,15 +34,22 @@ type object struct {
 	// never the argument values or the task's closure, which would keep
 	// the arguments alive as long as the result is.
 	fn     *spec
-	argIDs *[maxArgs]uint64
+	argIDs *[maxArgs]ObjectID
 
-	// Store bookkeeping, guarded by the store's lock.
-	refs      atomic.Int64 // local handles (refHandle)
+	refs atomic.Int64 // local handles (refHandle)
+	big  *bigObject   // set by the store's admit for a value it accounts (not inlined)
+}
+
+// bigObject is the store's bookkeeping of an object it accounts (a value
+// of inlineSize or more), guarded by the store's lock: most objects are
+// small and never need it.
+type bigObject struct {
 	size      int64
 	spillPath string // non-empty while the value lives on disk
 	typ       reflect.Type
 	lruPrev   *object
 	lruNext   *object
+	restoreMu sync.Mutex // one reader restores a spilled value at a time
 }
 
 // maxArgs is the most arguments a remote function takes (Func4).

@@ -1,7 +1,6 @@
 package core
 
 import (
-	"encoding/binary"
 	"fmt"
 	"runtime"
 	"sync"
@@ -39,10 +38,15 @@ type refTable struct {
 	job  JobID
 
 	mu      sync.Mutex
-	objects map[uint64]*refEntry
-	actors  map[ActorID]weak.Pointer[actor]
-	actorID map[weak.Pointer[actor]]ActorID
-	actorN  uint64
+	objects map[ObjectID]*refEntry
+	// gone remembers the IDs of the last objects freed out of the table
+	// (up to goneCap), so that decoding one is ErrObjectFreed rather than
+	// an unknown ID; goneRing is their order, oldest first from goneNext.
+	gone     map[ObjectID]struct{}
+	goneRing []ObjectID
+	goneNext int
+	actors   map[ActorID]weak.Pointer[actor]
+	actorID  map[weak.Pointer[actor]]ActorID
 }
 
 // refEntry is what the owner knows of one object beyond its local handles.
@@ -63,21 +67,32 @@ func newRefTable() refTable {
 	return refTable{node: NewNodeID(), job: localJob}
 }
 
-// objectIDOf is an embedded object's wire ID: the task part holds the
-// store's sequence number (the embedded runtime's tasks carry no IDs of
-// their own), in the job of this process.
-func objectIDOf(job JobID, seq uint64) ObjectID {
-	var t TaskID
-	binary.BigEndian.PutUint64(t[:8], seq)
-	na := NilActorID(job)
-	copy(t[8:], na[:])
-	return ReturnObjectID(t, 1)
+// goneCap bounds how many freed IDs the table remembers: an ID freed
+// longer ago decodes as an unknown one.
+const goneCap = 1 << 14
+
+// rememberGoneLocked records that id's object was freed. Caller holds t.mu.
+func (t *refTable) rememberGoneLocked(id ObjectID) {
+	if t.gone == nil {
+		t.gone = map[ObjectID]struct{}{}
+	}
+	if len(t.goneRing) < goneCap {
+		t.goneRing = append(t.goneRing, id)
+	} else {
+		delete(t.gone, t.goneRing[t.goneNext])
+		t.goneRing[t.goneNext] = id
+		t.goneNext = (t.goneNext + 1) % goneCap
+	}
+	t.gone[id] = struct{}{}
 }
 
-// seqOf is objectIDOf's inverse; ok is false for an ID objectIDOf did not make.
-func seqOf(job JobID, id ObjectID) (uint64, bool) {
-	seq := binary.BigEndian.Uint64(id[:8])
-	return seq, seq != 0 && objectIDOf(job, seq) == id
+// unknownLocked is the error for an ID not in the table: freed, if it
+// was freed lately, else not one this runtime gave out. Caller holds t.mu.
+func (t *refTable) unknownLocked(id ObjectID) error {
+	if _, ok := t.gone[id]; ok {
+		return fmt.Errorf("%w: object %s: no holder was left, so it was freed", ErrObjectFreed, id)
+	}
+	return fmt.Errorf("%w: no object %s in this runtime (not an ID it gave out, or freed long ago)", ErrInvalidInput, id)
 }
 
 // trackLocked returns obj's entry, making it, or nil once obj is freed.
@@ -93,7 +108,7 @@ func (t *refTable) trackLocked(obj *object) *refEntry {
 		return nil
 	}
 	if t.objects == nil {
-		t.objects = map[uint64]*refEntry{}
+		t.objects = map[ObjectID]*refEntry{}
 	}
 	e := &refEntry{obj: obj}
 	t.objects[obj.id] = e
@@ -105,7 +120,7 @@ func (t *refTable) trackLocked(obj *object) *refEntry {
 func (t *refTable) export(obj *object) (ObjectID, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	id := objectIDOf(t.job, obj.id)
+	id := obj.id
 	if t.trackLocked(obj) == nil {
 		return id, fmt.Errorf("%w: object %s", ErrObjectFreed, id)
 	}
@@ -114,15 +129,14 @@ func (t *refTable) export(obj *object) (ObjectID, error) {
 
 // borrow is the decoding side: it finds the object id names and counts a
 // new local handle on it. An object no holder is left for is not revived.
-func (t *refTable) borrow(id ObjectID, made uint64) (*object, error) {
-	seq, ok := seqOf(t.job, id)
-	if !ok || seq > made {
-		return nil, fmt.Errorf("%w: no object %s in this runtime (not an ID it gave out)", ErrInvalidInput, id)
-	}
+func (t *refTable) borrow(id ObjectID) (*object, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	e := t.objects[seq]
-	if e == nil || e.obj.isFreed() || e.obj.refs.Load() == 0 && !e.pinned() {
+	e := t.objects[id]
+	if e == nil {
+		return nil, t.unknownLocked(id)
+	}
+	if e.obj.isFreed() || e.obj.refs.Load() == 0 && !e.pinned() {
 		return nil, fmt.Errorf("%w: object %s: no holder was left, so it was freed", ErrObjectFreed, id)
 	}
 	e.obj.refs.Add(1)
@@ -156,6 +170,7 @@ func (t *refTable) freeIfUnheldLocked(e *refEntry, out []*object) []*object {
 // contained, queueing those on work.
 func (t *refTable) forgetLocked(e *refEntry, work []*refEntry) []*refEntry {
 	delete(t.objects, e.obj.id)
+	t.rememberGoneLocked(e.obj.id)
 	for _, in := range e.contains {
 		if ie := t.objects[in.id]; ie != nil && ie.containedIn > 0 {
 			ie.containedIn--
@@ -218,14 +233,13 @@ func (t *refTable) nest(outer *object, inner []*object) {
 // borrower registration: the owner keeps the object until the borrower
 // reports it let go); removeBorrower is that report.
 func (t *refTable) addBorrower(id ObjectID, addr string) error {
-	seq, ok := seqOf(t.job, id)
-	if !ok {
-		return fmt.Errorf("%w: no object %s in this runtime (not an ID it gave out)", ErrInvalidInput, id)
-	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	e := t.objects[seq]
-	if e == nil || e.obj.isFreed() {
+	e := t.objects[id]
+	if e == nil {
+		return t.unknownLocked(id)
+	}
+	if e.obj.isFreed() {
 		return fmt.Errorf("%w: object %s", ErrObjectFreed, id)
 	}
 	if e.borrowers == nil {
@@ -236,13 +250,9 @@ func (t *refTable) addBorrower(id ObjectID, addr string) error {
 }
 
 func (t *refTable) removeBorrower(id ObjectID, addr string) []*object {
-	seq, ok := seqOf(t.job, id)
-	if !ok {
-		return nil
-	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	e := t.objects[seq]
+	e := t.objects[id]
 	if e == nil || e.borrowers[addr] == 0 {
 		return nil
 	}
@@ -272,8 +282,7 @@ func (t *refTable) exportActor(a *actor) ActorID {
 		t.actors = map[ActorID]weak.Pointer[actor]{}
 		t.actorID = map[weak.Pointer[actor]]ActorID{}
 	}
-	t.actorN++
-	id := NewActorID(t.job, DriverTaskID(t.job), t.actorN)
+	id := a.id
 	t.actors[id] = wp
 	t.actorID[wp] = id
 	runtime.AddCleanup(a, t.forgetActor, id)

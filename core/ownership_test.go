@@ -13,9 +13,11 @@ func newTestStore(t *testing.T) *store {
 	return newStore(1<<30, unlimitedSpill, t.TempDir())
 }
 
+var testPuts = submitter{n: new(idCounters)}
+
 // held makes an object with one local handle (counted, no Go handle).
 func held(t *testing.T, s *store) *object {
-	obj, err := s.put(1)
+	obj, err := s.put(1, testPuts.nextPutID())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +53,7 @@ func TestRefTableBorrowers(t *testing.T) {
 	}
 	s.refs.removeBorrower(id, "w1") // one report too many: ignored
 	wantFreed(t, "w2 holds it", obj, false)
-	if got, err := s.refs.borrow(id, s.nextID.Load()); err != nil || got != obj {
+	if got, err := s.refs.borrow(id); err != nil || got != obj {
 		t.Fatalf("a borrowed object decodes: %v", err)
 	}
 	s.decRef(obj)
@@ -65,10 +67,10 @@ func TestRefTableBorrowers(t *testing.T) {
 	if err := s.refs.addBorrower(id, "w3"); !errors.Is(err, ErrObjectFreed) {
 		t.Fatalf("a borrower registering for a freed object: %v", err)
 	}
-	if _, err := s.refs.borrow(id, s.nextID.Load()); !errors.Is(err, ErrObjectFreed) {
+	if _, err := s.refs.borrow(id); !errors.Is(err, ErrObjectFreed) {
 		t.Fatalf("decoding a freed object: %v", err)
 	}
-	if _, err := s.refs.borrow(objectIDOf(s.refs.job, 999), s.nextID.Load()); !errors.Is(err, ErrInvalidInput) {
+	if _, err := s.refs.borrow(PutObjectID(DriverTaskID(s.refs.job), 1<<20)); !errors.Is(err, ErrInvalidInput) {
 		t.Fatalf("decoding an ID never given out: %v", err)
 	}
 }

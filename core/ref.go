@@ -23,7 +23,6 @@ type Ref[T any] struct {
 type refHandle struct {
 	rt       *Runtime
 	obj      *object
-	oid      *ObjectID // the ObjectID of a return of a multi-return or generator task
 	released atomic.Bool
 	cleanup  runtime.Cleanup
 }
@@ -41,19 +40,18 @@ func adoptHandle(rt *Runtime, obj *object) *refHandle {
 	return h
 }
 
-// ID identifies the object the ref points to. A return of a task with
-// several returns (FuncAxB, FuncAxN) or a value of a generator (GenA) is
-// named by its ObjectID, which ParseObjectID reads: the TaskID of the task
-// that made it and the return's index, from 1, as in Ray, so the refs of
-// one call share their Task().
+// ID identifies the object the ref points to: the String form of its
+// ObjectID, which ParseObjectID reads back. A task's results are
+// ReturnObjectID(task, index), the index from 1 as in Ray (a generator's
+// values are its returns 1, 2, ... in the order yielded), so the refs of
+// one call share their Task(); a Put's object is PutObjectID(task, index)
+// of the task that put it (the driver outside any task). The zero Ref's
+// ID is "nil".
 func (r Ref[T]) ID() string {
 	if r.h == nil {
 		return "nil"
 	}
-	if r.h.oid != nil {
-		return r.h.oid.String()
-	}
-	return fmt.Sprintf("obj-%016x", r.h.obj.id)
+	return r.h.obj.id.String()
 }
 
 // Valid reports whether the ref points to an object (the zero Ref does not).
@@ -282,7 +280,7 @@ func checkUnique[T any](refs []Ref[T]) error {
 // stores into that task's runtime. A value that no codec can carry to
 // another process (see CheckEncodable) is refused with ErrNotEncodable.
 func Put[T any](ctx context.Context, v T) (Ref[T], error) {
-	b, _, err := backendFor(ctx)
+	b, _, sub, err := callerFor(ctx)
 	if err != nil {
 		return Ref[T]{}, err
 	}
@@ -290,7 +288,7 @@ func Put[T any](ctx context.Context, v T) (Ref[T], error) {
 	if err != nil {
 		return Ref[T]{}, err
 	}
-	h, err := b.put(ctx, v)
+	h, err := b.put(ctx, sub.nextPutID(), v)
 	if err != nil {
 		return Ref[T]{}, err
 	}

@@ -74,7 +74,7 @@ func (r *Ref[T]) UnmarshalCBOR(b []byte) error {
 	if err != nil {
 		return err
 	}
-	obj, err := rt.store.refs.borrow(id, rt.store.nextID.Load())
+	obj, err := rt.store.refs.borrow(id)
 	if err != nil {
 		return err
 	}
@@ -82,13 +82,14 @@ func (r *Ref[T]) UnmarshalCBOR(b []byte) error {
 	return nil
 }
 
-// ObjectID is the ID the ref carries on the wire; the zero Ref has the nil
-// ID.
+// ObjectID names the ref's object, on the wire too: ReturnObjectID of the
+// task that makes it, or PutObjectID of the task (or driver) that put it.
+// Ref.ID is its String form. The zero Ref has the nil ID.
 func (r Ref[T]) ObjectID() ObjectID {
 	if r.h == nil {
 		return ObjectID{}
 	}
-	return objectIDOf(r.h.rt.store.refs.job, r.h.obj.id)
+	return r.h.obj.id
 }
 
 // MarshalCBOR writes the handle's wire form: the actor's ID and owner. A

@@ -19,36 +19,27 @@ import (
 // filling hs with their handles. run returns the values as a []any of
 // that length.
 func launchN(ctx context.Context, s *spec, deps []*object, hs []*refHandle, run func(ctx context.Context) (any, error)) {
-	b, parent, err := backendFor(ctx)
+	b, parent, sub, err := callerFor(ctx)
 	if err != nil {
 		failHandles(nil, hs, err)
 		return
 	}
-	b.submitTask(ctx, taskCall{spec: s, parent: parent, run: run, deps: deps, id: newCallID(), returns: hs})
+	b.submitTask(ctx, taskCall{spec: s, parent: parent, run: run, deps: deps, id: sub.nextTaskID(), returns: hs})
 }
-
-// newCallID is the TaskID of a call whose objects are named by ObjectID.
-func newCallID() TaskID { return NewTaskID(localDriver, taskSeq.Add(1)) }
 
 // startN makes and starts the task of c, a call with several returns: one
 // object per return, each named ReturnObjectID(c.id, index).
 func (rt *Runtime) startN(ctx context.Context, c taskCall) {
 	hs := c.returns
-	t, live := rt.newTask(c.spec, c.deps, c.run)
-	oids := make([]ObjectID, len(hs))
-	for i := range oids {
-		oids[i] = ReturnObjectID(c.id, uint32(i+1))
-	}
+	t, live := rt.newTask(c.spec, c.id, 1, c.deps, c.run)
 	hs[0] = newHandle(rt, t.out)
-	hs[0].oid = &oids[0]
 	if len(hs) > 1 {
 		rest := make([]*object, len(hs)-1)
 		for i := range rest {
-			o := rt.store.newObject()
+			o := rt.store.newObject(ReturnObjectID(c.id, uint32(i+2)))
 			o.producer, o.fn, o.argIDs = t, t.out.fn, t.out.argIDs
 			rest[i] = o
 			hs[i+1] = newHandle(rt, o)
-			hs[i+1].oid = &oids[i+1]
 		}
 		t.mu.Lock()
 		t.extra().rest = rest
@@ -114,18 +105,17 @@ func launchByNameN(ctx context.Context, s *spec, args []any, hs []*refHandle) {
 		failHandles(rt, hs, fmt.Errorf("%w: no remote function named %q", ErrNotRegistered, s.name))
 		return
 	}
-	id := newCallID()
-	ts := &corepb.TaskSpec{FunctionName: s.name, TaskId: id[:], NumReturns: int32(len(hs))}
+	b, parent, sub, err := callerFor(ctx)
+	if err != nil {
+		failHandles(nil, hs, err)
+		return
+	}
+	id := sub.nextTaskID()
+	ts := &corepb.TaskSpec{FunctionName: s.name, TaskId: id[:], ParentTaskId: sub.id[:], NumReturns: int32(len(hs))}
 	wire, pins, err := wireSpec(ts, fc.args, args, &s.opts)
 	if err != nil {
 		rt, _ := current()
 		failHandles(rt, hs, fmt.Errorf("task %q: %w", s.name, err))
-		return
-	}
-	b, parent, err := backendFor(ctx)
-	if err != nil {
-		pins.release()
-		failHandles(nil, hs, err)
 		return
 	}
 	b.submitTask(ctx, taskCall{spec: s, parent: parent, wire: wire, id: id, returns: hs})

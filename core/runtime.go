@@ -40,6 +40,11 @@ type Runtime struct {
 	// Set before the runtime is published.
 	front backend
 	dead  bool // the runtime of refs made when no runtime could be had
+
+	// What the program submits and puts outside any task or actor: the
+	// job's DriverTaskID and its counts (driverSub).
+	driverID TaskID
+	driver   idCounters
 }
 
 // InitOption configures Init.
@@ -303,6 +308,7 @@ func newRuntime(opts ...InitOption) (*Runtime, error) {
 	}
 	rt.sched = newScheduler(rt, res)
 	rt.store = newStore(cfg.budget, cfg.spillLimit, cfg.spillDir)
+	rt.driverID = DriverTaskID(rt.store.refs.job)
 	rt.actors = newActorDirectory(cfg.namespace)
 	return rt, nil
 }

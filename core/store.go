@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"sync"
-	"sync/atomic"
 )
 
 // StoreStats describes the object store at one moment.
@@ -36,7 +35,6 @@ type Sizer interface {
 // store is the embedded object store: values in memory up to a budget, the
 // oldest spilled to files in dir past it.
 type store struct {
-	nextID     atomic.Uint64
 	budget     int64
 	spillLimit int64
 	dir        string
@@ -59,13 +57,14 @@ func newStore(budget, spillLimit int64, dir string) *store {
 	return &store{budget: budget, spillLimit: spillLimit, dir: dir, refs: newRefTable()}
 }
 
-func (s *store) newObject() *object {
-	return &object{id: s.nextID.Add(1)}
+// newObject makes the object named id, to be filled by a task.
+func (s *store) newObject(id ObjectID) *object {
+	return &object{id: id}
 }
 
-// put stores a complete value.
-func (s *store) put(v any) (*object, error) {
-	obj := &object{id: s.nextID.Add(1), value: v}
+// put stores a complete value as the object named id.
+func (s *store) put(v any, id ObjectID) (*object, error) {
+	obj := &object{id: id, value: v}
 	obj.finished.Store(true)
 	if err := s.admit(obj); err != nil {
 		return nil, err
@@ -92,8 +91,11 @@ func (s *store) admit(obj *object) error {
 		return nil
 	}
 	s.mu.Lock()
-	obj.size = size
-	obj.typ = reflect.TypeOf(v)
+	if obj.big == nil {
+		obj.big = &bigObject{}
+	}
+	obj.big.size = size
+	obj.big.typ = reflect.TypeOf(v)
 	obj.accounted = true
 	if obj.isFreed() { // its last ref went while it was being computed
 		obj.accounted = false
@@ -153,9 +155,9 @@ func (s *store) makeRoomLocked(need int64) ([]*object, bool) {
 	}
 	var victims []*object
 	var total int64
-	for o := s.lruHead; o != nil && total < over; o = o.lruNext {
+	for o := s.lruHead; o != nil && total < over; o = o.big.lruNext {
 		victims = append(victims, o)
-		total += o.size
+		total += o.big.size
 	}
 	if total < over || total > s.spillLeftLocked() {
 		return nil, false
@@ -184,13 +186,13 @@ func (s *store) spillVictims(victims []*object) {
 // addMemory puts obj at the LRU tail. Caller holds s.mu.
 func (s *store) addMemory(obj *object) {
 	obj.inMemory = true
-	s.used += obj.size
+	s.used += obj.big.size
 	if s.used > s.peak {
 		s.peak = s.used
 	}
-	obj.lruPrev, obj.lruNext = s.lruTail, nil
+	obj.big.lruPrev, obj.big.lruNext = s.lruTail, nil
 	if s.lruTail != nil {
-		s.lruTail.lruNext = obj
+		s.lruTail.big.lruNext = obj
 	} else {
 		s.lruHead = obj
 	}
@@ -203,18 +205,18 @@ func (s *store) removeMemory(obj *object) {
 		return
 	}
 	obj.inMemory = false
-	s.used -= obj.size
-	if obj.lruPrev != nil {
-		obj.lruPrev.lruNext = obj.lruNext
+	s.used -= obj.big.size
+	if obj.big.lruPrev != nil {
+		obj.big.lruPrev.big.lruNext = obj.big.lruNext
 	} else {
-		s.lruHead = obj.lruNext
+		s.lruHead = obj.big.lruNext
 	}
-	if obj.lruNext != nil {
-		obj.lruNext.lruPrev = obj.lruPrev
+	if obj.big.lruNext != nil {
+		obj.big.lruNext.big.lruPrev = obj.big.lruPrev
 	} else {
-		s.lruTail = obj.lruPrev
+		s.lruTail = obj.big.lruPrev
 	}
-	obj.lruPrev, obj.lruNext = nil, nil
+	obj.big.lruPrev, obj.big.lruNext = nil, nil
 }
 
 // spill writes obj's value to a file, using the spill space reserved for
@@ -222,7 +224,7 @@ func (s *store) removeMemory(obj *object) {
 // Go handles on disk, so obj pins their objects from now on (Ray's
 // contained-in refs) until it is freed.
 func (s *store) spill(obj *object) error {
-	if mayHoldRefs(obj.typ) {
+	if mayHoldRefs(obj.big.typ) {
 		v, _ := obj.result()
 		w := refsIn(v)
 		s.refs.nest(obj, w.objectsOf(s))
@@ -230,7 +232,7 @@ func (s *store) spill(obj *object) error {
 	path, err := s.writeSpill(obj)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.reserved -= obj.size
+	s.reserved -= obj.big.size
 	if err != nil {
 		return err
 	}
@@ -241,8 +243,8 @@ func (s *store) spill(obj *object) error {
 	obj.mu.Lock()
 	obj.value = nil
 	obj.mu.Unlock()
-	obj.spillPath = path
-	s.spilled += obj.size
+	obj.big.spillPath = path
+	s.spilled += obj.big.size
 	s.files++
 	s.spills++
 	return nil
@@ -254,7 +256,7 @@ func (s *store) writeSpill(obj *object) (string, error) {
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		return "", err
 	}
-	path := filepath.Join(s.dir, fmt.Sprintf("obj-%016x.spill", obj.id))
+	path := filepath.Join(s.dir, "obj-"+obj.id.String()+".spill")
 	f, err := os.Create(path)
 	if err != nil {
 		return "", err
@@ -282,41 +284,47 @@ func (s *store) load(obj *object) (any, error) {
 	if err != nil || v != nil {
 		return v, err
 	}
-	obj.restoreMu.Lock()
-	defer obj.restoreMu.Unlock()
+	if obj.big == nil { // never accounted (obj.big is set before obj completes): a nil value, or freed
+		if obj.isFreed() {
+			return nil, fmt.Errorf("%w: object %s", ErrObjectFreed, obj.id)
+		}
+		return nil, nil
+	}
+	obj.big.restoreMu.Lock()
+	defer obj.big.restoreMu.Unlock()
 	if v, err := obj.result(); err != nil || v != nil {
 		return v, err // restored by another reader meanwhile
 	}
 	s.mu.Lock()
 	if obj.isFreed() {
 		s.mu.Unlock()
-		return nil, fmt.Errorf("%w: obj-%016x", ErrObjectFreed, obj.id)
+		return nil, fmt.Errorf("%w: object %s", ErrObjectFreed, obj.id)
 	}
-	path, typ := obj.spillPath, obj.typ
+	path, typ := obj.big.spillPath, obj.big.typ
 	s.mu.Unlock()
 	if path == "" { // a nil value
 		return obj.result()
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("restore spilled obj-%016x from %s: %w", obj.id, path, err)
+		return nil, fmt.Errorf("restore spilled object %s from %s: %w", obj.id, path, err)
 	}
 	v, err = decodeValue(bytes.NewReader(b), typ)
 	if err != nil {
-		return nil, fmt.Errorf("restore spilled obj-%016x from %s: %w", obj.id, path, err)
+		return nil, fmt.Errorf("restore spilled object %s from %s: %w", obj.id, path, err)
 	}
 	s.mu.Lock()
-	if obj.isFreed() || obj.spillPath != path {
+	if obj.isFreed() || obj.big.spillPath != path {
 		s.mu.Unlock()
 		return v, nil // freed meanwhile: hand the value over, keep no books
 	}
 	// Back into memory if it fits, evicting older objects the spill space
 	// can take (the file this one leaves frees its share); else it stays
 	// on disk and this reader gets the value.
-	s.spilled -= obj.size
-	victims, ok := s.makeRoomLocked(obj.size)
+	s.spilled -= obj.big.size
+	victims, ok := s.makeRoomLocked(obj.big.size)
 	if !ok {
-		s.spilled += obj.size
+		s.spilled += obj.big.size
 		s.restores++
 		s.mu.Unlock()
 		return v, nil
@@ -324,7 +332,7 @@ func (s *store) load(obj *object) (any, error) {
 	obj.mu.Lock()
 	obj.value = v
 	obj.mu.Unlock()
-	obj.spillPath = ""
+	obj.big.spillPath = ""
 	// Unlink before the object is back in memory: evicted again, it would
 	// spill to this same path.
 	os.Remove(path)
@@ -369,10 +377,10 @@ func (s *store) drop(obj *object) {
 		obj.accounted = false
 		s.live--
 		s.removeMemory(obj)
-		path = obj.spillPath
+		path = obj.big.spillPath
 		if path != "" {
-			obj.spillPath = ""
-			s.spilled -= obj.size
+			obj.big.spillPath = ""
+			s.spilled -= obj.big.size
 			s.files--
 		}
 	}

@@ -35,6 +35,7 @@ type task struct {
 	attempt int
 
 	tctx taskContext
+	n    idCounters // what it submitted and put; its ID is out.id.Task()
 
 	mu        sync.Mutex
 	ctx       context.Context // made lazily by taskContext
@@ -45,6 +46,70 @@ type task struct {
 	// watch, a cancellation, a pending retry), made on first use under mu,
 	// so a plain task stays small and settles without a lock.
 	x atomic.Pointer[taskExtra]
+}
+
+// idCounters count what a task, an actor or the driver submitted (tasks,
+// actors, method calls) and put so far.
+type idCounters struct {
+	tasks atomic.Uint64
+	puts  atomic.Uint32 // an ObjectID has 31 bits for the put index
+}
+
+// submitter names the work of a task, an actor or the driver: its
+// index-th submission is NewTaskID(id, index) (NewActorTaskID for a method
+// call, NewActorID for an actor), its index-th Put PutObjectID(id, index),
+// both counted from 1, as in Ray.
+type submitter struct {
+	id TaskID
+	n  *idCounters
+}
+
+// nextTaskID is the ID of the next task s submits.
+func (s submitter) nextTaskID() TaskID { return NewTaskID(s.id, s.n.tasks.Add(1)) }
+
+// nextActorTaskID is the ID of the next method call s makes on actor.
+func (s submitter) nextActorTaskID(actor ActorID) TaskID {
+	return NewActorTaskID(actor, s.id, s.n.tasks.Add(1))
+}
+
+// nextActorID is the ID of the next actor s creates.
+func (s submitter) nextActorID(job JobID) ActorID { return NewActorID(job, s.id, s.n.tasks.Add(1)) }
+
+// nextPutID is the ObjectID of the next value s puts.
+func (s submitter) nextPutID() ObjectID { return PutObjectID(s.id, s.n.puts.Add(1)) }
+
+// submitterFor is who makes a call with ctx in rt: parent (the task whose
+// context ctx is) if not nil, else the actor whose context it is, else
+// rt's driver.
+func (rt *Runtime) submitterFor(ctx context.Context, parent *task) submitter {
+	if parent != nil && parent.rt == rt {
+		return submitter{parent.out.id.Task(), &parent.n}
+	}
+	if a, ok := ctx.Value(holderKey{}).(*actor); ok && a.rt == rt {
+		return submitter{ActorCreationTaskID(a.id), &a.n}
+	}
+	return rt.driverSub()
+}
+
+// driverSub is the submitter of what the program does outside any task.
+func (rt *Runtime) driverSub() submitter { return submitter{rt.driverID, &rt.driver} }
+
+// CurrentTaskID is the TaskID of the task ctx is the context of: the
+// parent of the tasks and Puts made with ctx. In an actor's constructor or
+// methods it is the actor's ActorCreationTaskID; outside any task, the
+// driver's (DriverTaskID of the runtime's job). Without a runtime it is
+// the nil ID.
+func CurrentTaskID(ctx context.Context) TaskID {
+	if t := taskFromContext(ctx); t != nil {
+		return t.out.id.Task()
+	}
+	if a, ok := ctx.Value(holderKey{}).(*actor); ok {
+		return ActorCreationTaskID(a.id)
+	}
+	if rt := global.rt.Load(); rt != nil {
+		return rt.driverID
+	}
+	return TaskID{}
 }
 
 // taskExtra is the rarely used part of a task.
@@ -607,9 +672,17 @@ func failedRef[R any](rt *Runtime, err error) Ref[R] {
 	if rt == nil {
 		rt = deadRuntime()
 	}
-	obj := &object{id: rt.store.nextID.Add(1), err: err}
+	obj := &object{id: ReturnObjectID(rt.driverSub().nextTaskID(), 1), err: err}
 	obj.finished.Store(true)
 	return Ref[R]{h: newHandle(rt, obj)}
+}
+
+// failedObject is the handle of an object id that holds err: the result
+// of a call that failed before its task was made.
+func failedObject(rt *Runtime, id ObjectID, err error) *refHandle {
+	obj := &object{id: id, err: err}
+	obj.finished.Store(true)
+	return newHandle(rt, obj)
 }
 
 // resolve reads an Arg: a plain value, or the value of a complete Ref.
@@ -660,11 +733,11 @@ func (s *spec) withOptions(opts []FuncOption) spec {
 
 // launch submits a typed call with one return to the backend of ctx.
 func launch[R any](ctx context.Context, s *spec, deps []*object, run func(ctx context.Context) (any, error)) Ref[R] {
-	b, parent, err := backendFor(ctx)
+	b, parent, sub, err := callerFor(ctx)
 	if err != nil {
 		return failedRef[R](nil, err)
 	}
-	return Ref[R]{h: b.submitTask(ctx, taskCall{spec: s, parent: parent, run: run, deps: deps})}
+	return Ref[R]{h: b.submitTask(ctx, taskCall{spec: s, parent: parent, id: sub.nextTaskID(), run: run, deps: deps})}
 }
 
 // prepare checks a call of s with n returns before it becomes a task: the
@@ -683,24 +756,25 @@ func (rt *Runtime) prepare(ctx context.Context, s *spec, n int) error {
 	return ctx.Err()
 }
 
-// newTask builds the task of a call of s; it returns the ref arguments the
-// task must wait for.
-func (rt *Runtime) newTask(s *spec, deps []*object, run func(ctx context.Context) (any, error)) (*task, []*object) {
+// newTask builds the task id of a call of s, its first result
+// ReturnObjectID(id, first); it returns the ref arguments the task must
+// wait for.
+func (rt *Runtime) newTask(s *spec, id TaskID, first uint32, deps []*object, run func(ctx context.Context) (any, error)) (*task, []*object) {
 	var live []*object
-	var argIDs *[maxArgs]uint64
+	var argIDs *[maxArgs]ObjectID
 	for i, d := range deps {
 		if d == nil {
 			continue
 		}
 		if argIDs == nil {
-			argIDs = new([maxArgs]uint64)
+			argIDs = new([maxArgs]ObjectID)
 		}
 		argIDs[i] = d.id
 		if !d.isDone() {
 			live = append(live, d)
 		}
 	}
-	t := &task{rt: rt, name: s.name, opts: &s.opts, run: run, out: rt.store.newObject()}
+	t := &task{rt: rt, name: s.name, opts: &s.opts, run: run, out: rt.store.newObject(ReturnObjectID(id, first))}
 	t.out.producer = t
 	t.out.fn, t.out.argIDs = s, argIDs
 	return t, live
