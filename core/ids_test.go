@@ -338,3 +338,53 @@ func TestObjectIDsTravel(t *testing.T) {
 		}
 	}
 }
+
+var (
+	idsActorPair = core.Method0x2("test.ids.Actor.Pair", func(a *idsActorState, ctx context.Context) (int, int, error) { return 1, 2, nil })
+	idsActorGen  = core.GenMethod0("test.ids.Actor.Gen", func(a *idsActorState, ctx context.Context, yield func(int) error) error {
+		for i := range 3 {
+			if err := yield(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+)
+
+// A method call with several returns names them 1, 2 of one actor task; a
+// generator method's values are returns 1, 2, ... of its call, and its
+// Completed object is index 0, so no two objects share an ID.
+func TestActorMethodReturnAndGeneratorIDs(t *testing.T) {
+	ctx := setup(t)
+	h, err := idsActor.Remote(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := idsActorPair.Remote(ctx, h)
+	ia, ib := a.ObjectID(), b.ObjectID()
+	if ia.Task() != ib.Task() || !ia.Task().IsActorTask() || ia.Index() != 1 || ib.Index() != 2 || a.ID() != ia.String() {
+		t.Fatalf("several returns of a method call: %s %s", a.ID(), b.ID())
+	}
+	g := idsActorGen.Remote(ctx, h)
+	var task core.TaskID
+	i := 0
+	for r, err := range g.All(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := r.ObjectID()
+		if i == 0 {
+			task = id.Task()
+		}
+		if id.Task() != task || id.Index() != uint32(i+1) || !task.IsActorTask() {
+			t.Fatalf("generator value %d: %s", i, r.ID())
+		}
+		i++
+	}
+	if i != 3 {
+		t.Fatalf("%d values, want 3", i)
+	}
+	if c := g.Completed().ObjectID(); c.Task() != task || c.Index() != 0 {
+		t.Fatalf("generator call's own object %s: want index 0 of %s", g.Completed().ID(), task)
+	}
+}
