@@ -93,7 +93,7 @@ func run(ctx context.Context, out io.Writer, args []string) error {
 	fs.BoolVar(&c.xgboost, "xgboost", true, "also run XGBoost (if /usr/bin/python3 imports xgboost)")
 	fs.BoolVar(&c.fit, "fit", true, "also time Trainer.Fit")
 	fs.StringVar(&c.python, "python", "/usr/bin/python3", "python interpreter with xgboost and numpy")
-	fs.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the first Trainer.Fit (1 worker) to this file")
+	fs.StringVar(&c.cpuprofile, "cpuprofile", "", "write CPU profiles of the first turn's timed calls to FILE.fit-WxT (Trainer.Fit, W workers x T threads) and FILE.train (gbdt.Train)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -173,7 +173,7 @@ func run(ctx context.Context, out io.Writer, args []string) error {
 				shapes = append(shapes, [2]int{c.threads, 1})
 			}
 			for _, shape := range shapes {
-				fr, preds, err := runFit(ctx, c, dir, trainDS, testDS, yTest, xTest, shape[0], shape[1], turn == 0 && shape[0] == 1)
+				fr, preds, err := runFit(ctx, c, dir, trainDS, testDS, yTest, xTest, shape[0], shape[1], turn == 0 && c.cpuprofile != "")
 				if err != nil {
 					return err
 				}
@@ -185,7 +185,7 @@ func run(ctx context.Context, out io.Writer, args []string) error {
 				}
 			}
 		}
-		r, err := runGoray(ctx, c, cols, labels, nTrain)
+		r, err := runGoray(ctx, c, cols, labels, nTrain, turn == 0 && c.cpuprofile != "")
 		if err != nil {
 			return err
 		}
@@ -281,15 +281,30 @@ func loadavg() string {
 	return strings.Join(f[:3], " ")
 }
 
-// measure times fn, wall and process CPU.
-func measure(name string, fn func() error) (result, error) {
+// measure times fn, wall and process CPU; with profile not empty, it
+// writes a CPU profile of fn to that file.
+func measure(name, profile string, fn func() error) (result, error) {
 	runtime.GC()
 	r := result{name: name, load: loadavg(), auc: math.NaN()}
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return r, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return r, err
+		}
+	}
 	start, cpu0 := time.Now(), cpuSeconds()
-	if err := fn(); err != nil {
+	err := fn()
+	r.seconds, r.cpu = time.Since(start).Seconds(), cpuSeconds()-cpu0
+	if profile != "" {
+		pprof.StopCPUProfile()
+	}
+	if err != nil {
 		return r, fmt.Errorf("%s: %w", name, err)
 	}
-	r.seconds, r.cpu = time.Since(start).Seconds(), cpuSeconds()-cpu0
 	return r, nil
 }
 
@@ -381,20 +396,13 @@ func runFit(ctx context.Context, c config, dir string, trainDS, testDS *data.Dat
 	if err != nil {
 		return result{}, nil, err
 	}
-	if profile && c.cpuprofile != "" {
-		f, err := os.Create(c.cpuprofile)
-		if err != nil {
-			return result{}, nil, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return result{}, nil, err
-		}
-		defer pprof.StopCPUProfile()
-	}
 	var res *train.Result
 	name := fmt.Sprintf("goray Trainer.Fit, %d worker(s) x %d thread(s)", workers, threads)
-	fr, err := measure(name, func() error {
+	prof := ""
+	if profile {
+		prof = fmt.Sprintf("%s.fit-%dx%d", c.cpuprofile, workers, threads)
+	}
+	fr, err := measure(name, prof, func() error {
 		var err error
 		res, err = tr.Fit(ctx)
 		return err
@@ -412,7 +420,7 @@ func runFit(ctx context.Context, c config, dir string, trainDS, testDS *data.Dat
 	F := model.NumFeatures()
 	n := len(yTest)
 	var dense []float64
-	pd, err := measure(fmt.Sprintf("goray Model.PredictDense, %d threads", c.threads), func() error {
+	pd, err := measure(fmt.Sprintf("goray Model.PredictDense, %d threads", c.threads), "", func() error {
 		dense, err = model.PredictDense(xTest, n, F, c.threads, false)
 		return err
 	})
@@ -425,7 +433,7 @@ func runFit(ctx context.Context, c config, dir string, trainDS, testDS *data.Dat
 		return result{}, nil, err
 	}
 	got := make([]float64, n)
-	bpr, err := measure(fmt.Sprintf("goray BatchPredictor, concurrency %d", c.threads), func() error {
+	bpr, err := measure(fmt.Sprintf("goray BatchPredictor, concurrency %d", c.threads), "", func() error {
 		return batchPredict(ctx, bp, testDS, train.PredictOptions{BatchSize: 8192, Concurrency: c.threads}, got)
 	})
 	if err != nil {
@@ -512,7 +520,7 @@ func generate(n, F int, seed uint64) ([][]float32, []float32) {
 
 // runGoray times gbdt.Train on the rows already in memory as float64
 // columns (the second mode: no dataset, no per-round metrics).
-func runGoray(ctx context.Context, c config, cols [][]float32, labels []float32, nTrain int) (result, error) {
+func runGoray(ctx context.Context, c config, cols [][]float32, labels []float32, nTrain int, profile bool) (result, error) {
 	F := len(cols)
 	names := make([]string, F)
 	trainCols := make([][]float64, F)
@@ -543,7 +551,11 @@ func runGoray(ctx context.Context, c config, cols [][]float32, labels []float32,
 	}
 	params := gbdt.Params{"objective": "binary:logistic", "max_depth": c.depth, "eta": c.eta, "max_bin": c.maxBin, "nthread": c.threads}
 	var b *gbdt.Booster
-	r, err := measure(fmt.Sprintf("goray gbdt.Train in memory, %d threads", c.threads), func() error {
+	prof := ""
+	if profile {
+		prof = c.cpuprofile + ".train"
+	}
+	r, err := measure(fmt.Sprintf("goray gbdt.Train in memory, %d threads", c.threads), prof, func() error {
 		var err error
 		b, err = gbdt.Train(ctx, dtrain, nil, params, c.rounds)
 		return err

@@ -156,15 +156,44 @@ func metricTerms(m, objective string, K int, labels, margin, prob []float64) flo
 		// product of logGroup of them stays a normal float64, so one log
 		// serves logGroup rows.
 		const logGroup = 16
+		// Whole groups of 0/1 labels take the label's probability without
+		// a branch: y*p + (1-y)*(1-p) is exactly p or 1-p. |y*(1-y)| sums
+		// to 0 only when every y of the group is 0 or 1; any other group
+		// and the rest go through the general loop below.
+		done := 0
+		for ; done+logGroup <= len(labels); done += logGroup {
+			ys := labels[done : done+logGroup : done+logGroup]
+			prod, notBinary := 1.0, 0.0
+			if prob != nil {
+				ps := prob[done : done+logGroup : done+logGroup]
+				for k, y := range ys {
+					p := min(max(ps[k], probEps), 1-probEps) // math.Min/Max semantics, inlined
+					prod *= y*p + (1-y)*(1-p)
+					notBinary += math.Abs(y * (1 - y))
+				}
+			} else {
+				ms := margin[done : done+logGroup : done+logGroup]
+				for k, y := range ys {
+					p := min(max(sigmoid(ms[k]), probEps), 1-probEps)
+					prod *= y*p + (1-y)*(1-p)
+					notBinary += math.Abs(y * (1 - y))
+				}
+			}
+			if notBinary != 0 {
+				break
+			}
+			sum -= math.Log(prod)
+		}
 		prod, inGroup := 1.0, 0
-		for i, y := range labels {
+		for i := done; i < len(labels); i++ {
+			y := labels[i]
 			var p float64
 			if prob != nil {
 				p = prob[i]
 			} else {
 				p = sigmoid(margin[i])
 			}
-			p = math.Min(math.Max(p, probEps), 1-probEps)
+			p = min(max(p, probEps), 1-probEps)
 			switch y {
 			case 1:
 				prod *= p

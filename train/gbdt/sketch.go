@@ -186,8 +186,59 @@ func summarizeSorted(col []float64, missing int64) featureSummary {
 }
 
 // mergeSummaries combines summaries of disjoint row sets; the result does
-// not depend on their order.
+// not depend on their order. Summaries are sorted by bucket id (summarize's
+// and decodeSummaries' are), so they are merged pairwise in linear time.
 func mergeSummaries(parts []featureSummary) featureSummary {
+	var out featureSummary
+	for i, p := range parts {
+		out.missing += p.missing
+		if !sortedBuckets(p.buckets) {
+			return mergeUnsorted(parts)
+		}
+		if i == 0 {
+			out.buckets = slices.Clone(p.buckets)
+		} else {
+			out.buckets = mergeBuckets(out.buckets, p.buckets)
+		}
+	}
+	return out
+}
+
+// sortedBuckets reports whether bs is sorted by strictly increasing id.
+func sortedBuckets(bs []bucket) bool {
+	for i := 1; i < len(bs); i++ {
+		if bs[i].id <= bs[i-1].id {
+			return false
+		}
+	}
+	return true
+}
+
+// mergeBuckets merges two bucket lists sorted by id, adding the counts of
+// a bucket in both.
+func mergeBuckets(a, b []bucket) []bucket {
+	out := make([]bucket, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch x, y := a[i], b[j]; {
+		case x.id < y.id:
+			out = append(out, x)
+			i++
+		case x.id > y.id:
+			out = append(out, y)
+			j++
+		default:
+			out = append(out, bucket{id: x.id, count: x.count + y.count})
+			i++
+			j++
+		}
+	}
+	out = append(out, a[i:]...)
+	return append(out, b[j:]...)
+}
+
+// mergeUnsorted is mergeSummaries for parts whose buckets are not sorted.
+func mergeUnsorted(parts []featureSummary) featureSummary {
 	var out featureSummary
 	var all []bucket
 	for _, p := range parts {
@@ -249,52 +300,73 @@ func cutsFromSummary(s featureSummary, maxBin int) featureCuts {
 	return fc
 }
 
-// encodeSummaries serialises per-feature summaries for AllGather.
+// encodeSummaries serialises per-feature summaries for AllGather: per
+// feature the missing count and the number of buckets, then each bucket's
+// id as the difference from the previous id (modulo 2^32; ids are sorted,
+// so differences are small) and its count, all as uvarints.
 func encodeSummaries(ss []featureSummary) []byte {
-	var b []byte
+	size := binary.MaxVarintLen64
+	for _, s := range ss {
+		size += 2*binary.MaxVarintLen64 + 4*len(s.buckets)
+	}
+	b := make([]byte, 0, size)
 	b = binary.AppendUvarint(b, uint64(len(ss)))
 	for _, s := range ss {
 		b = binary.AppendUvarint(b, uint64(s.missing))
 		b = binary.AppendUvarint(b, uint64(len(s.buckets)))
+		prev := uint32(0)
 		for _, bk := range s.buckets {
-			b = binary.AppendUvarint(b, uint64(bk.id))
+			b = binary.AppendUvarint(b, uint64(bk.id-prev))
 			b = binary.AppendUvarint(b, uint64(bk.count))
+			prev = bk.id
 		}
 	}
 	return b
 }
 
+// uvarint decodes one uvarint from b[*pos:] and advances *pos; ok is false
+// when b holds no complete one.
+func uvarint(b []byte, pos *int) (v uint64, ok bool) {
+	if i := *pos; i < len(b) && b[i] < 0x80 { // most ids' differences and counts
+		*pos = i + 1
+		return uint64(b[i]), true
+	}
+	v, n := binary.Uvarint(b[*pos:])
+	if n <= 0 {
+		return 0, false
+	}
+	*pos += n
+	return v, true
+}
+
 func decodeSummaries(b []byte) ([]featureSummary, error) {
 	bad := fmt.Errorf("gbdt: malformed quantile summary from a peer")
-	next := func() (uint64, bool) {
-		v, n := binary.Uvarint(b)
-		if n <= 0 {
-			return 0, false
-		}
-		b = b[n:]
-		return v, true
-	}
-	nf, ok := next()
+	pos := 0
+	nf, ok := uvarint(b, &pos)
 	if !ok || nf > 1<<24 {
 		return nil, bad
 	}
 	out := make([]featureSummary, nf)
 	for i := range out {
-		m, ok1 := next()
-		nb, ok2 := next()
-		if !ok1 || !ok2 || nb > uint64(len(b)) {
+		m, ok1 := uvarint(b, &pos)
+		nb, ok2 := uvarint(b, &pos)
+		if !ok1 || !ok2 || nb > uint64(len(b)-pos) {
 			return nil, bad
 		}
 		out[i].missing = int64(m)
-		out[i].buckets = make([]bucket, nb)
-		for j := range out[i].buckets {
-			id, ok1 := next()
-			c, ok2 := next()
-			if !ok1 || !ok2 || id >= 1<<24 {
+		bs := make([]bucket, nb)
+		prev := uint32(0)
+		for j := range bs {
+			d, ok1 := uvarint(b, &pos)
+			c, ok2 := uvarint(b, &pos)
+			id := prev + uint32(d)
+			if !ok1 || !ok2 || d >= 1<<32 || id >= 1<<24 {
 				return nil, bad
 			}
-			out[i].buckets[j] = bucket{id: uint32(id), count: int64(c)}
+			bs[j] = bucket{id: id, count: int64(c)}
+			prev = id
 		}
+		out[i].buckets = bs
 	}
 	return out, nil
 }
