@@ -52,62 +52,13 @@ func run() error {
 
 	// Sync task round trip: submit, wait, repeat.
 	const syncN = 50_000
-	d := timeIt(func() {
-		for i := range syncN {
-			if _, err := core.Get(ctx, noop.Remote(ctx, i)); err != nil {
-				panic(err)
-			}
-		}
-	})
-	base := timeIt(func() {
-		for i := range syncN {
-			ch := make(chan int, 1)
-			go func() { ch <- i }()
-			<-ch
-		}
-	})
+	d, base := syncRoundTrip(ctx, syncN)
 	rows = append(rows, row{"sync task round trip", "µs", us(d, syncN), us(base, syncN), false, "< 20 µs"})
 
 	// Async tasks from one submitter and from four.
 	for _, submitters := range []int{1, 4} {
 		const n = 400_000
-		per := n / submitters
-		d := timeIt(func() {
-			var wg sync.WaitGroup
-			for range submitters {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					refs := make([]core.Ref[int], per)
-					for i := range per {
-						refs[i] = noop.Remote(ctx, i)
-					}
-					if _, err := core.GetAll(ctx, refs); err != nil {
-						panic(err)
-					}
-				}()
-			}
-			wg.Wait()
-		})
-		base := timeIt(func() {
-			var wg sync.WaitGroup
-			for range submitters {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					chans := make([]chan int, per)
-					for i := range per {
-						ch := make(chan int, 1)
-						chans[i] = ch
-						go func() { ch <- i }()
-					}
-					for _, ch := range chans {
-						<-ch
-					}
-				}()
-			}
-			wg.Wait()
-		})
+		d, base := asyncTasks(ctx, n, submitters)
 		rows = append(rows, row{fmt.Sprintf("async tasks/s, %d submitter(s)", submitters), "ops/s", rate(d, n), rate(base, n), true, "> 500k"})
 	}
 
@@ -128,16 +79,7 @@ func run() error {
 	rows = append(rows, row{"actor calls/s, 1:1 sync", "ops/s", rate(d, syncCalls), rate(base, syncCalls), true, ""})
 
 	const asyncCalls = 1_000_000
-	d = timeIt(func() {
-		refs := make([]core.Ref[int], asyncCalls)
-		for i := range asyncCalls {
-			refs[i] = sinkPush.Remote(ctx, h, 1)
-		}
-		if _, err := core.Get(ctx, refs[len(refs)-1]); err != nil {
-			panic(err)
-		}
-	})
-	base = timeIt(func() { chanActorAsync(asyncCalls) })
+	d, base = actorCallsAsync(ctx, h, asyncCalls)
 	rows = append(rows, row{"actor calls/s, 1:1 async", "ops/s", rate(d, asyncCalls), rate(base, asyncCalls), true, "> 1M"})
 
 	const actors = 4
@@ -177,29 +119,7 @@ func run() error {
 
 	// Small Put/Get.
 	const puts = 500_000
-	d = timeIt(func() {
-		for i := range puts {
-			r, err := core.Put(ctx, i)
-			if err != nil {
-				panic(err)
-			}
-			if _, err := core.Get(ctx, r); err != nil {
-				panic(err)
-			}
-			r.Release()
-		}
-	})
-	base = timeIt(func() {
-		var mu sync.Mutex
-		m := map[int]any{}
-		for i := range puts {
-			mu.Lock()
-			m[i] = i
-			_ = m[i]
-			delete(m, i)
-			mu.Unlock()
-		}
-	})
+	d, base = putGet(ctx, puts)
 	rows = append(rows, row{"small Put+Get ops/s", "ops/s", rate(d, puts), rate(base, puts), true, ""})
 
 	runtime.ReadMemStats(&ms)
@@ -429,62 +349,108 @@ func loadavg() string {
 func encodeAllRows(ctx context.Context) ([]row, error) {
 	var rows []row
 	const syncN = 20_000
-	d := timeIt(func() {
-		for i := range syncN {
-			if _, err := core.Get(ctx, noop.Remote(ctx, i)); err != nil {
-				panic(err)
-			}
-		}
-	})
-	base := timeIt(func() {
-		for i := range syncN {
-			ch := make(chan int, 1)
-			go func() { ch <- i }()
-			<-ch
-		}
-	})
+	d, base := syncRoundTrip(ctx, syncN)
 	rows = append(rows, row{"encode-all: sync task round trip", "µs", us(d, syncN), us(base, syncN), false, "report"})
 	const n = 200_000
-	d = timeIt(func() {
-		refs := make([]core.Ref[int], n)
-		for i := range n {
-			refs[i] = noop.Remote(ctx, i)
-		}
-		if _, err := core.GetAll(ctx, refs); err != nil {
-			panic(err)
-		}
-	})
-	base = timeIt(func() {
-		chans := make([]chan int, n)
-		for i := range n {
-			ch := make(chan int, 1)
-			chans[i] = ch
-			go func() { ch <- i }()
-		}
-		for _, ch := range chans {
-			<-ch
-		}
-	})
+	d, base = asyncTasks(ctx, n, 1)
 	rows = append(rows, row{"encode-all: async tasks/s, 1 submitter", "ops/s", rate(d, n), rate(base, n), true, "report"})
 	h, err := sinkActor.Remote(ctx)
 	if err != nil {
 		return nil, err
 	}
 	const calls = 200_000
+	d, base = actorCallsAsync(ctx, h, calls)
+	rows = append(rows, row{"encode-all: actor calls/s, 1:1 async", "ops/s", rate(d, calls), rate(base, calls), true, "report"})
+	const puts = 200_000
+	d, base = putGet(ctx, puts)
+	rows = append(rows, row{"encode-all: small Put+Get ops/s", "ops/s", rate(d, puts), rate(base, puts), true, "report"})
+	return rows, nil
+}
+
+// syncRoundTrip times n submit-and-wait task calls, and the baseline: n
+// goroutines started and waited for one at a time.
+func syncRoundTrip(ctx context.Context, n int) (d, base time.Duration) {
 	d = timeIt(func() {
-		refs := make([]core.Ref[int], calls)
-		for i := range calls {
+		for i := range n {
+			if _, err := core.Get(ctx, noop.Remote(ctx, i)); err != nil {
+				panic(err)
+			}
+		}
+	})
+	base = timeIt(func() {
+		for i := range n {
+			ch := make(chan int, 1)
+			go func() { ch <- i }()
+			<-ch
+		}
+	})
+	return d, base
+}
+
+// asyncTasks times n tasks submitted by submitters goroutines before
+// waiting for them, and the baseline with plain goroutines.
+func asyncTasks(ctx context.Context, n, submitters int) (d, base time.Duration) {
+	per := n / submitters
+	d = timeIt(func() {
+		var wg sync.WaitGroup
+		for range submitters {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				refs := make([]core.Ref[int], per)
+				for i := range per {
+					refs[i] = noop.Remote(ctx, i)
+				}
+				if _, err := core.GetAll(ctx, refs); err != nil {
+					panic(err)
+				}
+			}()
+		}
+		wg.Wait()
+	})
+	base = timeIt(func() {
+		var wg sync.WaitGroup
+		for range submitters {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				chans := make([]chan int, per)
+				for i := range per {
+					ch := make(chan int, 1)
+					chans[i] = ch
+					go func() { ch <- i }()
+				}
+				for _, ch := range chans {
+					<-ch
+				}
+			}()
+		}
+		wg.Wait()
+	})
+	return d, base
+}
+
+// actorCallsAsync times n calls to one actor made before waiting for the
+// last, and the baseline channel actor.
+func actorCallsAsync(ctx context.Context, h *core.ActorHandle[*Sink], n int) (d, base time.Duration) {
+	d = timeIt(func() {
+		refs := make([]core.Ref[int], n)
+		for i := range n {
 			refs[i] = sinkPush.Remote(ctx, h, 1)
 		}
 		if _, err := core.Get(ctx, refs[len(refs)-1]); err != nil {
 			panic(err)
 		}
 	})
-	base = timeIt(func() { chanActorAsync(calls) })
-	rows = append(rows, row{"encode-all: actor calls/s, 1:1 async", "ops/s", rate(d, calls), rate(base, calls), true, "report"})
-	const puts = 200_000
+	base = timeIt(func() { chanActorAsync(n) })
+	return d, base
+}
+
+// putGet times n small Put+Get+Release rounds, and the baseline: a locked
+// map insert, read and delete.
+func putGet(ctx context.Context, n int) (d, base time.Duration) {
 	d = timeIt(func() {
-		for i := range puts {
+		for i := range n {
 			r, err := core.Put(ctx, i)
 			if err != nil {
 				panic(err)
@@ -498,7 +464,7 @@ func encodeAllRows(ctx context.Context) ([]row, error) {
 	base = timeIt(func() {
 		var mu sync.Mutex
 		m := map[int]any{}
-		for i := range puts {
+		for i := range n {
 			mu.Lock()
 			m[i] = i
 			_ = m[i]
@@ -506,6 +472,5 @@ func encodeAllRows(ctx context.Context) ([]row, error) {
 			mu.Unlock()
 		}
 	})
-	rows = append(rows, row{"encode-all: small Put+Get ops/s", "ops/s", rate(d, puts), rate(base, puts), true, "report"})
-	return rows, nil
+	return d, base
 }
