@@ -65,4 +65,5 @@ lint:
 # from core/internal/gen.
 verify-gen:
 	bash core/corepb/gen.sh --verify
+	bash core/clusterpb/gen.sh --verify
 	cd core && $(GO) run ./internal/gen -check
